@@ -1,0 +1,225 @@
+"""Framework-free request plumbing shared by every bearer-token adapter (ASGI, WSGI, Flask…).
+
+Pure functions, no I/O: :func:`extract_bearer` finds the one access token a request carries,
+:class:`PathMatcher` decides which paths skip authentication, and :func:`error_response`
+renders an :class:`~p1guard.errors.AuthError` as status, headers and body.
+
+Rules of :func:`extract_bearer` (RFC 6750 §2, RFC 9110 §11):
+
+1. No ``Authorization`` header, an empty one, or one with another scheme (``Basic …``)
+   → :class:`MissingToken`: the client sent no bearer credentials (RFC 6750 §3.1).
+2. More than one ``Authorization`` header, or one value holding several credentials
+   joined by commas (how WSGI servers merge duplicates) → :class:`InvalidRequest`.
+3. ``Bearer`` is matched case-insensitively and followed by one run of spaces and exactly one
+   ``b64token`` (``[A-Za-z0-9-._~+/]+=*``); anything else (tabs, two tokens, non-ASCII, an
+   empty token) → :class:`InvalidRequest`.
+4. An ``access_token`` query parameter → :class:`InvalidRequest` unless ``allow_query=True``
+   (tokens in URLs end up in logs and ``Referer`` headers). Even then a request must use one
+   method only: a header *and* a query token, or two query tokens → :class:`InvalidRequest`.
+   Form-encoded body tokens (RFC 6750 §2.2) are not supported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from http import HTTPStatus
+from typing import NamedTuple
+from urllib.parse import parse_qsl
+
+from .errors import AuthError, ConfigError, InvalidRequest, MissingToken
+
+__all__ = ["ErrorResponse", "PathMatcher", "error_response", "extract_bearer", "query_tokens"]
+
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 9110 §5.6.2 token: what an auth-scheme name may contain.
+_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_ONE_HEADER = "Send exactly one Authorization header with one Bearer token"
+_MALFORMED = "The Authorization header must be 'Bearer' followed by one access token"
+
+
+def _looks_like_bearer(part: str) -> bool:
+    return part.lstrip(" \t")[:7].lower() == "bearer "
+
+
+def extract_bearer(
+    authorization: Sequence[str],
+    *,
+    query_tokens: Sequence[str] = (),
+    allow_query: bool = False,
+    realm: str | None = None,
+) -> str:
+    """Return the one bearer token of a request, or raise the :class:`AuthError` to send.
+
+    ``authorization`` holds *every* ``Authorization`` header value of the request, in order;
+    ``query_tokens`` every ``access_token`` query parameter (see :func:`query_tokens`).
+    ``realm`` is copied into the raised errors' challenges. The token is only checked for
+    syntax here; :meth:`Guard.verify <p1guard.Guard.verify>` does the rest.
+
+    >>> extract_bearer(["bearer  eyJhbGciOi.eyJzdWIi.c2ln"])
+    'eyJhbGciOi.eyJzdWIi.c2ln'
+    >>> extract_bearer(["Basic dTpw"])
+    Traceback (most recent call last):
+    p1guard.errors.MissingToken: An access token is required
+    """
+    if query_tokens:
+        return _from_query(authorization, query_tokens, allow_query, realm)
+    if not authorization:
+        raise MissingToken(realm=realm)
+    if len(authorization) > 1:
+        raise InvalidRequest(_ONE_HEADER, reason="duplicate_authorization", realm=realm)
+    value = authorization[0].strip(" \t")
+    space = value.find(" ")
+    scheme = value if space < 0 else value[:space]
+    if scheme.lower() != "bearer":
+        if not value:
+            raise MissingToken(realm=realm)
+        if "," in value and any(_looks_like_bearer(p) for p in value.split(",")):
+            raise InvalidRequest(_ONE_HEADER, reason="duplicate_authorization", realm=realm)
+        if _SCHEME.fullmatch(scheme) is None:
+            raise InvalidRequest(_MALFORMED, reason="malformed_authorization", realm=realm)
+        raise MissingToken(realm=realm)
+    token = value[space + 1 :] if space > 0 else ""
+    if token[:1] == " ":
+        token = token.lstrip(" ")
+    if _B64TOKEN.fullmatch(token) is None:
+        if "," in token:
+            raise InvalidRequest(_ONE_HEADER, reason="duplicate_authorization", realm=realm)
+        raise InvalidRequest(_MALFORMED, reason="malformed_authorization", realm=realm)
+    return token
+
+
+def _from_query(
+    authorization: Sequence[str], tokens: Sequence[str], allow: bool, realm: str | None
+) -> str:
+    if not allow:
+        raise InvalidRequest(
+            "Send the access token in the Authorization header, not in the URL",
+            reason="token_in_query",
+            realm=realm,
+        )
+    # RFC 6750 §2: clients MUST NOT use more than one method to transmit the token.
+    if authorization or len(tokens) > 1:
+        raise InvalidRequest(
+            "Send the access token once, by one method", reason="duplicate_token", realm=realm
+        )
+    if _B64TOKEN.fullmatch(tokens[0]) is None:
+        raise InvalidRequest(
+            "The access_token parameter is malformed", reason="malformed_query_token", realm=realm
+        )
+    return tokens[0]
+
+
+def query_tokens(query_string: str | bytes) -> list[str]:
+    """Every ``access_token`` parameter of a raw (still percent-encoded) query string.
+
+    Cheap when the parameter is absent; decodes ``%XX`` so ``access%5Ftoken`` is found too.
+
+    >>> query_tokens(b"page=2&access_token=abc")
+    ['abc']
+    """
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    if "access" not in query_string and "%" not in query_string:
+        return []
+    pairs = parse_qsl(query_string, keep_blank_values=True, encoding="latin-1")
+    return [value for name, value in pairs if name == "access_token"]
+
+
+def _is_plain(path: str) -> bool:
+    """Whether ``path`` is free of tricks another layer might resolve differently."""
+    if not path.startswith("/") or "//" in path or not path.isprintable():
+        return False
+    if "\\" in path or ";" in path or "%" in path:
+        return False
+    return "/." not in path or not any(seg in (".", "..") for seg in path.split("/"))
+
+
+class PathMatcher:
+    """Which request paths are public (served without a token).
+
+    The rule, case-sensitive and without any normalisation:
+
+    * ``"/health"`` matches exactly ``/health`` — not ``/health/``, ``//health``, ``/HEALTH``.
+    * ``"/docs/*"`` matches ``/docs``, ``/docs/`` and everything under it — not ``/docsx``.
+    * A path that would reach a public prefix only after some layer normalised it is *not*
+      public: dot segments (``/docs/../admin``), empty segments (``/docs//x``), backslashes,
+      ``;``, ``%`` (double encoding) or control characters. It then needs a token as usual.
+
+    Entries must start with ``/``; ``*`` is allowed only as a final ``/*``. Anything else
+    raises :class:`~p1guard.errors.ConfigError`.
+
+    >>> public = PathMatcher(["/health", "/docs/*"])
+    >>> [public.matches(p) for p in ("/health", "/docs/api.json", "/docs/../admin", "/docsx")]
+    [True, True, False, False]
+    """
+
+    __slots__ = ("_entries", "_exact", "_prefixes")
+
+    def __init__(self, public_paths: Iterable[str]) -> None:
+        if isinstance(public_paths, str):
+            raise ConfigError("public_paths", "expected a list of paths, got a single string")
+        self._entries = tuple(public_paths)
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+        for entry in self._entries:
+            is_prefix = isinstance(entry, str) and entry.endswith("/*")
+            base = entry[:-2] if is_prefix else entry
+            if (
+                not isinstance(base, str)
+                or "*" in base
+                or "?" in base
+                or "#" in base
+                or not ((is_prefix and base == "") or _is_plain(base))
+            ):
+                raise ConfigError(
+                    "public_paths",
+                    f"{entry!r} is not a plain absolute path like '/health' or '/static/*'",
+                )
+            if is_prefix:
+                exact.add(base or "/")
+                prefixes.add(base + "/")
+            else:
+                exact.add(base)
+        self._exact = frozenset(exact)
+        self._prefixes = tuple(sorted(prefixes))
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` (the decoded request path, no query string) is public."""
+        if path in self._exact:
+            return True
+        return bool(self._prefixes) and path.startswith(self._prefixes) and _is_plain(path)
+
+    __contains__ = matches
+
+    def __bool__(self) -> bool:
+        return bool(self._exact)
+
+    def __repr__(self) -> str:
+        return f"PathMatcher({list(self._entries)!r})"
+
+
+class ErrorResponse(NamedTuple):
+    """An :class:`AuthError` rendered for the wire: ``(status, headers, body)``."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def status_line(self) -> str:
+        """WSGI's status string, e.g. ``"401 Unauthorized"``."""
+        return f"{self.status} {HTTPStatus(self.status).phrase}"
+
+
+def error_response(err: AuthError) -> ErrorResponse:
+    """Render ``err`` as a JSON response with its challenge and ``Cache-Control: no-store``.
+
+    >>> status, headers, body = error_response(MissingToken(realm="api"))
+    >>> status, dict(headers)["WWW-Authenticate"], body[:24]
+    (401, 'Bearer realm="api"', b'{"error":"unauthorized",')
+    """
+    body = err.json_bytes()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    headers.extend(err.headers.items())
+    return ErrorResponse(err.status_code, headers, body)

@@ -1,0 +1,217 @@
+"""PingOne environment configuration: where the authorization server is and how to talk to it.
+
+A :class:`PingOne` object is cheap to share: it owns the HTTP clients, the discovery document
+and the JWKS cache, so every :class:`~p1guard.Guard` and relying party built on it shares them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .discovery import Discovery
+    from .http import Transport
+    from .jwks import JwksCache
+
+__all__ = ["REGIONS", "PingOne", "Seconds", "issuer_for", "to_seconds"]
+
+#: Region code → top-level domain of ``auth.pingone.<tld>``.
+REGIONS: Mapping[str, str] = {
+    "NA": "com",
+    "CA": "ca",
+    "EU": "eu",
+    "AU": "com.au",
+    "AP": "asia",
+    "SG": "sg",
+}
+
+_ENV_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+Seconds = float | int | timedelta
+
+
+def to_seconds(field: str, value: Seconds, *, minimum: float = 0.0) -> float:
+    """Accept seconds or a ``timedelta``; raise :class:`ConfigError` naming ``field`` otherwise."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ConfigError(field, f"expected seconds or a timedelta, got {type(value).__name__}")
+    if not seconds >= minimum:  # also rejects NaN
+        raise ConfigError(field, f"must be at least {minimum:g} seconds, got {seconds:g}")
+    return seconds
+
+
+def _region_tld(region: str) -> str:
+    code = region.strip()
+    if code.upper() in REGIONS:
+        return REGIONS[code.upper()]
+    if code.lower() in REGIONS.values():
+        return code.lower()
+    choices = ", ".join(REGIONS)
+    raise ConfigError("region", f"unknown region {region!r}; use one of {choices}")
+
+
+def issuer_for(env_id: str, region: str = "NA") -> str:
+    """The issuer URL of a PingOne environment on PingOne's own domain.
+
+    >>> issuer_for("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "EU")
+    'https://auth.pingone.eu/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/as'
+    """
+    if not isinstance(env_id, str) or not _ENV_ID.match(env_id):
+        raise ConfigError(
+            "env_id",
+            "must be the environment's UUID (8-4-4-4-12 hex digits), "
+            "as shown in the PingOne console under Environment > Properties",
+        )
+    return f"https://auth.pingone.{_region_tld(region)}/{env_id.lower()}/as"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_issuer(issuer: str, *, allow_insecure_http: bool) -> str:
+    if not isinstance(issuer, str) or not issuer:
+        raise ConfigError("issuer", "must be a non-empty URL string")
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError("issuer", f"must be an absolute https URL, got {issuer!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError("issuer", "must not contain a query, fragment or credentials")
+    if parts.scheme == "http" and not (_is_loopback(parts.hostname) or allow_insecure_http):
+        raise ConfigError(
+            "issuer",
+            "http is only accepted for loopback hosts (127.0.0.1, ::1, localhost); "
+            "pass allow_insecure_http=True only for a trusted test network",
+        )
+    return issuer.rstrip("/")
+
+
+class PingOne:
+    """One PingOne environment: its issuer, HTTP settings, discovery document and key cache.
+
+    >>> PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="NA").issuer
+    'https://auth.pingone.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/as'
+    >>> PingOne(issuer="https://login.example.com/as").issuer   # custom domain
+    'https://login.example.com/as'
+
+    ``timeout`` bounds every call to PingOne; ``jwks_cooldown`` is the least time between two
+    JWKS fetches caused by unknown ``kid`` values; ``jwks_max_age`` how long a fetched key set
+    is used before it is refreshed; ``jwks_stale_if_error`` how long known keys keep working
+    past that when PingOne cannot be reached.
+    """
+
+    def __init__(
+        self,
+        *,
+        env_id: str | None = None,
+        region: str = "NA",
+        issuer: str | None = None,
+        timeout: Seconds = 5.0,
+        jwks_cooldown: Seconds = 60.0,
+        jwks_max_age: Seconds = 900.0,
+        jwks_stale_if_error: Seconds = 3600.0,
+        discovery_max_age: Seconds = 86400.0,
+        allow_insecure_http: bool = False,
+        transport: Transport | None = None,
+    ) -> None:
+        if env_id is not None:
+            # Validated even beside a custom-domain issuer: the flows API still needs it.
+            env_issuer = issuer_for(env_id, region)
+        if issuer is not None:
+            self.issuer = _validate_issuer(issuer, allow_insecure_http=allow_insecure_http)
+        elif env_id is not None:
+            self.issuer = env_issuer
+        else:
+            raise ConfigError("env_id", "give env_id (and region) or issuer")
+        self.env_id = env_id.lower() if env_id else None
+        self.timeout = to_seconds("timeout", timeout, minimum=0.001)
+        self.jwks_cooldown = to_seconds("jwks_cooldown", jwks_cooldown)
+        self.jwks_max_age = to_seconds("jwks_max_age", jwks_max_age, minimum=1)
+        self.jwks_stale_if_error = to_seconds("jwks_stale_if_error", jwks_stale_if_error)
+        self.discovery_max_age = to_seconds("discovery_max_age", discovery_max_age, minimum=1)
+        self.allow_insecure_http = allow_insecure_http
+        self._transport = transport
+        self._discovery: Discovery | None = None
+        self._jwks: JwksCache | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> PingOne:
+        """Build from ``P1GUARD_ENV_ID`` + ``P1GUARD_REGION``, or ``P1GUARD_ISSUER``.
+
+        >>> PingOne.from_env({"P1GUARD_ISSUER": "https://login.example.com/as"}).issuer
+        'https://login.example.com/as'
+        """
+        env = os.environ if environ is None else environ
+        issuer = env.get("P1GUARD_ISSUER") or None
+        env_id = env.get("P1GUARD_ENV_ID") or None
+        if issuer is None and env_id is None:
+            raise ConfigError(
+                "P1GUARD_ENV_ID", "set P1GUARD_ENV_ID (and P1GUARD_REGION) or P1GUARD_ISSUER"
+            )
+        kwargs: dict[str, object] = {"issuer": issuer} if issuer else {"env_id": env_id}
+        if not issuer:
+            kwargs["region"] = env.get("P1GUARD_REGION") or "NA"
+        kwargs.update(overrides)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    @property
+    def transport(self) -> Transport:
+        """The HTTP transport (sync and async clients) used for every call to PingOne."""
+        if self._transport is None:
+            from .http import Transport
+
+            self._transport = Transport(timeout=self.timeout)
+        return self._transport
+
+    @property
+    def discovery(self) -> Discovery:
+        """The lazily fetched OpenID Provider metadata of this environment."""
+        if self._discovery is None:
+            from .discovery import Discovery
+
+            self._discovery = Discovery(self.issuer, max_age=self.discovery_max_age)
+        return self._discovery
+
+    @property
+    def jwks(self) -> JwksCache:
+        """The signing-key cache of this environment."""
+        if self._jwks is None:
+            from .jwks import JwksCache
+
+            self._jwks = JwksCache(
+                cooldown=self.jwks_cooldown,
+                max_age=self.jwks_max_age,
+                stale_if_error=self.jwks_stale_if_error,
+            )
+        return self._jwks
+
+    def close(self) -> None:
+        """Close the sync HTTP client."""
+        if self._transport is not None:
+            self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close the async HTTP clients (and the sync one)."""
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    def __repr__(self) -> str:
+        return f"PingOne(issuer={self.issuer!r})"

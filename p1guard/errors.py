@@ -1,0 +1,240 @@
+"""The p1guard error family, split by who is at fault.
+
+* :class:`ConfigError` — the developer: raised at construction, names the bad parameter.
+* :class:`AuthError` subclasses — what an HTTP client is told. Each renders itself
+  (``status_code``, ``www_authenticate``, ``headers``, ``body``) so framework adapters
+  only convert it:
+
+  ============================  ======  ========================  ==========================
+  class                         status  ``error``                 when
+  ============================  ======  ========================  ==========================
+  :class:`InvalidRequest`       400     ``invalid_request``       malformed credentials
+  :class:`MissingToken`         401     (none, RFC 6750 §3.1)     no credentials sent
+  :class:`InvalidToken`         401     ``invalid_token``         bad, expired, revoked token
+  :class:`InsufficientScope`    403     ``insufficient_scope``    token lacks a scope
+  :class:`ProviderUnavailable`  503     ``temporarily_unavailable`` PingOne down or wrong
+  ============================  ======  ========================  ==========================
+
+Messages never contain tokens, codes or secrets: callers pass fixed descriptions and,
+at most, short hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "MissingToken",
+    "P1GuardError",
+    "ProviderUnavailable",
+]
+
+
+class P1GuardError(Exception):
+    """Base class of every exception p1guard raises on purpose."""
+
+
+class ConfigError(P1GuardError, ValueError):
+    """A constructor or setting got a value p1guard cannot use safely.
+
+    >>> raise ConfigError("region", "unknown region 'XX'; use one of NA, CA, EU, AU, AP, SG")
+    Traceback (most recent call last):
+    p1guard.errors.ConfigError: region: unknown region 'XX'; use one of NA, CA, EU, AU, AP, SG
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+def _quote(value: str) -> str:
+    """Render an auth-param value as an RFC 7230 quoted-string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _sanitize(text: str) -> str:
+    # error_description must be printable ASCII without '"' or '\' (RFC 6750 §3); drop the rest.
+    return "".join(ch for ch in text if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
+
+
+class AuthError(P1GuardError):
+    """A request could not be authorised; render it with :attr:`status_code` and :attr:`headers`.
+
+    ``reason`` is a short machine-readable code for logs and metrics (``"expired"``,
+    ``"bad_signature"``…); ``description`` is safe to show to the client.
+
+    >>> err = InvalidToken("The access token expired", reason="expired")
+    >>> err.status_code, err.www_authenticate
+    (401, 'Bearer error="invalid_token", error_description="The access token expired"')
+    """
+
+    status_code: int = 401
+    error: str | None = None
+    default_description: str = "Authorization failed"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        reason: str | None = None,
+        realm: str | None = None,
+    ) -> None:
+        self.description = _sanitize(description or self.default_description)
+        self.reason = reason or self.error or "unauthorized"
+        self.realm = realm
+        super().__init__(self.description)
+
+    def challenge_params(self) -> list[tuple[str, str]]:
+        """The auth-params of the ``Bearer`` challenge, in order."""
+        params: list[tuple[str, str]] = []
+        if self.realm:
+            params.append(("realm", _sanitize(self.realm)))
+        if self.error:
+            params.append(("error", self.error))
+            params.append(("error_description", self.description))
+        return params
+
+    @property
+    def www_authenticate(self) -> str:
+        """The RFC 6750 ``WWW-Authenticate`` header value for this error."""
+        params = self.challenge_params()
+        if not params:
+            return "Bearer"
+        return "Bearer " + ", ".join(f"{name}={_quote(value)}" for name, value in params)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers: the challenge (for 401/403) and ``Cache-Control: no-store``."""
+        return {
+            "WWW-Authenticate": self.www_authenticate,
+            "Cache-Control": "no-store",
+        }
+
+    @property
+    def body(self) -> dict[str, str]:
+        """The JSON body: ``{"error": …, "error_description": …}``."""
+        return {"error": self.error or "unauthorized", "error_description": self.description}
+
+    def json_bytes(self) -> bytes:
+        """:attr:`body` encoded as compact UTF-8 JSON."""
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.description!r}, reason={self.reason!r})"
+
+
+class InvalidRequest(AuthError):
+    """The request carried credentials in a malformed or forbidden way (400).
+
+    Examples: two ``Authorization`` headers, a token in the query string, a header that is
+    not ``Bearer <token>``.
+    """
+
+    status_code = 400
+    error = "invalid_request"
+    default_description = "The request is malformed"
+
+
+class MissingToken(AuthError):
+    """No access token was sent (401 with a bare ``Bearer`` challenge, RFC 6750 §3.1)."""
+
+    status_code = 401
+    error = None
+    default_description = "An access token is required"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        reason: str | None = "missing_token",
+        realm: str | None = None,
+    ) -> None:
+        super().__init__(description, reason=reason, realm=realm)
+
+
+class InvalidToken(AuthError):
+    """The token is malformed, expired, revoked, for another audience or badly signed (401)."""
+
+    status_code = 401
+    error = "invalid_token"
+    default_description = "The access token is invalid"
+
+
+class InsufficientScope(AuthError):
+    """The token is valid but lacks a scope the route needs (403).
+
+    ``required`` lists the scopes the route asked for (all of them, or any one, per ``match``);
+    ``missing`` the ones the token lacks.
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    default_description = "The access token lacks a required scope"
+
+    def __init__(
+        self,
+        required: Iterable[str],
+        missing: Iterable[str] = (),
+        *,
+        match: str = "all",
+        description: str | None = None,
+        realm: str | None = None,
+    ) -> None:
+        self.required = tuple(required)
+        self.missing = tuple(missing) or self.required
+        self.match = match
+        if description is None:
+            joined = " ".join(self.missing)
+            description = (
+                f"The access token needs one of the scopes: {joined}"
+                if match == "any"
+                else f"The access token lacks the scope: {joined}"
+            )
+        super().__init__(description, reason="insufficient_scope", realm=realm)
+
+    def challenge_params(self) -> list[tuple[str, str]]:
+        """Adds ``scope="…"`` (RFC 6750 §3) with the scopes the route requires."""
+        return [*super().challenge_params(), ("scope", " ".join(self.required))]
+
+
+class ProviderUnavailable(AuthError):
+    """PingOne could not be reached or answered wrongly, and no safe cached answer exists (503).
+
+    Never a 401: the client did nothing wrong. ``retry_after`` (seconds) becomes the
+    ``Retry-After`` header.
+    """
+
+    status_code = 503
+    error = "temporarily_unavailable"
+    default_description = "The authorization server is unavailable; try again later"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        reason: str | None = "provider_unavailable",
+        retry_after: float | None = None,
+        realm: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(description, reason=reason, realm=realm)
+
+    def challenge_params(self) -> list[tuple[str, str]]:
+        """A 503 carries no ``error`` in the challenge; RFC 6750 defines none for it."""
+        return [("realm", _sanitize(self.realm))] if self.realm else []
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Adds ``Retry-After`` (whole seconds, at least 1)."""
+        headers = super().headers
+        retry = 1 if self.retry_after is None else max(1, math.ceil(self.retry_after))
+        headers["Retry-After"] = str(retry)
+        return headers

@@ -1,0 +1,308 @@
+"""Guard: the policy that turns a raw bearer token into a verified :class:`AccessToken`.
+
+Order of work for ``verify(token, scopes=…)``:
+
+1. No token → :class:`MissingToken`.
+2. Verified-token cache (SHA-256 of the token, entry dropped at ``exp``): a hit skips to 6.
+3. Route by ``mode``: ``"jwt"`` validates locally (:mod:`p1guard.jwt` with keys from
+   :mod:`p1guard.jwks`); ``"introspect"`` asks PingOne (:mod:`p1guard.introspection`);
+   ``"auto"`` validates locally when the token is a JWS naming our issuer, else introspects.
+4. Local success is cached until ``exp``.
+5. ``check_revocation`` (on the Guard or per call): a locally valid token must also be active
+   at introspection (cached for ``introspection_ttl``), since a revoked PingOne JWT still verifies.
+6. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
+   :class:`InsufficientScope`.
+
+Sync and async share every step; only the HTTP pump differs (:mod:`p1guard.http`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+from .cache import VerifiedTokenCache, token_digest, token_id
+from .client_auth import AuthMethod, ClientAuth
+from .config import PingOne, Seconds, to_seconds
+from .errors import (
+    AuthError,
+    ConfigError,
+    InsufficientScope,
+    InvalidToken,
+    MissingToken,
+    ProviderUnavailable,
+)
+from .http import Flow
+from .introspection import IntrospectionCache, IntrospectionPolicy, introspect
+from .jwt import (
+    MAX_TOKEN_SIZE,
+    JwtPolicy,
+    as_frozenset,
+    check_claims,
+    decode_payload,
+    header_rules,
+    parse_jws,
+    peek_issuer,
+    verify_signature,
+)
+from .keys import ALGORITHMS
+from .tokens import AccessToken
+
+__all__ = ["Guard", "Match", "Mode"]
+
+log = logging.getLogger("p1guard.guard")
+
+Mode = Literal["jwt", "introspect", "auto"]
+Match = Literal["all", "any"]
+_MODES = ("jwt", "introspect", "auto")
+
+
+def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
+    if scopes is None:
+        return frozenset()
+    if isinstance(scopes, str):
+        return frozenset(scopes.split())
+    return frozenset(scopes)
+
+
+class Guard:
+    """Verifies PingOne access tokens for one API (audience) — see the module docstring.
+
+    >>> pingone = PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="EU")
+    >>> guard = Guard(pingone, audience="https://api.example.com")
+    >>> guard.mode, guard.realm
+    ('jwt', None)
+
+    Then ``guard.verify(raw_token, scopes=["read"])`` returns an :class:`AccessToken` or raises an
+    :class:`AuthError` that knows its HTTP status and ``WWW-Authenticate`` header;
+    ``await guard.averify(…)`` is the async twin.
+
+    ``client_id``/``client_secret`` are the custom resource's credentials, needed for
+    ``mode="introspect"``/``"auto"`` and ``check_revocation``. ``leeway`` allows clock skew on
+    ``exp``/``nbf``/``iat``; ``strict_typ`` demands ``typ: at+jwt``; ``required_claims`` lists
+    claims every token must carry; ``cache_size`` bounds both token caches.
+    """
+
+    def __init__(
+        self,
+        pingone: PingOne,
+        *,
+        audience: str | Iterable[str],
+        mode: Mode = "jwt",
+        check_revocation: bool = False,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        auth_method: AuthMethod | None = None,
+        private_key: object = None,
+        leeway: Seconds = 30,
+        realm: str | None = None,
+        algorithms: Iterable[str] | None = None,
+        strict_typ: bool = False,
+        required_claims: Iterable[str] = (),
+        max_token_size: int = MAX_TOKEN_SIZE,
+        cache_size: int = 10_000,
+        introspection_ttl: Seconds = 60,
+        negative_ttl: Seconds = 10,
+    ) -> None:
+        if not isinstance(pingone, PingOne):
+            raise ConfigError("pingone", "pass a p1guard.PingOne instance")
+        if mode not in _MODES:
+            raise ConfigError("mode", f"use one of {', '.join(_MODES)}, got {mode!r}")
+        if not isinstance(max_token_size, int) or max_token_size < 1024:
+            raise ConfigError("max_token_size", "must be an integer of at least 1024")
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigError("cache_size", "must be a non-negative integer")
+        self.pingone = pingone
+        self.mode: Mode = mode
+        self.check_revocation = check_revocation
+        self.realm = realm
+        issuers = frozenset({pingone.issuer})
+        audiences = as_frozenset("audience", audience)
+        leeway_s = to_seconds("leeway", leeway)
+        self.policy = JwtPolicy(
+            issuers=issuers,
+            audiences=audiences,
+            algorithms=frozenset(ALGORITHMS if algorithms is None else algorithms),
+            leeway=leeway_s,
+            max_size=max_token_size,
+            strict_typ=strict_typ,
+            required_claims=tuple(required_claims),
+        )
+        self._rules = header_rules(self.policy)
+        self._verified: VerifiedTokenCache[AccessToken] = VerifiedTokenCache(cache_size)
+        self.introspection_policy = IntrospectionPolicy(
+            issuers=issuers,
+            audiences=audiences,
+            leeway=leeway_s,
+            ttl=to_seconds("introspection_ttl", introspection_ttl),
+            negative_ttl=to_seconds("negative_ttl", negative_ttl),
+        )
+        self._introspected = IntrospectionCache(cache_size)
+        self._client_auth: ClientAuth | None = None
+        if client_id is not None:
+            self._client_auth = ClientAuth(
+                client_id,
+                client_secret=client_secret,
+                method=auth_method,
+                private_key=private_key,
+            )
+        elif client_secret is not None or private_key is not None:
+            raise ConfigError("client_id", "client credentials need the client_id too")
+        if (mode != "jwt" or check_revocation) and self._client_auth is None:
+            raise ConfigError(
+                "client_id",
+                f"mode={mode!r} / check_revocation needs the custom resource's client_id and "
+                "client_secret (PingOne console: Applications > Resources > your API)",
+            )
+
+    # -- public API ------------------------------------------------------------------------
+
+    def verify(
+        self,
+        token: str | None,
+        *,
+        scopes: str | Iterable[str] | None = None,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+    ) -> AccessToken:
+        """Verify ``token`` and its scopes; raise an :class:`AuthError` subclass on any doubt.
+
+        ``scopes`` may be a list or one space-separated string.
+        """
+        try:
+            raw, digest, revocation, access = self._start(token, check_revocation)
+            if access is None:
+                access = self.pingone.transport.run(self._flow(raw, digest, revocation))
+            return self._authorize(access, scopes, match)
+        except AuthError as exc:
+            raise self._finish(exc, token) from None
+
+    async def averify(
+        self,
+        token: str | None,
+        *,
+        scopes: str | Iterable[str] | None = None,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+    ) -> AccessToken:
+        """Async twin of :meth:`verify`."""
+        try:
+            raw, digest, revocation, access = self._start(token, check_revocation)
+            if access is None:
+                access = await self.pingone.transport.arun(self._flow(raw, digest, revocation))
+            return self._authorize(access, scopes, match)
+        except AuthError as exc:
+            raise self._finish(exc, token) from None
+
+    def forget(self, token: str) -> None:
+        """Drop ``token`` from both caches (e.g. after the app revoked it)."""
+        digest = token_digest(token)
+        self._verified.discard(digest)
+        self._introspected.discard(digest)
+
+    def close(self) -> None:
+        """Close the PingOne HTTP clients."""
+        self.pingone.close()
+
+    async def aclose(self) -> None:
+        """Close the PingOne HTTP clients (async)."""
+        await self.pingone.aclose()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _start(
+        self, token: str | None, check_revocation: bool | None
+    ) -> tuple[str, bytes, bool, AccessToken | None]:
+        if not token:
+            raise MissingToken()
+        if not isinstance(token, str):
+            raise InvalidToken("The token must be text", reason="malformed")
+        revocation = self.check_revocation if check_revocation is None else check_revocation
+        if revocation and self._client_auth is None:
+            raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
+        digest = token_digest(token)
+        access = None if revocation else self._verified.get(digest, time.time())
+        return token, digest, revocation, access
+
+    def _flow(self, token: str, digest: bytes, revocation: bool) -> Flow[AccessToken]:
+        local = self.mode == "jwt" or (
+            self.mode == "auto" and peek_issuer(token) in self.policy.issuers
+        )
+        if not local:
+            return (yield from self._introspect(token, digest))
+        access = self._verified.get(digest, time.time())
+        if access is None:
+            access = yield from self._verify_jwt(token, digest)
+        if revocation:
+            yield from self._introspect(token, digest)
+        return access
+
+    def _verify_jwt(self, token: str, digest: bytes) -> Flow[AccessToken]:
+        jws = parse_jws(token, self.policy, self._rules)
+        pingone = self.pingone
+        key = pingone.jwks.fresh_key(jws.kid, time.monotonic())
+        if key is None:
+            metadata = pingone.discovery.fresh() or (yield from pingone.discovery.flow())
+            key = yield from pingone.jwks.flow(metadata.jwks_uri, jws.kid)
+        verify_signature(jws, key)
+        claims = decode_payload(jws)
+        check_claims(claims, self.policy, time.time())
+        access = AccessToken(claims, token_id=token_id(digest))
+        self._verified.put(digest, access, float(claims["exp"]))
+        return access
+
+    def _introspect(self, token: str, digest: bytes) -> Flow[AccessToken]:
+        answer = self._introspected.get(digest)
+        if answer is None:
+            auth = self._client_auth
+            if auth is None:  # guarded in __init__ and _start; kept for the type checker
+                raise ConfigError("client_id", "introspection needs client credentials")
+            metadata = yield from self.pingone.discovery.flow()
+            endpoint = metadata.introspection_endpoint
+            if endpoint is None:
+                raise ProviderUnavailable(
+                    "The authorization server advertises no introspection endpoint",
+                    reason="no_introspection_endpoint",
+                )
+            answer, until = yield from introspect(
+                endpoint,
+                token,
+                auth,
+                self.introspection_policy,
+                digest=digest,
+                token_id=token_id(digest),
+            )
+            self._introspected.put(digest, answer, until)
+        if isinstance(answer, InvalidToken):
+            raise InvalidToken(answer.description, reason=answer.reason)
+        return answer
+
+    @staticmethod
+    def _authorize(
+        access: AccessToken, scopes: str | Iterable[str] | None, match: Match
+    ) -> AccessToken:
+        if scopes is None:
+            return access
+        if match not in ("all", "any"):
+            raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
+        wanted = _scope_set(scopes)
+        if not wanted:
+            return access
+        if match == "any":
+            if wanted.isdisjoint(access.scopes):
+                raise InsufficientScope(sorted(wanted), match="any")
+        elif not wanted <= access.scopes:
+            raise InsufficientScope(sorted(wanted), sorted(wanted - access.scopes))
+        return access
+
+    def _finish(self, exc: AuthError, token: str | None) -> AuthError:
+        exc.realm = self.realm
+        if token and isinstance(token, str):
+            log.debug("token %s refused: %s", token_id(token_digest(token)), exc.reason)
+        return exc
+
+    def __repr__(self) -> str:
+        audience = sorted(self.policy.audiences)
+        return f"Guard(issuer={self.pingone.issuer!r}, audience={audience!r}, mode={self.mode!r})"

@@ -1,0 +1,321 @@
+"""The only module that talks HTTP.
+
+Protocol logic elsewhere is written as *flows*: generators that yield a :class:`Request`,
+receive a :class:`Response` (or have :class:`~p1guard.errors.ProviderUnavailable` thrown in
+when PingOne cannot be reached) and finally return a value. :meth:`Transport.run` and
+:meth:`Transport.arun` pump a flow with ``httpx.Client`` / ``httpx.AsyncClient``.
+
+Rules:
+
+1. A request with a ``flight_key`` is single-flight: while one is in flight, identical
+   requests (same key) wait for its response instead of calling PingOne again.
+2. Transport failures (refused, reset, timeout, TLS) become ``ProviderUnavailable`` thrown into
+   the flow, so a flow can fall back to a cached answer; otherwise it propagates.
+3. Requests and responses never carry secrets into ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import weakref
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from .errors import ProviderUnavailable
+
+__all__ = ["Flow", "Request", "Response", "Transport", "drive", "json_object", "provider_error"]
+
+log = logging.getLogger("p1guard.http")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A description of one HTTP call to PingOne.
+
+    ``purpose`` names the endpoint for logs and metrics (``"jwks"``, ``"introspect"``…);
+    ``flight_key`` enables single-flight (rule 1).
+    """
+
+    method: str
+    url: str
+    purpose: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    flight_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What PingOne answered: status, lower-cased headers, body bytes."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+
+    def json(self) -> Any:
+        """The body as JSON; raises ``ValueError`` on anything else."""
+        return json.loads(self.content)
+
+    def retry_after(self) -> float | None:
+        """``Retry-After`` in seconds when it is a number (RFC 9110 §10.2.3), else ``None``."""
+        value = self.headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            return None
+        return seconds if 0 <= seconds <= 3600 else None
+
+
+Flow = Generator[Request, Response, T]
+
+
+def drive(flow: Flow[T], respond: Any) -> T:
+    """Pump ``flow`` by hand with ``respond(request) -> Response`` (for tests and tools)."""
+    try:
+        request = next(flow)
+        while True:
+            request = flow.send(respond(request))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def provider_error(response: Response, purpose: str) -> ProviderUnavailable:
+    """The :class:`ProviderUnavailable` for an unexpected answer (429/5xx keep ``Retry-After``)."""
+    status = response.status_code
+    log.warning("PingOne %s endpoint answered HTTP %d", purpose, status)
+    return ProviderUnavailable(
+        f"The authorization server's {purpose} endpoint answered HTTP {status}",
+        reason=f"{purpose}_http_{status}",
+        retry_after=response.retry_after() if status in (429, 503) else None,
+    )
+
+
+def json_object(response: Response, purpose: str) -> dict[str, Any]:
+    """The JSON object of a 200 answer, or :class:`ProviderUnavailable` for anything else."""
+    if response.status_code != 200:
+        raise provider_error(response, purpose)
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        log.warning("PingOne %s endpoint answered something that is not a JSON object", purpose)
+        raise ProviderUnavailable(
+            f"The authorization server's {purpose} endpoint answered malformed JSON",
+            reason=f"{purpose}_malformed",
+        )
+    return document
+
+
+def _to_httpx(request: Request) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "url": request.url,
+        "headers": dict(request.headers),
+        "data": dict(request.form) if request.form is not None else None,
+    }
+
+
+def _from_httpx(response: httpx.Response) -> Response:
+    return Response(
+        status_code=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        content=response.content,
+    )
+
+
+def _unreachable(request: Request, exc: BaseException) -> ProviderUnavailable:
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+    log.warning("PingOne %s endpoint %s (%s)", request.purpose, kind, type(exc).__name__)
+    return ProviderUnavailable(
+        f"The authorization server's {request.purpose} endpoint {kind}",
+        reason=f"{request.purpose}_unreachable",
+    )
+
+
+class _SyncFlight:
+    __slots__ = ("done", "error", "response")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.response: Response | None = None
+        self.error: ProviderUnavailable | None = None
+
+
+class Transport:
+    """Sync and async HTTP clients plus single-flight bookkeeping, shared by one :class:`PingOne`.
+
+    The async client is kept per event loop (an ``httpx.AsyncClient`` cannot cross loops).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self._client = client
+        self._given_async = async_client
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._sync_flights: dict[str, _SyncFlight] = {}
+        self._async_flights: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Future[Response]]
+        ] = weakref.WeakKeyDictionary()
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def _limits(self) -> dict[str, Any]:
+        return {
+            "timeout": httpx.Timeout(self.timeout),
+            "follow_redirects": False,
+            "headers": {"User-Agent": "p1guard", "Accept": "application/json"},
+        }
+
+    @property
+    def client(self) -> httpx.Client:
+        """The shared ``httpx.Client`` (created on first use)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(**self._limits())
+        return self._client
+
+    def async_client(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` of the running event loop (created on first use)."""
+        if self._given_async is not None:
+            return self._given_async
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(**self._limits())
+            self._async_clients[loop] = client
+        return client
+
+    # -- pumps -----------------------------------------------------------------------------
+
+    def send(self, request: Request) -> Response:
+        """Send one request synchronously (single-flight by ``flight_key``)."""
+        if request.flight_key is None:
+            return self._send_now(request)
+        key = request.flight_key
+        with self._lock:
+            flight = self._sync_flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._sync_flights[key] = _SyncFlight()
+        if not leader:
+            flight.done.wait(self.timeout * 2 + 1)
+            if flight.response is not None:
+                return flight.response
+            raise flight.error or _unreachable(request, TimeoutError())
+        try:
+            flight.response = self._send_now(request)
+            return flight.response
+        except ProviderUnavailable as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._sync_flights.pop(key, None)
+            flight.done.set()
+
+    def _send_now(self, request: Request) -> Response:
+        try:
+            return _from_httpx(self.client.request(**_to_httpx(request)))
+        except httpx.HTTPError as exc:
+            raise _unreachable(request, exc) from exc
+
+    async def asend(self, request: Request) -> Response:
+        """Send one request asynchronously (single-flight by ``flight_key`` within the loop)."""
+        if request.flight_key is None:
+            return await self._asend_now(request)
+        loop = asyncio.get_running_loop()
+        flights = self._async_flights.get(loop)
+        if flights is None:
+            flights = self._async_flights[loop] = {}
+        key = request.flight_key
+        pending = flights.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Response] = loop.create_future()
+        flights[key] = future
+        try:
+            response = await self._asend_now(request)
+        except BaseException as exc:
+            flights.pop(key, None)
+            # Waiters get the leader's failure; a cancelled leader must not cancel them.
+            error = exc if isinstance(exc, ProviderUnavailable) else _unreachable(request, exc)
+            future.set_exception(error)
+            future.exception()  # mark retrieved: there may be no waiters
+            raise
+        flights.pop(key, None)
+        future.set_result(response)
+        return response
+
+    async def _asend_now(self, request: Request) -> Response:
+        try:
+            return _from_httpx(await self.async_client().request(**_to_httpx(request)))
+        except httpx.HTTPError as exc:
+            raise _unreachable(request, exc) from exc
+
+    def run(self, flow: Flow[T]) -> T:
+        """Pump ``flow`` synchronously and return its result."""
+        try:
+            request = next(flow)
+            while True:
+                try:
+                    response = self.send(request)
+                except ProviderUnavailable as exc:
+                    request = flow.throw(exc)
+                else:
+                    request = flow.send(response)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def arun(self, flow: Flow[T]) -> T:
+        """Pump ``flow`` asynchronously and return its result."""
+        try:
+            request = next(flow)
+            while True:
+                try:
+                    response = await self.asend(request)
+                except ProviderUnavailable as exc:
+                    request = flow.throw(exc)
+                else:
+                    request = flow.send(response)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sync client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop, and the sync client."""
+        self.close()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - aclose is always awaited
+            return
+        client = self._async_clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()

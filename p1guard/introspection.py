@@ -1,0 +1,143 @@
+"""Token introspection (RFC 7662): request, response rules and the result cache.
+
+Rules:
+
+1. The request is a POST of ``token`` and ``token_type_hint=access_token`` with client
+   authentication (the custom resource's id and secret, HTTP Basic by default).
+2. Only a JSON object with ``active`` exactly ``true`` means active; ``"true"``, ``1`` or a
+   missing member mean inactive. Anything but a 200 JSON object is a provider failure (503).
+3. An active answer must also have: a numeric ``exp`` in the future (with leeway) when present,
+   ``iss`` equal to the issuer when present, an ``aud`` that holds an accepted audience
+   (required: without it the token may be meant for another API), and a ``token_type``, when
+   present, of an access token.
+4. Answers are cached by the token's SHA-256: active ones until ``min(exp, now + ttl)``,
+   inactive ones for ``negative_ttl``. Cached answers keep serving while PingOne is down;
+   nothing else does. Concurrent introspections of one token share one call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import TLRUCache
+
+from .client_auth import ClientAuth
+from .errors import InvalidToken
+from .http import Flow, Request, json_object
+from .tokens import AccessToken
+
+__all__ = ["IntrospectionCache", "IntrospectionPolicy", "introspect", "read_answer"]
+
+_ACCESS_TOKEN_TYPES = frozenset(
+    {"bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token"}
+)
+
+Answer = AccessToken | InvalidToken
+
+
+@dataclass(frozen=True, slots=True)
+class IntrospectionPolicy:
+    """What an active introspection answer must satisfy, and how long answers are cached."""
+
+    issuers: frozenset[str]
+    audiences: frozenset[str]
+    leeway: float = 30.0
+    ttl: float = 60.0
+    negative_ttl: float = 10.0
+
+
+def _inactive(description: str, reason: str) -> InvalidToken:
+    return InvalidToken(description, reason=reason)
+
+
+def read_answer(
+    document: dict[str, Any], policy: IntrospectionPolicy, now: float, token_id: str
+) -> tuple[Answer, float]:
+    """Rules 2 and 3: the answer (token or refusal) and until when it may be cached."""
+    negative_until = now + policy.negative_ttl
+    if document.get("active") is not True:
+        return _inactive("The token is not active", "inactive"), negative_until
+    exp = document.get("exp")
+    if exp is not None:
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            return _inactive("The token's expiry is malformed", "bad_exp"), negative_until
+        if exp <= now - policy.leeway:
+            return _inactive("The token expired", "expired"), negative_until
+    iss = document.get("iss")
+    if iss is not None and not (isinstance(iss, str) and iss in policy.issuers):
+        return _inactive("The token was issued by another issuer", "wrong_issuer"), negative_until
+    aud = document.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if not any(isinstance(a, str) and a in policy.audiences for a in audiences):
+        return _inactive(
+            "The token is meant for another audience", "wrong_audience"
+        ), negative_until
+    token_type = document.get("token_type")
+    if token_type is not None and (
+        not isinstance(token_type, str) or token_type.lower() not in _ACCESS_TOKEN_TYPES
+    ):
+        return _inactive("The token is not an access token", "bad_token_type"), negative_until
+    until = now + policy.ttl
+    if isinstance(exp, int | float):
+        until = min(until, float(exp))
+    return AccessToken(document, token_id=token_id, source="introspection"), until
+
+
+def introspect(
+    endpoint: str,
+    token: str,
+    auth: ClientAuth,
+    policy: IntrospectionPolicy,
+    *,
+    digest: bytes,
+    token_id: str,
+    now: Callable[[], float] = time.time,
+) -> Flow[tuple[Answer, float]]:
+    """Rule 1 as a flow: one introspection call, read by :func:`read_answer`."""
+    headers, form = auth.apply(
+        {"token": token, "token_type_hint": "access_token"}, endpoint=endpoint
+    )
+    response = yield Request(
+        "POST",
+        endpoint,
+        "introspection",
+        headers=headers,
+        form=form,
+        flight_key="introspect:" + digest.hex(),
+    )
+    return read_answer(json_object(response, "introspection"), policy, now(), token_id)
+
+
+class IntrospectionCache:
+    """Rule 4's cache: bounded LRU with a per-answer lifetime (``cachetools.TLRUCache``)."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._cache: TLRUCache[bytes, tuple[Answer, float]] = TLRUCache(
+            maxsize=maxsize, ttu=lambda _key, value, _now: value[1], timer=time.time
+        )
+        self._lock = threading.Lock()
+
+    def get(self, digest: bytes) -> Answer | None:
+        """The cached answer for a token digest, if still valid."""
+        with self._lock:
+            entry = self._cache.get(digest)
+        return None if entry is None else entry[0]
+
+    def put(self, digest: bytes, answer: Answer, until: float) -> None:
+        """Remember ``answer`` until ``until`` (epoch seconds)."""
+        if until <= time.time():
+            return
+        with self._lock:
+            self._cache[digest] = (answer, until)
+
+    def discard(self, digest: bytes) -> None:
+        """Forget one token's answer (e.g. after revoking it)."""
+        with self._lock:
+            self._cache.pop(digest, None)
+
+    def __len__(self) -> int:
+        return len(self._cache)

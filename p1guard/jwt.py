@@ -1,0 +1,235 @@
+"""Sans-I/O JWT access-token validation: the hot path.
+
+Checks run in this order; the first failure raises :class:`~p1guard.errors.InvalidToken`
+with a ``reason`` naming it:
+
+1. Size (``max_size`` characters, default 32 KiB) and shape: three non-empty base64url
+   segments (no padding, no other characters) — before any decoding.
+2. Header: a JSON object without duplicate members; ``alg`` in the allowlist (asymmetric
+   only — never ``none`` or HMAC); ``kid`` a non-empty string of at most 256 characters;
+   no ``crit`` (no extension is understood); ``typ`` absent/``JWT``/``at+jwt`` (or only
+   ``at+jwt`` when strict). ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never used to find keys.
+3. Signature, with the key found by ``kid`` and an algorithm that fits that key.
+4. Payload: a JSON object without duplicate members.
+5. Claims: ``iss`` exact; ``aud`` (string or list) holds an accepted audience; ``exp``
+   required and in the future, ``nbf`` and ``iat`` not in the future (all with leeway);
+   configured required claims present.
+
+Headers are parsed once per distinct header segment (a PingOne key signs thousands of tokens
+with byte-identical headers), and only valid headers are remembered.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from base64 import urlsafe_b64decode
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError, InvalidToken
+from .keys import ALGORITHMS, SigningKey
+
+__all__ = ["Jws", "JwtPolicy", "check_claims", "decode_payload", "parse_jws", "peek_issuer"]
+
+MAX_TOKEN_SIZE = 32 * 1024
+_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_LENIENT_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt", "application/jwt"})
+_STRICT_TYP = frozenset({"at+jwt", "application/at+jwt"})
+_HEADER_CACHE_SIZE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class JwtPolicy:
+    """What a valid access token must satisfy; built once from :class:`~p1guard.Guard` options."""
+
+    issuers: frozenset[str]
+    audiences: frozenset[str]
+    algorithms: frozenset[str] = ALGORITHMS
+    leeway: float = 30.0
+    max_size: int = MAX_TOKEN_SIZE
+    strict_typ: bool = False
+    required_claims: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = self.algorithms - ALGORITHMS
+        if unknown or not self.algorithms:
+            raise ConfigError(
+                "algorithms",
+                f"choose from {', '.join(sorted(ALGORITHMS))}; not allowed: "
+                f"{', '.join(sorted(unknown)) or '(empty list)'}",
+            )
+        if not self.audiences or not all(isinstance(a, str) and a for a in self.audiences):
+            raise ConfigError("audience", "give the audience of your PingOne custom resource")
+
+
+@dataclass(frozen=True, slots=True)
+class Jws:
+    """A structurally valid compact JWS whose signature is not yet checked."""
+
+    alg: str
+    kid: str
+    header: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+    payload_segment: str
+
+
+def _b64decode(segment: str) -> bytes:
+    if len(segment) % 4 == 1:
+        raise InvalidToken("The token is not valid base64url", reason="malformed")
+    try:
+        return urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidToken("The token is not valid base64url", reason="malformed") from exc
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise InvalidToken("The token repeats a member name", reason="duplicate_member")
+    return result
+
+
+def _json_object(segment: str, part: str) -> dict[str, Any]:
+    raw = _b64decode(segment)
+    try:
+        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidToken(f"The token {part} is not JSON", reason="malformed") from exc
+    if not isinstance(value, dict):
+        raise InvalidToken(f"The token {part} is not a JSON object", reason="malformed")
+    return value
+
+
+class _HeaderRules:
+    """Rule 2, with a small memo of headers that passed."""
+
+    def __init__(self, policy: JwtPolicy) -> None:
+        self.algorithms = policy.algorithms
+        self.typ_allowed = _STRICT_TYP if policy.strict_typ else _LENIENT_TYP
+        self.strict_typ = policy.strict_typ
+        self.memo: dict[str, tuple[str, str, dict[str, Any]]] = {}
+
+    def check(self, segment: str) -> tuple[str, str, dict[str, Any]]:
+        hit = self.memo.get(segment)
+        if hit is not None:
+            return hit
+        header = _json_object(segment, "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise InvalidToken("The token's signing algorithm is not allowed", reason="bad_alg")
+        if "crit" in header:
+            raise InvalidToken("The token has critical header extensions", reason="crit")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 256:
+            raise InvalidToken("The token has no usable key id", reason="bad_kid")
+        typ = header.get("typ")
+        if typ is None and self.strict_typ:
+            raise InvalidToken("The token type must be at+jwt", reason="bad_typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in self.typ_allowed):
+            raise InvalidToken("The token type is not an access token", reason="bad_typ")
+        result = (alg, kid, header)
+        if len(self.memo) >= _HEADER_CACHE_SIZE:
+            self.memo.clear()
+        self.memo[segment] = result
+        return result
+
+
+def peek_issuer(token: str) -> str | None:
+    """The unverified ``iss`` of a JWS-shaped token, or ``None`` (routing only, never trust)."""
+    if _SHAPE.fullmatch(token) is None:
+        return None
+    try:
+        payload = _json_object(token.split(".", 2)[1], "payload")
+    except InvalidToken:
+        return None
+    iss = payload.get("iss")
+    return iss if isinstance(iss, str) else None
+
+
+def parse_jws(token: str, policy: JwtPolicy, rules: _HeaderRules) -> Jws:
+    """Rules 1 and 2: shape and header, with no cryptography yet."""
+    if len(token) > policy.max_size:
+        raise InvalidToken("The token is too large", reason="oversized")
+    if _SHAPE.fullmatch(token) is None:
+        raise InvalidToken("The token is not a signed JWT", reason="malformed")
+    header_segment, payload_segment, signature_segment = token.split(".")
+    alg, kid, header = rules.check(header_segment)
+    return Jws(
+        alg=alg,
+        kid=kid,
+        header=header,
+        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        signature=_b64decode(signature_segment),
+        payload_segment=payload_segment,
+    )
+
+
+def verify_signature(jws: Jws, key: SigningKey) -> None:
+    """Rule 3: raise unless ``key`` verifies the signature with the token's algorithm."""
+    if jws.alg not in key.algorithms:
+        raise InvalidToken("The token's algorithm does not fit its key", reason="alg_key_mismatch")
+    if not key.verify(jws.alg, jws.signature, jws.signing_input):
+        raise InvalidToken("The token signature is invalid", reason="bad_signature")
+
+
+def decode_payload(jws: Jws) -> dict[str, Any]:
+    """Rule 4 (call only after :func:`verify_signature`)."""
+    return _json_object(jws.payload_segment, "payload")
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken(f"The token's {name} claim is not a number", reason=f"bad_{name}")
+    return float(value)
+
+
+def _audience_ok(aud: object, accepted: frozenset[str]) -> bool:
+    if isinstance(aud, str):
+        return aud in accepted
+    if isinstance(aud, list):
+        return any(isinstance(a, str) and a in accepted for a in aud)
+    return False
+
+
+def check_claims(claims: dict[str, Any], policy: JwtPolicy, now: float) -> None:
+    """Rule 5: issuer, audience, lifetime and required claims."""
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or iss not in policy.issuers:
+        raise InvalidToken("The token was issued by another issuer", reason="wrong_issuer")
+    if not _audience_ok(claims.get("aud"), policy.audiences):
+        raise InvalidToken("The token is meant for another audience", reason="wrong_audience")
+    exp = _number(claims, "exp")
+    if exp is None:
+        raise InvalidToken("The token has no expiry", reason="no_exp")
+    leeway = policy.leeway
+    if exp <= now - leeway:
+        raise InvalidToken("The token expired", reason="expired")
+    nbf = _number(claims, "nbf")
+    if nbf is not None and nbf > now + leeway:
+        raise InvalidToken("The token is not valid yet", reason="not_yet_valid")
+    iat = _number(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        raise InvalidToken("The token was issued in the future", reason="issued_in_future")
+    for name in policy.required_claims:
+        if name not in claims:
+            raise InvalidToken(f"The token lacks the {name} claim", reason="missing_claim")
+
+
+def header_rules(policy: JwtPolicy) -> _HeaderRules:
+    """The header checker (with its memo) for ``policy``; keep one per policy."""
+    return _HeaderRules(policy)
+
+
+def as_frozenset(field: str, value: str | Iterable[str]) -> frozenset[str]:
+    """A non-empty set of non-empty strings from one string or many."""
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise ConfigError(field, "give a non-empty string or a list of non-empty strings")
+    return frozenset(items)

@@ -1,0 +1,162 @@
+"""Signing keys of the mock PingOne: one key per algorithm, generated on first use, rotatable.
+
+Rules:
+1. Every algorithm has its own key, so every published JWK can carry the one ``alg`` it signs
+   with (PingOne publishes ``"alg": "RS256"``).
+2. Keys are generated lazily: RSA keygen costs tens of milliseconds and most tests only use RS256.
+3. A rotated key stays published (after the active ones) unless the rotation says otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import Algorithm, get_default_algorithms
+
+__all__ = ["ALGORITHMS", "KeyRing", "PrivateKey", "SigningKey", "apply_overrides", "b64url"]
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+_RSA = ("RS256", "RS384", "RS512")
+_RSA_PSS = ("PS256", "PS384", "PS512")
+_CURVES: Mapping[str, ec.EllipticCurve] = {
+    "ES256": ec.SECP256R1(),
+    "ES384": ec.SECP384R1(),
+    "ES512": ec.SECP521R1(),
+}
+
+#: Every algorithm :meth:`MockPingOne.issue_token` can sign with ("none" gives an unsigned token).
+ALGORITHMS: tuple[str, ...] = (*_RSA, *_RSA_PSS, *_CURVES, "EdDSA")
+_PYJWT_ALGORITHMS: Mapping[str, Algorithm] = get_default_algorithms()
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE wants it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def apply_overrides(target: dict[str, Any], overrides: Mapping[str, Any] | None) -> None:
+    """Merge ``overrides`` into ``target``; a ``None`` value removes that member."""
+    for name, value in (overrides or {}).items():
+        if value is None:
+            target.pop(name, None)
+        else:
+            target[name] = value
+
+
+def _algorithm(alg: str) -> Algorithm:
+    if alg not in ALGORITHMS:
+        supported = ", ".join(ALGORITHMS)
+        raise ValueError(f"unsupported signing algorithm {alg!r}; use one of {supported} or 'none'")
+    return _PYJWT_ALGORITHMS[alg]
+
+
+def _generate(alg: str) -> PrivateKey:
+    if alg in _RSA or alg in _RSA_PSS:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg in _CURVES:
+        return ec.generate_private_key(_CURVES[alg])
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One private key, its ``kid`` and the public JWK published for it."""
+
+    alg: str
+    kid: str
+    private_key: PrivateKey
+    jwk: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        return f"SigningKey(alg={self.alg!r}, kid={self.kid!r})"
+
+
+def _new_key(alg: str) -> SigningKey:
+    algorithm = _algorithm(alg)
+    private_key = _generate(alg)
+    exported = algorithm.to_jwk(private_key.public_key(), as_dict=True)  # type: ignore[arg-type]
+    public = json.loads(exported) if isinstance(exported, str) else dict(exported)
+    kid = secrets.token_urlsafe(16)
+    jwk = {"kty": public["kty"], "kid": kid, "use": "sig", "alg": alg}
+    jwk.update((k, v) for k, v in public.items() if k in ("n", "e", "crv", "x", "y"))
+    return SigningKey(alg=alg, kid=kid, private_key=private_key, jwk=jwk)
+
+
+class KeyRing:
+    """The keys one mock publishes: the active key per algorithm plus retired ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._active: dict[str, SigningKey] = {}
+        self._retired: list[SigningKey] = []  # newest first
+
+    def active(self, alg: str) -> SigningKey:
+        """The key that signs ``alg`` now, generated on first use."""
+        with self._lock:
+            key = self._active.get(alg)
+            if key is None:
+                key = self._active[alg] = _new_key(alg)
+            return key
+
+    def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> list[SigningKey]:
+        """Replace the active key of ``alg`` (every algorithm in use when ``None``).
+
+        With ``keep_old=False`` every earlier key of the rotated algorithms is unpublished.
+        Returns the new keys.
+        """
+        with self._lock:
+            algs = [alg] if alg is not None else list(self._active) or ["RS256"]
+            fresh = [_new_key(name) for name in algs]
+            for key in fresh:
+                old = self._active.get(key.alg)
+                self._active[key.alg] = key
+                if not keep_old:
+                    self._retired = [k for k in self._retired if k.alg != key.alg]
+                elif old is not None:
+                    self._retired.insert(0, old)
+            return fresh
+
+    def jwks(self) -> dict[str, Any]:
+        """The published JWK Set: active keys first, then retired ones, newest first."""
+        with self._lock:
+            keys = [*self._active.values(), *self._retired]
+            return {"keys": [dict(key.jwk) for key in keys]}
+
+    def sign(
+        self,
+        alg: str,
+        payload: Mapping[str, Any],
+        *,
+        typ: str | None,
+        kid: str | None,
+        header: Mapping[str, Any] | None,
+    ) -> str:
+        """A compact JWS over ``payload``.
+
+        The signature always uses ``alg`` and its active key, whatever ``header`` overrides
+        claim: tests can make a token that lies about its ``alg`` or ``kid``.
+        """
+        if alg == "none":
+            protected: dict[str, Any] = {"alg": "none"}
+            key = None
+        else:
+            key = self.active(alg)
+            protected = {"alg": alg, "kid": key.kid if kid is None else kid}
+        if typ is not None:
+            protected["typ"] = typ
+        apply_overrides(protected, header)
+        signing_input = ".".join(
+            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (protected, payload)
+        ).encode("ascii")
+        if key is None:
+            return signing_input.decode("ascii") + "."
+        signature = _algorithm(alg).sign(signing_input, key.private_key)  # type: ignore[arg-type]
+        return signing_input.decode("ascii") + "." + b64url(signature)

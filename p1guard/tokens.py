@@ -1,0 +1,125 @@
+"""Value objects handed to application code: :class:`AccessToken`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Literal
+
+__all__ = ["AccessToken", "TokenSource", "parse_scopes"]
+
+TokenSource = Literal["jwt", "introspection"]
+
+
+def parse_scopes(value: object) -> frozenset[str]:
+    """Scopes from a ``scope`` claim: a space-separated string (RFC 8693 §4.2) or a list of strings.
+
+    >>> sorted(parse_scopes("read write"))
+    ['read', 'write']
+    """
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list | tuple):
+        return frozenset(item for item in value if isinstance(item, str) and item)
+    return frozenset()
+
+
+class AccessToken:
+    """A verified access token: who it is for, what it may do, when it ends.
+
+    Built by :class:`p1guard.Guard` after every check passed; never built from unverified input.
+    The raw token is not kept: ``token_id`` is a short SHA-256 prefix, safe for logs.
+
+    >>> token = AccessToken({"sub": "u1", "scope": "read", "exp": 2000000000}, token_id="ab12cd34")
+    >>> token.subject, sorted(token.scopes), token.has_scopes(["read"])
+    ('u1', ['read'], True)
+    """
+
+    __slots__ = ("_claims", "scopes", "source", "token_id")
+
+    def __init__(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        token_id: str,
+        source: TokenSource = "jwt",
+        scopes: frozenset[str] | None = None,
+    ) -> None:
+        self._claims: Mapping[str, Any] = MappingProxyType(dict(claims))
+        self.scopes: frozenset[str] = (
+            parse_scopes(claims.get("scope")) if scopes is None else scopes
+        )
+        self.source: TokenSource = source
+        self.token_id = token_id
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """All claims (read-only): JWT payload or introspection response."""
+        return self._claims
+
+    @property
+    def subject(self) -> str | None:
+        """``sub``: the user's id; ``None`` for client-credentials tokens."""
+        sub = self._claims.get("sub")
+        return sub if isinstance(sub, str) else None
+
+    @property
+    def client_id(self) -> str | None:
+        """``client_id`` (or ``azp``): the application the token was issued to."""
+        value = self._claims.get("client_id", self._claims.get("azp"))
+        return value if isinstance(value, str) else None
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        """``aud`` as a tuple, whether the token sent a string or a list."""
+        aud = self._claims.get("aud")
+        if isinstance(aud, str):
+            return (aud,)
+        if isinstance(aud, list):
+            return tuple(a for a in aud if isinstance(a, str))
+        return ()
+
+    @property
+    def issuer(self) -> str | None:
+        """``iss``: the PingOne issuer URL."""
+        iss = self._claims.get("iss")
+        return iss if isinstance(iss, str) else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """``exp`` as an aware UTC datetime (``None`` if the token has no expiry)."""
+        exp = self._claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            return datetime.fromtimestamp(exp, tz=timezone.utc)
+        return None
+
+    @property
+    def exp(self) -> float | None:
+        """``exp`` as seconds since the epoch."""
+        exp = self._claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            return float(exp)
+        return None
+
+    def has_scopes(self, scopes: Iterable[str], match: Literal["all", "any"] = "all") -> bool:
+        """Whether the token holds ``scopes``: every one (``match="all"``) or at least one."""
+        wanted = frozenset(scopes)
+        if not wanted:
+            return True
+        if match == "any":
+            return not wanted.isdisjoint(self.scopes)
+        return wanted <= self.scopes
+
+    def __getitem__(self, claim: str) -> Any:
+        return self._claims[claim]
+
+    def get(self, claim: str, default: Any = None) -> Any:
+        """One claim, or ``default``."""
+        return self._claims.get(claim, default)
+
+    def __repr__(self) -> str:
+        return (
+            f"AccessToken(subject={self.subject!r}, client_id={self.client_id!r}, "
+            f"scopes={sorted(self.scopes)!r}, source={self.source!r}, token_id={self.token_id!r})"
+        )

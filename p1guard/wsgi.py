@@ -1,0 +1,113 @@
+"""WSGI bearer-token middleware: the synchronous twin of :mod:`p1guard.asgi`.
+
+Plain WSGI (PEP 3333), usable around any WSGI app — Werkzeug, Flask, Django, Pyramid, Bottle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+from .bearer import PathMatcher, error_response, extract_bearer, query_tokens
+from .errors import AuthError, MissingToken
+from .tokens import AccessToken
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .guard import Guard
+
+__all__ = ["ENVIRON_KEY", "BearerTokenMiddleware"]
+
+#: Where the verified :class:`~p1guard.AccessToken` (or ``None``) is stored in the environ.
+ENVIRON_KEY = "p1guard.access_token"
+
+logger = logging.getLogger("p1guard.wsgi")
+
+
+class BearerTokenMiddleware:
+    """Require a valid PingOne access token on every request to a WSGI app.
+
+    The verified token goes to ``environ["p1guard.access_token"]``. Behaviour matches
+    :class:`p1guard.asgi.BearerTokenMiddleware`:
+
+    * Public paths (matched against ``PATH_INFO``; see :class:`~p1guard.bearer.PathMatcher`)
+      are not checked and get ``None``, even when a token is sent.
+    * Failures get the error's JSON response (400/401/403/503 with ``WWW-Authenticate`` and
+      ``Cache-Control: no-store``) and the app is not called.
+    * ``required=False`` only lets requests *without bearer credentials* through (with
+      ``None``); a token that is sent must be valid and carry ``scopes``, or the request is
+      rejected (fail closed).
+    * WSGI servers merge repeated headers into one comma-joined ``HTTP_AUTHORIZATION``; two
+      bearer credentials in it are rejected as duplicate headers (400).
+
+    >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health"])  # doctest: +SKIP
+    >>> def view(environ, start_response):  # doctest: +SKIP
+    ...     token = environ["p1guard.access_token"]
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        guard: Guard,
+        public_paths: Iterable[str] = (),
+        required: bool = True,
+        scopes: Iterable[str] | None = None,
+        match: Literal["all", "any"] = "all",
+        check_revocation: bool | None = None,
+        allow_query_token: bool = False,
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.public_paths = PathMatcher(public_paths)
+        self.required = required
+        self.scopes = None if scopes is None else tuple(scopes)
+        self.match: Literal["all", "any"] = match
+        self.check_revocation = check_revocation
+        self.allow_query_token = allow_query_token
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.public_paths and self.public_paths.matches(environ.get("PATH_INFO") or "/"):
+            environ[ENVIRON_KEY] = None
+            return self.app(environ, start_response)
+        try:
+            token: AccessToken | None = self._authenticate(environ)
+        except AuthError as err:
+            if self.required or not isinstance(err, MissingToken):
+                return _reject(err, environ, start_response)
+            token = None
+        environ[ENVIRON_KEY] = token
+        return self.app(environ, start_response)
+
+    def _authenticate(self, environ: WSGIEnvironment) -> AccessToken:
+        header: Any = environ.get("HTTP_AUTHORIZATION")
+        raw = extract_bearer(
+            () if header is None else (header,),
+            query_tokens=query_tokens(environ.get("QUERY_STRING", "")),
+            allow_query=self.allow_query_token,
+            realm=self.guard.realm,
+        )
+        return self.guard.verify(
+            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
+        )
+
+
+def _reject(
+    err: AuthError, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    # Never log the token: only the reason code and where it happened.
+    level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
+    if logger.isEnabledFor(level):
+        logger.log(
+            level,
+            "rejected %s %s: %s (%d)",
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("PATH_INFO", ""),
+            err.reason,
+            err.status_code,
+        )
+    response = error_response(err)
+    start_response(response.status_line, response.headers)
+    return [response.body]
