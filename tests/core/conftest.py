@@ -72,6 +72,8 @@ def mint() -> Mint:
         headers.update(header or {})
         signer = key if key is not None else (_EC if alg.startswith("ES") else _RSA)
         # PyJWS (not PyJWT) so tests can sign claims PyJWT refuses to encode, e.g. a list iss.
-        return jwt.api_jws.encode(json.dumps(payload).encode(), signer, algorithm=alg, headers=headers)
+        return jwt.api_jws.encode(
+            json.dumps(payload).encode(), signer, algorithm=alg, headers=headers
+        )
 
     return make

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from p1guard import InsufficientScope, InvalidRequest, InvalidToken, MissingToken, ProviderUnavailable
+from p1guard import (
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    MissingToken,
+    ProviderUnavailable,
+)
 
 
 def test_missing_token_has_bare_challenge() -> None:
@@ -50,7 +56,8 @@ def test_provider_unavailable_is_503_with_retry_after() -> None:
 
 def test_descriptions_cannot_break_the_header() -> None:
     err = InvalidToken('bad "quote" \\ and\r\nnewline é')
-    assert "\r" not in err.www_authenticate and "\n" not in err.www_authenticate
+    assert "\r" not in err.www_authenticate
+    assert "\n" not in err.www_authenticate
     assert err.description == "bad quote  andnewline "
 
 

@@ -12,8 +12,16 @@ def test_all_matches_module_namespace() -> None:
 
 
 def test_contract_names_exist() -> None:
-    for name in ("PingOne", "Guard", "AccessToken", "AuthError", "MissingToken", "InvalidToken",
-                 "InsufficientScope", "ProviderUnavailable"):
+    for name in (
+        "PingOne",
+        "Guard",
+        "AccessToken",
+        "AuthError",
+        "MissingToken",
+        "InvalidToken",
+        "InsufficientScope",
+        "ProviderUnavailable",
+    ):
         assert name in p1guard.__all__
         assert getattr(p1guard, name).__doc__
 

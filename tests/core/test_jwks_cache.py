@@ -24,7 +24,8 @@ class FakePingOne:
         self.status = 200
 
     def __call__(self, request: Request) -> Response:
-        assert request.method == "GET" and request.url == URI
+        assert request.method == "GET"
+        assert request.url == URI
         self.calls += 1
         return Response(self.status, {}, json.dumps(self.document).encode())
 
@@ -46,7 +47,8 @@ def get(cache: JwksCache, server: FakePingOne, kid: str) -> Any:
 
 def age(cache: JwksCache, seconds: float) -> None:
     """Pretend ``seconds`` passed since the last fetch and attempt."""
-    assert cache.fetched_at is not None and cache.last_attempt is not None
+    assert cache.fetched_at is not None
+    assert cache.last_attempt is not None
     cache.fetched_at -= seconds
     cache.last_attempt -= seconds
 
@@ -116,10 +118,13 @@ def test_failures_back_off_instead_of_hammering(jwks_doc: dict[str, Any]) -> Non
         with pytest.raises(ProviderUnavailable) as info:
             get(cache, server, "rsa-1")
     assert server.calls == 1
-    assert info.value.retry_after is not None and info.value.retry_after >= 0.5
+    assert info.value.retry_after is not None
+    assert info.value.retry_after >= 0.5
 
 
-@pytest.mark.parametrize("document", [{"keys": []}, {"keys": [{"kty": "oct", "k": "x"}]}, "garbage"])
+@pytest.mark.parametrize(
+    "document", [{"keys": []}, {"keys": [{"kty": "oct", "k": "x"}]}, "garbage"]
+)
 def test_unusable_set_never_replaces_good_keys(jwks_doc: dict[str, Any], document: Any) -> None:
     cache, server = JwksCache(max_age=100), FakePingOne(jwks_doc)
     get(cache, server, "rsa-1")

@@ -79,7 +79,9 @@ def test_audience_list_is_accepted(mint: Mint, jwks_doc: dict[str, Any]) -> None
         ({"iat": int(time.time()) + 120}, "issued_in_future"),
     ],
 )
-def test_claim_rules(mint: Mint, jwks_doc: dict[str, Any], claims: dict[str, Any], expected: str) -> None:
+def test_claim_rules(
+    mint: Mint, jwks_doc: dict[str, Any], claims: dict[str, Any], expected: str
+) -> None:
     assert reason(mint(claims), jwks_doc) == expected
 
 
@@ -89,9 +91,7 @@ def test_leeway_allows_small_clock_skew(mint: Mint, jwks_doc: dict[str, Any]) ->
 
 
 def test_required_claims(mint: Mint, jwks_doc: dict[str, Any]) -> None:
-    policy = JwtPolicy(
-        issuers=POLICY.issuers, audiences=POLICY.audiences, required_claims=("sid",)
-    )
+    policy = JwtPolicy(issuers=POLICY.issuers, audiences=POLICY.audiences, required_claims=("sid",))
     assert reason(mint(), jwks_doc, policy) == "missing_claim"
     assert validate(mint({"sid": "s"}), jwks_doc, policy)["sid"] == "s"
 
@@ -175,7 +175,9 @@ def test_alg_must_fit_key(mint: Mint, jwks_doc: dict[str, Any]) -> None:
 
 def test_unknown_algorithm_in_policy_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="algorithms"):
-        JwtPolicy(issuers=POLICY.issuers, audiences=POLICY.audiences, algorithms=frozenset({"HS256"}))
+        JwtPolicy(
+            issuers=POLICY.issuers, audiences=POLICY.audiences, algorithms=frozenset({"HS256"})
+        )
 
 
 def test_peek_issuer(mint: Mint) -> None:

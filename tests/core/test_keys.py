@@ -21,7 +21,8 @@ def test_rsa_key_allows_every_rsa_alg_without_named_alg(rsa_key: Any) -> None:
 
 def test_named_alg_restricts_key(rsa_key: Any) -> None:
     key = key_from_jwk(jwk_of(rsa_key, "k", alg="PS384"))
-    assert key is not None and key.algorithms == {"PS384"}
+    assert key is not None
+    assert key.algorithms == {"PS384"}
 
 
 def test_weak_rsa_key_skipped() -> None:
@@ -53,7 +54,8 @@ def test_key_without_kid_skipped(rsa_key: Any) -> None:
 )
 def test_ec_curve_decides_alg(curve: ec.EllipticCurve, alg: str) -> None:
     key = key_from_jwk(jwk_of(ec.generate_private_key(curve), "e"))
-    assert key is not None and key.algorithms == {alg}
+    assert key is not None
+    assert key.algorithms == {alg}
 
 
 def test_ec_key_with_mismatched_alg_skipped() -> None:
@@ -69,7 +71,8 @@ def test_secp256k1_key_skipped() -> None:
 def test_ed25519_verifies_eddsa_and_x25519_is_skipped() -> None:
     ed = OKPAlgorithm.to_jwk(ed25519.Ed25519PrivateKey.generate().public_key(), as_dict=True)
     key = key_from_jwk({**ed, "kid": "ed"})
-    assert key is not None and key.algorithms == {"EdDSA"}
+    assert key is not None
+    assert key.algorithms == {"EdDSA"}
     x = x25519.X25519PrivateKey.generate().public_key().public_bytes_raw()
     xjwk = {"kty": "OKP", "crv": "X25519", "x": base64.urlsafe_b64encode(x).decode().rstrip("=")}
     assert key_from_jwk({**xjwk, "kid": "x"}) is None
@@ -81,7 +84,9 @@ def test_garbage_jwk_skipped_not_raised() -> None:
 
 
 def test_duplicate_kids_are_all_dropped(rsa_key: Any, ec_key: Any) -> None:
-    keys = parse_jwks({"keys": [jwk_of(rsa_key, "same"), jwk_of(ec_key, "same"), jwk_of(ec_key, "ok")]})
+    keys = parse_jwks(
+        {"keys": [jwk_of(rsa_key, "same"), jwk_of(ec_key, "same"), jwk_of(ec_key, "ok")]}
+    )
     assert set(keys) == {"ok"}
 
 
@@ -97,4 +102,5 @@ def test_private_key_in_jwks_uses_public_half(rsa_key: Any) -> None:
     jwk: dict[str, Any] = RSAAlgorithm.to_jwk(rsa_key, as_dict=True)
     del jwk["key_ops"]  # PyJWT marks private JWKs ["sign"]; a careless JWKS may not
     key = key_from_jwk({**jwk, "kid": "priv"})
-    assert key is not None and "RS256" in key.algorithms
+    assert key is not None
+    assert "RS256" in key.algorithms
