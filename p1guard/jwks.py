@@ -61,8 +61,8 @@ class JwksCache:
             return True  # joins the call under way (single-flight), costs PingOne nothing
         if self.backoff.wait(now) > 0:
             return False
-        if kid_known or self.last_attempt is None:
-            return True
+        if kid_known or self.last_attempt is None or self.last_failed:
+            return True  # after a failure the backoff above paces retries, not the cooldown
         return now - self.last_attempt >= self.cooldown
 
     def _fallback(self, kid: str, now: float, *, retry_after: float | None) -> SigningKey:

@@ -82,7 +82,7 @@ class SigningKey:
 def _new_key(alg: str) -> SigningKey:
     algorithm = _algorithm(alg)
     private_key = _generate(alg)
-    exported = algorithm.to_jwk(private_key.public_key(), as_dict=True)  # type: ignore[arg-type]
+    exported = algorithm.to_jwk(private_key.public_key(), as_dict=True)
     public = json.loads(exported) if isinstance(exported, str) else dict(exported)
     kid = secrets.token_urlsafe(16)
     jwk = {"kty": public["kty"], "kid": kid, "use": "sig", "alg": alg}
@@ -154,9 +154,10 @@ class KeyRing:
             protected["typ"] = typ
         apply_overrides(protected, header)
         signing_input = ".".join(
-            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (protected, payload)
+            b64url(json.dumps(part, separators=(",", ":")).encode())
+            for part in (protected, payload)
         ).encode("ascii")
         if key is None:
             return signing_input.decode("ascii") + "."
-        signature = _algorithm(alg).sign(signing_input, key.private_key)  # type: ignore[arg-type]
+        signature = _algorithm(alg).sign(signing_input, key.private_key)
         return signing_input.decode("ascii") + "." + b64url(signature)

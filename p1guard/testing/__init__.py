@@ -1,0 +1,38 @@
+"""Test helpers: :class:`MockPingOne`, an embedded PingOne on ``127.0.0.1``, and a pytest plugin.
+
+>>> from p1guard.testing import MockPingOne
+>>> with MockPingOne() as op:                                   # doctest: +SKIP
+...     op.guard().verify(op.issue_token(scopes=["read"])).scopes
+frozenset({'read'})
+
+With pytest, the ``pingone_mock`` fixture yields a started :class:`MockPingOne`.
+
+Importing this package is cheap: ``MockPingOne`` (which needs Werkzeug, ``pip install
+'p1guard[wsgi]'``) is loaded on first access, so the pytest plugin costs nothing in projects that
+never use it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultMode
+    from .mock import MockPingOne
+
+__all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "FaultMode", "MockPingOne"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from . import mock
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        if exc.name != "werkzeug" and not (exc.name or "").startswith("werkzeug."):
+            raise
+        raise ImportError(
+            "p1guard.testing.MockPingOne needs Werkzeug: pip install 'p1guard[wsgi]'",
+            name=exc.name,
+        ) from exc
+    return getattr(mock, name)

@@ -1,0 +1,397 @@
+"""MockPingOne: a real PingOne-like authorization server on 127.0.0.1, for tests and demos.
+
+It listens on a real socket, signs real JWTs with real keys and answers discovery, JWKS,
+client-credentials token, introspection and revocation requests the way PingOne does. Fault
+switches make it slow, down, rate limited or wrong on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from ._app import MockApp, RequestHandler
+from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, Fault, FaultMode, Faults
+from ._keys import PrivateKey, apply_overrides
+
+if TYPE_CHECKING:
+    from ..config import PingOne
+    from ..guard import Guard
+
+__all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "FaultMode", "MockPingOne"]
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What the mock remembers of a token it issued (keyed by the token's SHA-256)."""
+
+    claims: Mapping[str, Any]
+    opaque: bool
+
+
+def _epoch(value: float | datetime) -> int:
+    return int(value.timestamp() if isinstance(value, datetime) else value)
+
+
+def token_hash(token: str) -> str:
+    """The key under which the mock remembers ``token``."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class MockPingOne:
+    """An embedded PingOne environment serving real HTTP on ``127.0.0.1``.
+
+    >>> with MockPingOne() as op:                            # doctest: +SKIP
+    ...     token = op.issue_token(scopes=["read"])
+    ...     guard = op.guard()
+    ...     guard.verify(token, scopes=["read"]).subject
+    'user-1'
+
+    ``op.client_id``/``op.client_secret`` are a registered app (client credentials, revocation,
+    introspection); ``op.resource_id``/``op.resource_secret`` the custom resource whose audience
+    is ``op.audience`` (introspection). ``op.fail(...)`` arms faults, ``op.calls`` counts requests.
+    """
+
+    def __init__(
+        self,
+        *,
+        audience: str = "https://api.example.com",
+        scopes: Iterable[str] = ("read", "write", "admin"),
+        token_lifetime: float | timedelta = 3600,
+        env_id: str | None = None,
+        port: int = 0,
+    ) -> None:
+        self.env_id: str = env_id or str(uuid.uuid4())
+        #: Default ``aud`` of issued tokens: the custom resource's audience.
+        self.audience = audience
+        #: Scopes of the custom resource; the token endpoint grants only these.
+        self.scopes: tuple[str, ...] = tuple(scopes)
+        self.token_lifetime = (
+            token_lifetime.total_seconds()
+            if isinstance(token_lifetime, timedelta)
+            else float(token_lifetime)
+        )
+        self.client_id = "mock-client"
+        self.client_secret = secrets.token_urlsafe(24)
+        self.resource_id = str(uuid.uuid4())
+        self.resource_secret = secrets.token_urlsafe(24)
+        #: Requests per endpoint name (faulted ones included).
+        self.calls: Counter[str] = Counter()
+        self._port = port
+        self._lock = threading.RLock()
+        self._app = MockApp(self)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tokens: dict[str, Issued] = {}
+        self._revoked: set[str] = set()
+        self._faults = Faults()
+        self._client_keys: dict[str, list[PublicKey]] = {}
+        self._seen_assertions: set[tuple[str, str]] = set()
+        self._pingones: list[PingOne] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> MockPingOne:
+        """Listen (again, on the same port after :meth:`stop`) and serve in a daemon thread."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            self._app.keys.active("RS256")
+            server = make_server(
+                HOST, self._port, self._app, threaded=True, request_handler=RequestHandler
+            )
+            self._port = int(server.server_address[1])
+            self._app.reopen()
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name=f"p1guard-mock-pingone-{self._port}",
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+            return self
+
+    def stop(self) -> None:
+        """Close the listening socket and open connections; clients get connection refused."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        self._app.drop_connections()
+
+    def close(self) -> None:
+        """Stop serving and close the :class:`~p1guard.PingOne` objects made by :meth:`pingone`."""
+        self.stop()
+        with self._lock:
+            pingones, self._pingones = self._pingones, []
+        for pingone in pingones:
+            pingone.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is listening."""
+        return self._server is not None
+
+    def __enter__(self) -> MockPingOne:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        where = self.issuer if self._port else f"env {self.env_id}"
+        return f"<MockPingOne {where} {state}>"
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port (fixed by the first :meth:`start`)."""
+        if not self._port:
+            raise RuntimeError("MockPingOne has not been started yet")
+        return self._port
+
+    @property
+    def issuer(self) -> str:
+        """``http://127.0.0.1:<port>/<env_id>/as``, like PingOne's ``https://auth.pingone.com/…``."""
+        return f"http://{HOST}:{self.port}/{self.env_id}/as"
+
+    @property
+    def discovery_url(self) -> str:
+        """URL of the OpenID Provider configuration document."""
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def jwks_uri(self) -> str:
+        """URL of the JWK Set."""
+        return f"{self.issuer}/jwks"
+
+    @property
+    def token_endpoint(self) -> str:
+        """URL of the token endpoint."""
+        return f"{self.issuer}/token"
+
+    @property
+    def introspection_endpoint(self) -> str:
+        """URL of the RFC 7662 introspection endpoint."""
+        return f"{self.issuer}/introspect"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        """URL of the RFC 7009 revocation endpoint."""
+        return f"{self.issuer}/revoke"
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def issue_token(
+        self,
+        scopes: Iterable[str] | str = ("read",),
+        *,
+        sub: str | None = "user-1",
+        audience: str | Sequence[str] | None = None,
+        expires_in: float | timedelta = 3600,
+        opaque: bool = False,
+        alg: str = "RS256",
+        client_id: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+        header: Mapping[str, Any] | None = None,
+        typ: str | None = "at+jwt",
+        kid: str | None = None,
+        not_before: float | datetime | None = None,
+        issued_at: float | datetime | None = None,
+    ) -> str:
+        """Issue an access token shaped like PingOne's, and remember it for introspection.
+
+        ``sub=None`` makes a client-credentials token (no ``sub``/``sid``/``auth_time``/``acr``).
+        ``claims`` and ``header`` override or add members; a ``None`` value removes one.
+        ``kid`` only changes the header: the active key of ``alg`` still signs. ``alg="none"``
+        gives an unsigned token; ``opaque=True`` a random reference token.
+
+        >>> op.issue_token(["read", "write"], sub=None, expires_in=-60)   # doctest: +SKIP
+        """
+        scope_list = scopes.split() if isinstance(scopes, str) else list(scopes)
+        now = int(time.time()) if issued_at is None else _epoch(issued_at)
+        lifetime = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
+        if audience is None:
+            audience = self.audience
+        aud = audience if isinstance(audience, str) else list(audience)
+        payload: dict[str, Any] = {
+            "client_id": client_id or self.client_id,
+            "iss": self.issuer,
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "exp": now + int(lifetime),
+            "aud": aud,
+            "scope": " ".join(scope_list),
+        }
+        if sub is not None:
+            payload.update(sub=sub, sid=str(uuid.uuid4()), auth_time=now, acr="Single_Factor")
+        payload["env"] = self.env_id
+        if not_before is not None:
+            payload["nbf"] = _epoch(not_before)
+        apply_overrides(payload, claims)
+        if opaque:
+            token = secrets.token_urlsafe(32)
+        else:
+            token = self._app.keys.sign(alg, payload, typ=typ, kid=kid, header=header)
+        with self._lock:
+            self._tokens[token_hash(token)] = Issued(claims=payload, opaque=opaque)
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke ``token``: introspection answers ``{"active": false}`` from now on."""
+        with self._lock:
+            self._revoked.add(token_hash(token))
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """What ``POST /introspect`` answers for ``token`` (without HTTP or client auth)."""
+        digest = token_hash(token)
+        with self._lock:
+            issued = self._tokens.get(digest)
+            revoked = digest in self._revoked
+        if issued is None or revoked:
+            return {"active": False}
+        now = time.time()
+        exp, nbf = issued.claims.get("exp"), issued.claims.get("nbf")
+        if isinstance(exp, int | float) and exp <= now:
+            return {"active": False}
+        if isinstance(nbf, int | float) and nbf > now:
+            return {"active": False}
+        return {"active": True, "token_type": "Bearer", **issued.claims}
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def rotate_keys(self, *, keep_old: bool = True, alg: str | None = None) -> str:
+        """Activate a new signing key for ``alg`` (every algorithm used so far when ``None``).
+
+        The old key stays in the JWKS unless ``keep_old=False``, which unpublishes every earlier
+        key of the rotated algorithms. Returns the new ``kid`` of ``alg`` (or of RS256).
+        """
+        fresh = self._app.keys.rotate(alg, keep_old=keep_old)
+        wanted = alg or "RS256"
+        return next((key.kid for key in fresh if key.alg == wanted), fresh[0].kid)
+
+    def active_kid(self, alg: str = "RS256") -> str:
+        """The ``kid`` of the key that signs ``alg`` now."""
+        return self._app.keys.active(alg).kid
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWK Set currently published at :attr:`jwks_uri` (a copy)."""
+        return self._app.keys.jwks()
+
+    def signing_key(self, alg: str = "RS256") -> PrivateKey:
+        """The private key that signs ``alg`` now, for tests that craft their own tokens."""
+        return self._app.keys.active(alg).private_key
+
+    def register_client_key(
+        self, client_id: str, key: PublicKey | PrivateKey | Mapping[str, Any]
+    ) -> None:
+        """Accept ``private_key_jwt`` client assertions of ``client_id`` signed by ``key``.
+
+        ``key`` is a public key, a private key (its public half is kept) or a JWK dict.
+        Registering :attr:`resource_id` lets the resource introspect with ``private_key_jwt``.
+        """
+        if isinstance(key, Mapping):
+            key = jwt.PyJWK(dict(key)).key
+        if isinstance(
+            key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+        ):
+            key = key.public_key()
+        if not isinstance(
+            key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+        ):
+            raise TypeError("key must be an RSA, EC or Ed25519 key or a JWK dict")
+        with self._lock:
+            self._client_keys.setdefault(client_id, []).append(key)
+
+    # -- faults and counters ---------------------------------------------------------------
+
+    def fail(
+        self,
+        endpoint: Endpoint | Literal["*"],
+        mode: FaultMode,
+        *,
+        times: int | None = None,
+        delay: float = 2.0,
+        retry_after: int = 1,
+    ) -> None:
+        """Make ``endpoint`` (or every endpoint, ``"*"``) misbehave.
+
+        Modes: ``down`` (connection dropped, no response), ``slow`` (answer after ``delay``
+        seconds), ``error`` (500), ``ratelimit`` (429 with ``Retry-After``), ``garbage``
+        (200 HTML), ``truncated`` (the normal body cut in half), ``wrong_issuer`` (discovery
+        only), ``empty_keys`` (jwks only). ``times=N`` fires on the next N requests, then clears;
+        ``None`` lasts until :meth:`clear_faults`. A new fault replaces the endpoint's old one.
+
+        >>> op.fail("jwks", "down", times=1)   # doctest: +SKIP
+        """
+        self._faults.arm(endpoint, mode, times=times, delay=delay, retry_after=retry_after)
+
+    def clear_faults(self, endpoint: Endpoint | Literal["*"] | None = None) -> None:
+        """Disarm every fault, or only the one set for ``endpoint``."""
+        self._faults.clear(endpoint)
+
+    def reset_calls(self) -> None:
+        """Zero :attr:`calls`."""
+        with self._lock:
+            self.calls.clear()
+
+    def _record_call(self, endpoint: str) -> Fault | None:
+        """Count a request to ``endpoint`` and consume the fault that applies to it, if any."""
+        with self._lock:
+            self.calls[endpoint] += 1
+        return self._faults.take(endpoint)
+
+    # -- p1guard objects -------------------------------------------------------------------
+
+    def pingone(self, **kwargs: Any) -> PingOne:
+        """A :class:`~p1guard.PingOne` for this mock's issuer (closed by :meth:`close`)."""
+        from ..config import PingOne
+
+        pingone = PingOne(issuer=self.issuer, **kwargs)
+        with self._lock:
+            self._pingones.append(pingone)
+        return pingone
+
+    def guard(self, **kwargs: Any) -> Guard:
+        """A :class:`~p1guard.Guard` for :attr:`audience` with the resource's credentials.
+
+        Keyword arguments override the defaults; ``pingone=`` supplies your own PingOne.
+        """
+        from ..guard import Guard
+
+        options: dict[str, Any] = {
+            "audience": self.audience,
+            "client_id": self.resource_id,
+            "client_secret": self.resource_secret,
+        }
+        options.update(kwargs)
+        pingone = options.pop("pingone", None) or self.pingone()
+        return Guard(pingone, **options)
