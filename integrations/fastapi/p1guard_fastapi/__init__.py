@@ -1,0 +1,1 @@
+"""p1guard integration for fastapi (being written)."""
