@@ -91,6 +91,7 @@ class BearerTokenMiddleware:
       ``scopes``; otherwise the request is rejected as above (fail closed: a bad token is never
       attached, nor silently downgraded to anonymous).
     * ``lifespan`` and other scope types pass through untouched.
+    * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health", "/docs/*"])
     ... # doctest: +SKIP

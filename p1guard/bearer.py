@@ -31,11 +31,20 @@ from .errors import AuthError, ConfigError, InvalidRequest, MissingToken
 
 __all__ = ["ErrorResponse", "PathMatcher", "error_response", "extract_bearer", "query_tokens"]
 
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 6750 §2.1 b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 # RFC 9110 §5.6.2 token: what an auth-scheme name may contain.
 _SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ONE_HEADER = "Send exactly one Authorization header with one Bearer token"
 _MALFORMED = "The Authorization header must be 'Bearer' followed by one access token"
+
+
+def _is_b64token(token: str) -> bool:
+    # bytes.translate is ~2x faster than an equivalent regex on 1-2 KB JWTs (hot path).
+    body = token.rstrip("=")
+    if not body or not body.isascii():
+        return False
+    return not body.encode("ascii").translate(None, _B64TOKEN_CHARS)
 
 
 def _looks_like_bearer(part: str) -> bool:
@@ -82,7 +91,7 @@ def extract_bearer(
     token = value[space + 1 :] if space > 0 else ""
     if token[:1] == " ":
         token = token.lstrip(" ")
-    if _B64TOKEN.fullmatch(token) is None:
+    if not _is_b64token(token):
         if "," in token:
             raise InvalidRequest(_ONE_HEADER, reason="duplicate_authorization", realm=realm)
         raise InvalidRequest(_MALFORMED, reason="malformed_authorization", realm=realm)
@@ -103,7 +112,7 @@ def _from_query(
         raise InvalidRequest(
             "Send the access token once, by one method", reason="duplicate_token", realm=realm
         )
-    if _B64TOKEN.fullmatch(tokens[0]) is None:
+    if not _is_b64token(tokens[0]):
         raise InvalidRequest(
             "The access_token parameter is malformed", reason="malformed_query_token", realm=realm
         )

@@ -38,6 +38,7 @@ from .http import Flow
 from .introspection import IntrospectionCache, IntrospectionPolicy, introspect
 from .jwt import (
     MAX_TOKEN_SIZE,
+    Jws,
     JwtPolicy,
     as_frozenset,
     check_claims,
@@ -47,7 +48,7 @@ from .jwt import (
     peek_issuer,
     verify_signature,
 )
-from .keys import ALGORITHMS
+from .keys import ALGORITHMS, SigningKey
 from .tokens import AccessToken
 
 __all__ = ["Guard", "Match", "Mode"]
@@ -215,6 +216,7 @@ class Guard:
     def _start(
         self, token: str | None, check_revocation: bool | None
     ) -> tuple[str, bytes, bool, AccessToken | None]:
+        """Steps 1, 2 and — when no I/O is needed — 3 and 4, without building a flow."""
         if not token:
             raise MissingToken()
         if not isinstance(token, str):
@@ -223,7 +225,15 @@ class Guard:
         if revocation and self._client_auth is None:
             raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
         digest = token_digest(token)
-        access = None if revocation else self._verified.get(digest, time.time())
+        if revocation:
+            return token, digest, revocation, None
+        access = self._verified.get(digest, time.time())
+        if access is None and self.mode == "jwt":
+            # The common miss: keys are cached, so the whole check runs here with no flow.
+            jws = parse_jws(token, self.policy, self._rules)
+            key = self.pingone.jwks.fresh_key(jws.kid, time.monotonic())
+            if key is not None:
+                access = self._accept(jws, key, digest)
         return token, digest, revocation, access
 
     def _flow(self, token: str, digest: bytes, revocation: bool) -> Flow[AccessToken]:
@@ -246,10 +256,14 @@ class Guard:
         if key is None:
             metadata = pingone.discovery.fresh() or (yield from pingone.discovery.flow())
             key = yield from pingone.jwks.flow(metadata.jwks_uri, jws.kid)
+        return self._accept(jws, key, digest)
+
+    def _accept(self, jws: Jws, key: SigningKey, digest: bytes) -> AccessToken:
+        """Signature, payload and claims (steps 3–4 after the key is known); cache the result."""
         verify_signature(jws, key)
         claims = decode_payload(jws)
         check_claims(claims, self.policy, time.time())
-        access = AccessToken(claims, token_id=token_id(digest))
+        access = AccessToken._verified(claims, token_id(digest))
         self._verified.put(digest, access, float(claims["exp"]))
         return access
 

@@ -53,6 +53,18 @@ class AccessToken:
         self.source: TokenSource = source
         self.token_id = token_id
 
+    @classmethod
+    def _verified(
+        cls, claims: dict[str, Any], token_id: str, source: TokenSource = "jwt"
+    ) -> AccessToken:
+        # Hot path: ``claims`` is a fresh dict p1guard parsed itself, so it is not copied.
+        token = cls.__new__(cls)
+        token._claims = MappingProxyType(claims)
+        token.scopes = parse_scopes(claims.get("scope"))
+        token.source = source
+        token.token_id = token_id
+        return token
+
     @property
     def claims(self) -> Mapping[str, Any]:
         """All claims (read-only): JWT payload or introspection response."""

@@ -41,6 +41,7 @@ class BearerTokenMiddleware:
       rejected (fail closed).
     * WSGI servers merge repeated headers into one comma-joined ``HTTP_AUTHORIZATION``; two
       bearer credentials in it are rejected as duplicate headers (400).
+    * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health"])  # doctest: +SKIP
     >>> def view(environ, start_response):  # doctest: +SKIP

@@ -141,16 +141,47 @@ def test_duplicate_header_member_rejected(jwks_doc: dict[str, Any]) -> None:
     assert reason(f"{b64(header)}.{b64(b'{}')}.{b64(b'x')}", jwks_doc) == "duplicate_member"
 
 
-def test_duplicate_payload_member_rejected(rsa_key: Any, jwks_doc: dict[str, Any]) -> None:
+def signed(rsa_key: Any, body: str) -> str:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
     header = b64(json.dumps({"alg": "RS256", "kid": "rsa-1"}).encode())
-    exp = int(time.time()) + 60
-    body = f'{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"aud":"x"}}'
     payload = b64(body.encode())
     signature = rsa_key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
-    assert reason(f"{header}.{payload}.{b64(signature)}", jwks_doc) == "duplicate_member"
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+@pytest.fixture(params=["installed", "stdlib"])
+def payload_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the payload parser in use and with the stdlib fallback."""
+    import p1guard.jwt as rules
+
+    if request.param == "stdlib":
+        monkeypatch.setattr(rules, "_payload_loads", rules._stdlib_loads)
+    return str(request.param)
+
+
+def test_duplicate_payload_member_uses_the_last(
+    rsa_key: Any, jwks_doc: dict[str, Any], payload_parser: str
+) -> None:
+    exp = int(time.time()) + 60
+    body = f'{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"aud":"x"}}'
+    assert reason(signed(rsa_key, body), jwks_doc) == "wrong_audience"
+
+
+@pytest.mark.parametrize("exp", ["Infinity", "NaN", "1e400", "-Infinity"])
+def test_non_finite_numbers_rejected(
+    rsa_key: Any, jwks_doc: dict[str, Any], payload_parser: str, exp: str
+) -> None:
+    body = f'{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp}}}'
+    assert reason(signed(rsa_key, body), jwks_doc) in ("malformed", "bad_exp")
+
+
+def test_payload_must_be_utf8_json_object(
+    rsa_key: Any, jwks_doc: dict[str, Any], payload_parser: str
+) -> None:
+    assert reason(signed(rsa_key, "[1, 2]"), jwks_doc) == "malformed"
+    assert reason(signed(rsa_key, "not json"), jwks_doc) == "malformed"
 
 
 def test_oversized_token_rejected_before_parsing(jwks_doc: dict[str, Any]) -> None:
