@@ -40,8 +40,12 @@ def test_logs_errors_and_reprs_carry_no_secrets(
     for guard, token, scopes in attempts:
         with pytest.raises(AuthError) as info:
             guard.verify(token, scopes=scopes)
-        texts += [str(info.value), repr(info.value), info.value.www_authenticate,
-                  info.value.json_bytes().decode()]
+        texts += [
+            str(info.value),
+            repr(info.value),
+            info.value.www_authenticate,
+            info.value.json_bytes().decode(),
+        ]
     pingone_mock.fail("*", "error")
     fresh = pingone_mock.issue_token(opaque=True)
     secrets.append(fresh)
