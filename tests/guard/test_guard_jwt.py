@@ -162,3 +162,15 @@ def test_guard_config_errors_name_the_field(kwargs: dict[str, object], field: st
     with pytest.raises(ConfigError) as info:
         Guard(pingone, **args)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+def test_threads_share_one_jwks_fetch(pingone_mock: MockPingOne) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    guard = pingone_mock.guard()
+    tokens = [pingone_mock.issue_token(["read"]) for _ in range(40)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(guard.verify, tokens))
+    assert {r.scopes for r in results} == {frozenset({"read"})}
+    assert pingone_mock.calls["jwks"] == 1
+    assert pingone_mock.calls["discovery"] == 1
