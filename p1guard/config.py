@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .http import Transport
     from .jwks import JwksCache
 
-__all__ = ["REGIONS", "PingOne", "Seconds", "issuer_for", "to_seconds"]
+__all__ = ["REGIONS", "PingOne", "Seconds", "is_loopback", "issuer_for", "to_seconds"]
 
 #: Region code → top-level domain of ``auth.pingone.<tld>``.
 REGIONS: Mapping[str, str] = {
@@ -78,7 +78,8 @@ def issuer_for(env_id: str, region: str = "NA") -> str:
     return f"https://auth.pingone.{_region_tld(region)}/{env_id.lower()}/as"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address (``localhost``, 127.0.0.0/8, ``::1``)."""
     if host == "localhost":
         return True
     try:
@@ -95,7 +96,7 @@ def _validate_issuer(issuer: str, *, allow_insecure_http: bool) -> str:
         raise ConfigError("issuer", f"must be an absolute https URL, got {issuer!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError("issuer", "must not contain a query, fragment or credentials")
-    if parts.scheme == "http" and not (_is_loopback(parts.hostname) or allow_insecure_http):
+    if parts.scheme == "http" and not (is_loopback(parts.hostname) or allow_insecure_http):
         raise ConfigError(
             "issuer",
             "http is only accepted for loopback hosts (127.0.0.1, ::1, localhost); "

@@ -36,6 +36,7 @@ from .errors import (
 )
 from .http import Flow
 from .introspection import IntrospectionCache, IntrospectionPolicy, introspect
+from .jwks import key_for
 from .jwt import (
     MAX_TOKEN_SIZE,
     Jws,
@@ -251,11 +252,7 @@ class Guard:
 
     def _verify_jwt(self, token: str, digest: bytes) -> Flow[AccessToken]:
         jws = parse_jws(token, self.policy, self._rules)
-        pingone = self.pingone
-        key = pingone.jwks.fresh_key(jws.kid, time.monotonic())
-        if key is None:
-            metadata = pingone.discovery.fresh() or (yield from pingone.discovery.flow())
-            key = yield from pingone.jwks.flow(metadata.jwks_uri, jws.kid)
+        key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
         return self._accept(jws, key, digest)
 
     def _accept(self, jws: Jws, key: SigningKey, digest: bytes) -> AccessToken:

@@ -19,11 +19,12 @@ import logging
 import time
 
 from .backoff import Backoff
+from .discovery import Discovery
 from .errors import InvalidToken, ProviderUnavailable
 from .http import Flow, Request, json_object
 from .keys import SigningKey, parse_jwks
 
-__all__ = ["JwksCache"]
+__all__ = ["JwksCache", "key_for"]
 
 log = logging.getLogger("p1guard.jwks")
 
@@ -128,3 +129,12 @@ class JwksCache:
                 reason="jwks_malformed",
             )
         return keys
+
+
+def key_for(discovery: Discovery, jwks: JwksCache, kid: str) -> Flow[SigningKey]:
+    """The signing key for ``kid``: from the cache, else via discovery's ``jwks_uri``."""
+    key = jwks.fresh_key(kid, time.monotonic())
+    if key is not None:
+        return key
+    metadata = discovery.fresh() or (yield from discovery.flow())
+    return (yield from jwks.flow(metadata.jwks_uri, kid))

@@ -29,7 +29,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .errors import ConfigError, InvalidToken
 from .keys import ALGORITHMS, SigningKey
@@ -41,6 +41,7 @@ _BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _LENIENT_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt", "application/jwt"})
 _STRICT_TYP = frozenset({"at+jwt", "application/at+jwt"})
+_ID_TOKEN_TYP = frozenset({"jwt", "application/jwt"})
 _HEADER_CACHE_SIZE = 64
 
 
@@ -54,6 +55,8 @@ class JwtPolicy:
     leeway: float = 30.0
     max_size: int = MAX_TOKEN_SIZE
     strict_typ: bool = False
+    #: ``"access"`` tokens or OpenID Connect ``"id"`` tokens (which must not be ``at+jwt``).
+    kind: Literal["access", "id"] = "access"
     required_claims: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -152,8 +155,14 @@ class _HeaderRules:
 
     def __init__(self, policy: JwtPolicy) -> None:
         self.algorithms = policy.algorithms
-        self.typ_allowed = _STRICT_TYP if policy.strict_typ else _LENIENT_TYP
+        if policy.kind == "id":
+            self.typ_allowed = _ID_TOKEN_TYP
+        else:
+            self.typ_allowed = _STRICT_TYP if policy.strict_typ else _LENIENT_TYP
         self.strict_typ = policy.strict_typ
+        self.typ_message = (
+            f"The token type is not an {'ID' if policy.kind == 'id' else 'access'} token"
+        )
         self.memo: dict[bytes, tuple[str, str, dict[str, Any]]] = {}
 
     def check(self, segment: bytes) -> tuple[str, str, dict[str, Any]]:
@@ -173,7 +182,7 @@ class _HeaderRules:
         if typ is None and self.strict_typ:
             raise InvalidToken("The token type must be at+jwt", reason="bad_typ")
         if typ is not None and (not isinstance(typ, str) or typ.lower() not in self.typ_allowed):
-            raise InvalidToken("The token type is not an access token", reason="bad_typ")
+            raise InvalidToken(self.typ_message, reason="bad_typ")
         result = (alg, kid, header)
         if len(self.memo) >= _HEADER_CACHE_SIZE:
             self.memo.clear()
