@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["AccessToken", "TokenSource", "parse_scopes"]
+__all__ = ["AccessToken", "TokenSet", "TokenSource", "parse_scopes"]
 
 TokenSource = Literal["jwt", "introspection"]
 
@@ -134,4 +135,91 @@ class AccessToken:
         return (
             f"AccessToken(subject={self.subject!r}, client_id={self.client_id!r}, "
             f"scopes={sorted(self.scopes)!r}, source={self.source!r}, token_id={self.token_id!r})"
+        )
+
+
+class TokenSet:
+    """Tokens from PingOne's token endpoint after a sign-in or refresh.
+
+    ``claims`` are the verified ID-token claims (empty when no ID token came back);
+    ``expires_at`` is the access token's expiry in epoch seconds. Tokens never show in ``repr``.
+
+    >>> ts = TokenSet(access_token="at", expires_at=2_000_000_000.0, scopes=frozenset({"openid"}))
+    >>> ts.expires_within(60, now=1_999_999_950.0)
+    True
+    """
+
+    __slots__ = (
+        "access_token",
+        "claims",
+        "expires_at",
+        "id_token",
+        "refresh_token",
+        "scopes",
+        "token_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        expires_at: float | None = None,
+        id_token: str | None = None,
+        refresh_token: str | None = None,
+        scopes: frozenset[str] = frozenset(),
+        claims: Mapping[str, Any] | None = None,
+        token_type: str = "Bearer",  # noqa: S107 - the OAuth token type, not a secret
+    ) -> None:
+        self.access_token = access_token
+        self.id_token = id_token
+        self.refresh_token = refresh_token
+        self.expires_at = expires_at
+        self.scopes = scopes
+        self.claims: Mapping[str, Any] = MappingProxyType(dict(claims or {}))
+        self.token_type = token_type
+
+    @property
+    def subject(self) -> str | None:
+        """The user's ``sub`` from the ID token."""
+        sub = self.claims.get("sub")
+        return sub if isinstance(sub, str) else None
+
+    def expires_within(self, seconds: float, now: float | None = None) -> bool:
+        """Whether the access token expires in less than ``seconds`` (True if unknown expiry)."""
+        if self.expires_at is None:
+            return False
+        current = time.time() if now is None else now
+        return self.expires_at - current < seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict for server-side session stores (it holds secrets: never a cookie)."""
+        return {
+            "access_token": self.access_token,
+            "id_token": self.id_token,
+            "refresh_token": self.refresh_token,
+            "expires_at": self.expires_at,
+            "scopes": sorted(self.scopes),
+            "claims": dict(self.claims),
+            "token_type": self.token_type,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TokenSet:
+        """Inverse of :meth:`to_dict`."""
+        expires_at = data.get("expires_at")
+        return cls(
+            access_token=str(data["access_token"]),
+            id_token=data.get("id_token"),
+            refresh_token=data.get("refresh_token"),
+            expires_at=None if expires_at is None else float(expires_at),
+            scopes=frozenset(data.get("scopes") or ()),
+            claims=data.get("claims") or {},
+            token_type=str(data.get("token_type") or "Bearer"),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(subject={self.subject!r}, scopes={sorted(self.scopes)!r}, "
+            f"expires_at={self.expires_at!r}, "
+            f"refresh_token={'yes' if self.refresh_token else 'no'})"
         )

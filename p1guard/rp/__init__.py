@@ -1,0 +1,34 @@
+"""Relying party: sign users in with PingOne.
+
+>>> from p1guard import PingOne
+>>> from p1guard.rp import RelyingParty
+>>> rp = RelyingParty(PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+...                   client_id="app", client_secret="s", redirect_uri="https://app.example/auth/callback")
+
+``rp.begin()`` / ``rp.complete()`` / ``rp.refresh()`` / ``rp.revoke()`` / ``rp.logout_url()`` (and
+``a…`` twins) are the protocol steps; :class:`WebLogin` turns them into login routes for any
+framework, with a :class:`MemoryStore` or :class:`RedisStore` behind.
+"""
+
+from ..tokens import TokenSet
+from .errors import LoginError, PushedAuthorizationError
+from .relying_party import LoginStart, RelyingParty
+from .store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
+from .transaction import LoginTransaction, safe_return_to
+from .web import SignedInUser, WebLogin
+
+__all__ = [
+    "LoginError",
+    "LoginStart",
+    "LoginTransaction",
+    "MemoryStore",
+    "PushedAuthorizationError",
+    "RedisStore",
+    "RelyingParty",
+    "SessionStore",
+    "SignedInUser",
+    "StoreUnavailable",
+    "TokenSet",
+    "WebLogin",
+    "safe_return_to",
+]

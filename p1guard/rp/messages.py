@@ -1,0 +1,173 @@
+"""Protocol messages of the login flow: pure builders and readers, no I/O.
+
+Rules:
+
+1. Every authorization request uses ``response_type=code``, PKCE ``S256``, a fresh ``state``
+   and ``nonce``. Extra parameters can add to the request but never override these.
+2. The callback is trusted only after ``state`` matches (constant-time); then an RFC 9207
+   ``iss`` must equal the issuer (and must be present when PingOne advertises it); then an
+   ``error`` becomes :class:`LoginError`; only then is the ``code`` used.
+3. A PAR answer must carry a ``request_uri`` string and a positive ``expires_in``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from ..http import Response
+from .errors import LoginError, PushedAuthorizationError
+from .pkce import new_secret, s256_challenge
+from .transaction import LoginTransaction, safe_return_to
+
+__all__ = [
+    "authorization_params",
+    "authorization_url",
+    "new_transaction",
+    "read_callback",
+    "read_par_response",
+]
+
+_FIXED = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "request_uri",
+    }
+)
+_OPTIONAL = ("prompt", "login_hint", "ui_locales", "response_mode")
+
+
+def new_transaction(
+    redirect_uri: str,
+    *,
+    return_to: object = "/",
+    max_age: int | None = None,
+    acr_values: Iterable[str] = (),
+) -> LoginTransaction:
+    """A fresh login: random state, nonce and PKCE verifier (rule 1)."""
+    return LoginTransaction(
+        state=new_secret(),
+        nonce=new_secret(),
+        code_verifier=new_secret(),
+        redirect_uri=redirect_uri,
+        return_to=safe_return_to(return_to),
+        max_age=max_age,
+        acr_values=tuple(acr_values),
+    )
+
+
+def authorization_params(
+    transaction: LoginTransaction,
+    *,
+    client_id: str,
+    scopes: Iterable[str],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """The authorization request parameters for ``transaction`` (rule 1)."""
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": transaction.redirect_uri,
+        "scope": " ".join(dict.fromkeys(scopes)),
+        "state": transaction.state,
+        "nonce": transaction.nonce,
+        "code_challenge": s256_challenge(transaction.code_verifier),
+        "code_challenge_method": "S256",
+    }
+    if transaction.max_age is not None:
+        params["max_age"] = str(transaction.max_age)
+    if transaction.acr_values:
+        params["acr_values"] = " ".join(transaction.acr_values)
+    for name, value in (extra or {}).items():
+        if name in _FIXED:
+            raise ValueError(f"{name} is set by p1guard and cannot be overridden")
+        if value is None:
+            continue
+        params[name] = " ".join(value) if isinstance(value, list | tuple) else str(value)
+    return params
+
+
+def authorization_url(endpoint: str, params: Mapping[str, str]) -> str:
+    """``endpoint`` with ``params`` in its query string."""
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode(params)}"
+
+
+def read_par_response(response: Response) -> tuple[str, int]:
+    """``(request_uri, expires_in)`` from a PAR answer (rule 3), or a typed error."""
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if response.status_code in (400, 401, 403) and isinstance(document, dict):
+        raise PushedAuthorizationError(
+            str(document.get("error") or "invalid_request"),
+            str(document.get("error_description") or "PingOne refused the pushed request"),
+            reason="par_refused",
+        )
+    if response.status_code not in (200, 201) or not isinstance(document, dict):
+        from ..http import provider_error
+
+        raise provider_error(response, "par")
+    request_uri, expires_in = document.get("request_uri"), document.get("expires_in")
+    if not isinstance(request_uri, str) or not request_uri:
+        raise PushedAuthorizationError("invalid_response", "The PAR answer has no request_uri")
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
+        raise PushedAuthorizationError("invalid_response", "The PAR answer has no valid expires_in")
+    return request_uri, expires_in
+
+
+def _single(query: Mapping[str, Any], name: str) -> str | None:
+    value = query.get(name)
+    if isinstance(value, list | tuple):
+        if len(value) != 1:
+            raise LoginError(
+                "invalid_request", f"The callback repeats {name}", reason="repeated_param"
+            )
+        value = value[0]
+    return value if isinstance(value, str) else None
+
+
+def read_callback(
+    query: Mapping[str, Any],
+    transaction: LoginTransaction,
+    *,
+    issuer: str,
+    iss_required: bool,
+) -> str:
+    """The authorization ``code`` of a callback, after rule 2's checks."""
+    if transaction.expired():
+        raise LoginError(
+            "expired_login", "The sign-in took too long; start again", reason="expired"
+        )
+    state = _single(query, "state")
+    if state is None or not hmac.compare_digest(state.encode(), transaction.state.encode()):
+        raise LoginError(
+            "invalid_state",
+            "The sign-in response does not belong to this login",
+            reason="state_mismatch",
+        )
+    iss = _single(query, "iss")
+    if iss is None and iss_required:
+        raise LoginError(
+            "invalid_issuer", "The sign-in response does not name its issuer", reason="iss_missing"
+        )
+    if iss is not None and iss != issuer:
+        raise LoginError(
+            "invalid_issuer", "The sign-in response came from another issuer", reason="iss_mismatch"
+        )
+    error = _single(query, "error")
+    if error is not None:
+        raise LoginError(error, _single(query, "error_description"), reason="provider_error")
+    code = _single(query, "code")
+    if not code:
+        raise LoginError("invalid_request", "The sign-in response has no code", reason="no_code")
+    return code

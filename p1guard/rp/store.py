@@ -1,0 +1,204 @@
+"""Server-side stores for login transactions and sessions: in-memory and Redis.
+
+Values are JSON-ready dicts with a lifetime. Keys are hashed before they reach the backend,
+so a Redis dump never reveals a session id. ``pop`` is atomic (GETDEL), which makes login
+transactions single-use across workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from ..errors import ProviderUnavailable
+
+__all__ = ["MemoryStore", "RedisStore", "SessionStore", "StoreUnavailable"]
+
+
+class StoreUnavailable(ProviderUnavailable):
+    """The session store (e.g. Redis) could not be reached: answer 503."""
+
+
+class SessionStore(Protocol):
+    """What the login routes need from a store; each method has an async twin."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+    def set(self, key: str, value: dict[str, Any], ttl: float) -> None: ...
+    def pop(self, key: str) -> dict[str, Any] | None: ...
+    def delete(self, key: str) -> None: ...
+    async def aget(self, key: str) -> dict[str, Any] | None: ...
+    async def aset(self, key: str, value: dict[str, Any], ttl: float) -> None: ...
+    async def apop(self, key: str) -> dict[str, Any] | None: ...
+    async def adelete(self, key: str) -> None: ...
+
+
+def _hashed(prefix: str, key: str) -> str:
+    return prefix + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class MemoryStore:
+    """A bounded in-process store (one worker only; use :class:`RedisStore` for several).
+
+    >>> store = MemoryStore()
+    >>> store.set("k", {"a": 1}, ttl=60); store.pop("k"), store.pop("k")
+    ({'a': 1}, None)
+    """
+
+    def __init__(self, maxsize: int = 100_000) -> None:
+        self.maxsize = maxsize
+        self._data: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The value, if present and not expired."""
+        with self._lock:
+            entry = self._data.get(_hashed("", key))
+        if entry is None or entry[1] <= time.time():
+            return None
+        value: dict[str, Any] = json.loads(entry[0])
+        return value
+
+    def set(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds (the oldest entry goes when full)."""
+        encoded = json.dumps(value)
+        with self._lock:
+            while len(self._data) >= self.maxsize:
+                del self._data[next(iter(self._data))]
+            self._data[_hashed("", key)] = (encoded, time.time() + ttl)
+
+    def pop(self, key: str) -> dict[str, Any] | None:
+        """Get and delete in one step."""
+        with self._lock:
+            entry = self._data.pop(_hashed("", key), None)
+        if entry is None or entry[1] <= time.time():
+            return None
+        value: dict[str, Any] = json.loads(entry[0])
+        return value
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        with self._lock:
+            self._data.pop(_hashed("", key), None)
+
+    async def aget(self, key: str) -> dict[str, Any] | None:
+        """Async twin of :meth:`get`."""
+        return self.get(key)
+
+    async def aset(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        """Async twin of :meth:`set`."""
+        self.set(key, value, ttl)
+
+    async def apop(self, key: str) -> dict[str, Any] | None:
+        """Async twin of :meth:`pop`."""
+        return self.pop(key)
+
+    async def adelete(self, key: str) -> None:
+        """Async twin of :meth:`delete`."""
+        self.delete(key)
+
+
+class RedisStore:
+    """A store shared by every worker and host, in Redis (``pip install 'p1guard[redis]'``).
+
+    >>> store = RedisStore("redis://127.0.0.1:6379/0")          # doctest: +SKIP
+
+    Redis errors become :class:`StoreUnavailable` (503): a login cannot be checked without
+    its transaction.
+    """
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "p1guard:") -> None:
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise ImportError(
+                "RedisStore needs the redis package: pip install 'p1guard[redis]'"
+            ) from exc
+        self.url = url
+        self.prefix = prefix
+        self._redis = redis
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _key(self, key: str) -> str:
+        return _hashed(self.prefix, key)
+
+    def _aclient(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=2, socket_connect_timeout=2
+            )
+            self._async[loop] = client
+        return client
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except self._redis.RedisError as exc:
+            raise StoreUnavailable(
+                "The session store is unavailable", reason=f"store_{type(exc).__name__}"
+            ) from exc
+
+    @staticmethod
+    def _decode(raw: object) -> dict[str, Any] | None:
+        if not isinstance(raw, bytes | str):
+            return None
+        value = json.loads(raw)
+        return value if isinstance(value, dict) else None
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The value, if present."""
+        with self._errors():
+            return self._decode(self._client.get(self._key(key)))
+
+    def set(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds."""
+        with self._errors():
+            self._client.set(self._key(key), json.dumps(value), px=max(1, int(ttl * 1000)))
+
+    def pop(self, key: str) -> dict[str, Any] | None:
+        """Get and delete atomically (``GETDEL``)."""
+        with self._errors():
+            return self._decode(self._client.getdel(self._key(key)))
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        with self._errors():
+            self._client.delete(self._key(key))
+
+    async def aget(self, key: str) -> dict[str, Any] | None:
+        """Async twin of :meth:`get`."""
+        with self._errors():
+            return self._decode(await self._aclient().get(self._key(key)))
+
+    async def aset(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        """Async twin of :meth:`set`."""
+        with self._errors():
+            await self._aclient().set(self._key(key), json.dumps(value), px=max(1, int(ttl * 1000)))
+
+    async def apop(self, key: str) -> dict[str, Any] | None:
+        """Async twin of :meth:`pop`."""
+        with self._errors():
+            return self._decode(await self._aclient().getdel(self._key(key)))
+
+    async def adelete(self, key: str) -> None:
+        """Async twin of :meth:`delete`."""
+        with self._errors():
+            await self._aclient().delete(self._key(key))
+
+    def close(self) -> None:
+        """Close the sync connection pool."""
+        self._client.close()

@@ -1,0 +1,320 @@
+"""Framework-free logic of the login routes: login, callback, logout, the signed-in user.
+
+Framework adapters (Starlette, FastAPI, Flask, Django) pass in their own signed session (a
+mutable mapping) and turn the results into responses; everything else is here, once.
+
+Rules:
+
+1. The framework session holds only random ids (``p1guard.login``, ``p1guard.sid``,
+   ``p1guard.csrf``); transactions and tokens live server-side in a :class:`SessionStore`.
+2. ``/login`` stores the transaction under a fresh id for 10 minutes and binds it to the
+   browser's session; the callback takes it out (single use) — a callback without it, or with
+   another browser's ``state``, is refused, so no session is created (login CSRF).
+3. A successful callback clears the framework session and starts a new session id (fixation).
+4. The signed-in user's access token is refreshed ``refresh_margin`` seconds before expiry; a
+   refused refresh ends the session.
+5. Logout needs the session's CSRF token; it revokes the refresh and access tokens, forgets
+   the session and returns PingOne's signoff URL.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Generator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import ProviderUnavailable
+from ..http import Request, Response
+from ..tokens import TokenSet
+from .errors import LoginError
+from .pkce import new_secret
+from .relying_party import LoginStart, RelyingParty
+from .store import MemoryStore, SessionStore
+from .transaction import TRANSACTION_TTL, LoginTransaction, safe_return_to
+
+__all__ = ["SignedInUser", "WebLogin"]
+
+log = logging.getLogger("p1guard.rp")
+
+LOGIN_KEY, SESSION_KEY, CSRF_KEY = "p1guard.login", "p1guard.sid", "p1guard.csrf"
+Session = MutableMapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCall:
+    """An effect for the pump: one store operation (``get``, ``set``, ``pop``, ``delete``)."""
+
+    op: Literal["get", "set", "pop", "delete"]
+    key: str
+    value: dict[str, Any] | None = None
+    ttl: float = 0.0
+
+
+Effects = Generator[Request | StoreCall, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInUser:
+    """The signed-in user: ID-token claims and a fresh access token.
+
+    >>> user = SignedInUser(claims={"sub": "u1", "name": "Ada"}, tokens=TokenSet(access_token="t"))
+    >>> user.subject, user.name
+    ('u1', 'Ada')
+    """
+
+    claims: Mapping[str, Any]
+    tokens: TokenSet
+
+    @property
+    def subject(self) -> str:
+        """``sub``."""
+        return str(self.claims.get("sub", ""))
+
+    @property
+    def name(self) -> str:
+        """A display name: ``name``, ``preferred_username``, ``email`` or ``sub``."""
+        for claim in ("name", "preferred_username", "email", "sub"):
+            value = self.claims.get(claim)
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+    @property
+    def access_token(self) -> str:
+        """The current access token (refreshed before expiry by :class:`WebLogin`)."""
+        return self.tokens.access_token
+
+
+class WebLogin:
+    """The login routes' behaviour for one :class:`RelyingParty` (see the module rules).
+
+    >>> web = WebLogin(rp)                                        # doctest: +SKIP
+    >>> start = web.login(session, return_to="/orders")          # redirect to start.url
+    >>> return_to = web.callback(session, request.query_params)  # redirect there
+    >>> user = web.user(session)                                  # SignedInUser or None
+    >>> signoff_url = web.logout(session, csrf=form["csrf"])
+    """
+
+    def __init__(
+        self,
+        rp: RelyingParty,
+        *,
+        store: SessionStore | None = None,
+        session_ttl: float = 8 * 3600,
+        refresh_margin: float = 60,
+    ) -> None:
+        self.rp = rp
+        self.store: SessionStore = store if store is not None else MemoryStore()
+        self.session_ttl = session_ttl
+        self.refresh_margin = refresh_margin
+
+    # -- flows over effects ----------------------------------------------------------------
+
+    def login_flow(self, session: Session, return_to: object = "/", **params: Any) -> Effects:
+        """Rule 2: start a login bound to this browser session."""
+        start: LoginStart = yield from self.rp.begin_flow(return_to, **params)
+        login_id = new_secret()
+        yield StoreCall("set", f"login:{login_id}", start.transaction.to_dict(), TRANSACTION_TTL)
+        session[LOGIN_KEY] = login_id
+        return start
+
+    def callback_flow(self, session: Session, query: Mapping[str, Any]) -> Effects:
+        """Rules 2 and 3: finish the login; returns where to send the browser."""
+        login_id = session.pop(LOGIN_KEY, None)
+        if not isinstance(login_id, str):
+            raise LoginError(
+                "invalid_state",
+                "No sign-in is in progress in this browser: the session cookie is missing "
+                "(blocked cookies, a SameSite or http/https mix-up, or no session middleware)",
+                reason="no_login_in_session",
+            )
+        data = yield StoreCall("pop", f"login:{login_id}")
+        if data is None:
+            raise LoginError(
+                "invalid_state",
+                "This sign-in was already used or expired",
+                reason="login_not_found",
+            )
+        transaction = LoginTransaction.from_dict(data)
+        tokens: TokenSet = yield from self.rp.complete_flow(query, transaction)
+        session.clear()
+        session_id = new_secret()
+        yield StoreCall("set", f"session:{session_id}", _record(tokens), self.session_ttl)
+        session[SESSION_KEY] = session_id
+        session[CSRF_KEY] = new_secret()
+        log.info("user %s signed in", _short(tokens.subject))
+        return transaction.return_to
+
+    def user_flow(self, session: Session) -> Effects:
+        """Rule 4: the signed-in user, or ``None``."""
+        session_id = session.get(SESSION_KEY)
+        if not isinstance(session_id, str):
+            return None
+        data = yield StoreCall("get", f"session:{session_id}")
+        if data is None:
+            session.pop(SESSION_KEY, None)
+            return None
+        tokens = TokenSet.from_dict(data["tokens"])
+        if tokens.refresh_token and tokens.expires_within(self.refresh_margin):
+            try:
+                tokens = yield from self.rp.refresh_flow(tokens.refresh_token, previous=tokens)
+            except LoginError:
+                log.info("refresh refused for %s; ending the session", _short(tokens.subject))
+                yield StoreCall("delete", f"session:{session_id}")
+                session.clear()
+                return None
+            yield StoreCall("set", f"session:{session_id}", _record(tokens), self.session_ttl)
+        return SignedInUser(claims=tokens.claims, tokens=tokens)
+
+    def logout_flow(self, session: Session, csrf: str | None) -> Effects:
+        """Rule 5: end the session; returns PingOne's signoff URL."""
+        expected = session.get(CSRF_KEY)
+        if not isinstance(expected, str) or not isinstance(csrf, str):
+            raise LoginError(
+                "invalid_request", "The sign-out form is missing its CSRF token", reason="csrf"
+            )
+        if not hmac.compare_digest(expected.encode(), csrf.encode()):
+            raise LoginError(
+                "invalid_request", "The sign-out form has a wrong CSRF token", reason="csrf"
+            )
+        session_id = session.get(SESSION_KEY)
+        data = (
+            (yield StoreCall("pop", f"session:{session_id}"))
+            if isinstance(session_id, str)
+            else None
+        )
+        session.clear()
+        id_token = None
+        if data is not None:
+            tokens = TokenSet.from_dict(data["tokens"])
+            id_token = tokens.id_token
+            for token, hint in (
+                (tokens.refresh_token, "refresh_token"),
+                (tokens.access_token, "access_token"),
+            ):
+                if token:
+                    try:
+                        yield from self.rp.revoke_flow(token, hint)
+                    except ProviderUnavailable:
+                        log.warning("could not revoke the %s at sign-out", hint)
+        return (yield from self.rp.logout_url_flow(id_token_hint=id_token))
+
+    # -- shells ----------------------------------------------------------------------------
+
+    def run(self, effects: Effects) -> Any:
+        """Pump ``effects`` synchronously (HTTP through the PingOne transport, store calls)."""
+        transport = self.rp.pingone.transport
+        try:
+            effect = next(effects)
+            while True:
+                if isinstance(effect, StoreCall):
+                    effect = effects.send(_store_sync(self.store, effect))
+                    continue
+                try:
+                    response: Response = transport.send(effect)
+                except ProviderUnavailable as exc:
+                    effect = effects.throw(exc)
+                else:
+                    effect = effects.send(response)
+        except StopIteration as stop:
+            return stop.value
+
+    async def arun(self, effects: Effects) -> Any:
+        """Async twin of :meth:`run`."""
+        transport = self.rp.pingone.transport
+        try:
+            effect = next(effects)
+            while True:
+                if isinstance(effect, StoreCall):
+                    effect = effects.send(await _store_async(self.store, effect))
+                    continue
+                try:
+                    response: Response = await transport.asend(effect)
+                except ProviderUnavailable as exc:
+                    effect = effects.throw(exc)
+                else:
+                    effect = effects.send(response)
+        except StopIteration as stop:
+            return stop.value
+
+    def login(self, session: Session, return_to: object = "/", **params: Any) -> LoginStart:
+        """Start a login (rule 2)."""
+        result: LoginStart = self.run(self.login_flow(session, return_to, **params))
+        return result
+
+    async def alogin(self, session: Session, return_to: object = "/", **params: Any) -> LoginStart:
+        """Async twin of :meth:`login`."""
+        result: LoginStart = await self.arun(self.login_flow(session, return_to, **params))
+        return result
+
+    def callback(self, session: Session, query: Mapping[str, Any]) -> str:
+        """Finish a login; returns the same-origin path to redirect to."""
+        return str(self.run(self.callback_flow(session, query)))
+
+    async def acallback(self, session: Session, query: Mapping[str, Any]) -> str:
+        """Async twin of :meth:`callback`."""
+        return str(await self.arun(self.callback_flow(session, query)))
+
+    def user(self, session: Session) -> SignedInUser | None:
+        """The signed-in user (tokens refreshed when due), or ``None``."""
+        result: SignedInUser | None = self.run(self.user_flow(session))
+        return result
+
+    async def auser(self, session: Session) -> SignedInUser | None:
+        """Async twin of :meth:`user`."""
+        result: SignedInUser | None = await self.arun(self.user_flow(session))
+        return result
+
+    def logout(self, session: Session, csrf: str | None) -> str:
+        """End the session; returns the PingOne signoff URL to redirect to."""
+        return str(self.run(self.logout_flow(session, csrf)))
+
+    async def alogout(self, session: Session, csrf: str | None) -> str:
+        """Async twin of :meth:`logout`."""
+        return str(await self.arun(self.logout_flow(session, csrf)))
+
+    @staticmethod
+    def csrf_token(session: Session) -> str:
+        """The session's CSRF token for the sign-out form (created on first use)."""
+        token = session.get(CSRF_KEY)
+        if not isinstance(token, str):
+            token = session[CSRF_KEY] = new_secret()
+        return token
+
+    @staticmethod
+    def return_to(value: object) -> str:
+        """A safe ``return_to`` (same-origin relative path, else ``/``)."""
+        return safe_return_to(value)
+
+
+def _record(tokens: TokenSet) -> dict[str, Any]:
+    return {"tokens": tokens.to_dict(), "updated_at": time.time()}
+
+
+def _short(subject: str | None) -> str:
+    import hashlib
+
+    return hashlib.sha256((subject or "").encode()).hexdigest()[:8]
+
+
+def _store_sync(store: SessionStore, call: StoreCall) -> Any:
+    if call.op == "get":
+        return store.get(call.key)
+    if call.op == "pop":
+        return store.pop(call.key)
+    if call.op == "delete":
+        return store.delete(call.key)
+    return store.set(call.key, call.value or {}, call.ttl)
+
+
+async def _store_async(store: SessionStore, call: StoreCall) -> Any:
+    if call.op == "get":
+        return await store.aget(call.key)
+    if call.op == "pop":
+        return await store.apop(call.key)
+    if call.op == "delete":
+        return await store.adelete(call.key)
+    return await store.aset(call.key, call.value or {}, call.ttl)
