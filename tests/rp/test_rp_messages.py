@@ -61,7 +61,8 @@ def test_transaction_round_trip_and_expiry() -> None:
     assert again == txn
     assert not txn.expired()
     assert replace(txn, created_at=time.time() - 601).expired()
-    assert "state" not in repr(txn) and txn.state not in repr(txn)
+    assert "state" not in repr(txn)
+    assert txn.state not in repr(txn)
     with pytest.raises(ValueError, match="transaction"):
         LoginTransaction.from_dict({"state": "x"})
 
@@ -77,10 +78,13 @@ def test_authorization_params_always_use_pkce_state_nonce() -> None:
     assert params["response_type"] == "code"
     assert params["code_challenge_method"] == "S256"
     assert params["code_challenge"] == s256_challenge(txn.code_verifier)
-    assert params["state"] == txn.state and params["nonce"] == txn.nonce
+    assert params["state"] == txn.state
+    assert params["nonce"] == txn.nonce
     assert params["scope"] == "openid profile"
-    assert params["max_age"] == "60" and params["acr_values"] == "Multi_Factor"
-    assert params["prompt"] == "login" and "ui_locales" not in params
+    assert params["max_age"] == "60"
+    assert params["acr_values"] == "Multi_Factor"
+    assert params["prompt"] == "login"
+    assert "ui_locales" not in params
     assert txn.code_verifier not in params.values()
 
 

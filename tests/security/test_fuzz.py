@@ -102,7 +102,8 @@ def test_fuzzed_authorization_headers(values: list[str], query: list[str]) -> No
     except AuthError as err:
         assert err.status_code in (400, 401)
     else:
-        assert isinstance(token, str) and token
+        assert isinstance(token, str)
+        assert token
 
 
 @given(values=st.lists(st.binary(max_size=120), max_size=3))
@@ -131,7 +132,8 @@ def test_fuzzed_headers_through_asgi_never_500(guard: Guard, values: list[bytes]
         "headers": [(b"authorization", v) for v in values],
     }
     asyncio.run(middleware(scope, receive, send))
-    assert statuses and statuses[0] in TYPED_STATUSES
+    assert statuses
+    assert statuses[0] in TYPED_STATUSES
 
 
 introspection_docs = st.dictionaries(
