@@ -72,7 +72,7 @@ def test_kid_storm_refetch_is_rate_limited(jwks_doc: dict[str, Any]) -> None:
 
 
 def test_rotated_key_picked_up_after_cooldown(jwks_doc: dict[str, Any], rsa_key: Any) -> None:
-    from conftest import jwk_of
+    from jwt_support import jwk_of
 
     cache, server = JwksCache(cooldown=60), FakePingOne(jwks_doc)
     get(cache, server, "rsa-1")

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, ISSUER, Mint
+from jwt_support import AUDIENCE, ISSUER, Mint
 
 from p1guard.errors import ConfigError, InvalidToken
 from p1guard.jwt import (
@@ -51,7 +51,7 @@ def test_valid_rs256_and_es256(mint: Mint, jwks_doc: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("alg", ["RS384", "RS512", "PS256", "PS384", "PS512"])
 def test_other_rsa_algorithms(mint: Mint, alg: str) -> None:
-    from conftest import _RSA, jwk_of
+    from jwt_support import _RSA, jwk_of
 
     jwks = {"keys": [jwk_of(_RSA, "rsa-any")]}  # no alg on the JWK: every RSA alg fits
     assert validate(mint(alg=alg, kid="rsa-any"), jwks)["iss"] == ISSUER

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 import pytest
-from conftest import jwk_of
+from jwt_support import jwk_of
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwt.algorithms import OKPAlgorithm
 
