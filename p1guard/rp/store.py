@@ -37,6 +37,8 @@ class SessionStore(Protocol):
     async def aset(self, key: str, value: dict[str, Any], ttl: float) -> None: ...
     async def apop(self, key: str) -> dict[str, Any] | None: ...
     async def adelete(self, key: str) -> None: ...
+    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 def _hashed(prefix: str, key: str) -> str:
@@ -102,6 +104,12 @@ class MemoryStore:
     async def adelete(self, key: str) -> None:
         """Async twin of :meth:`delete`."""
         self.delete(key)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
 
 
 class RedisStore:
@@ -202,3 +210,9 @@ class RedisStore:
     def close(self) -> None:
         """Close the sync connection pool."""
         self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async connection pool."""
+        client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()

@@ -39,6 +39,7 @@ async def test_async_twins(store: SessionStore) -> None:
     await store.aset("b", {"y": 2}, ttl=30)
     await store.adelete("b")
     assert await store.aget("b") is None
+    await store.aclose()
 
 
 def test_entries_expire(store: SessionStore) -> None:
@@ -58,7 +59,8 @@ def test_memory_store_is_bounded() -> None:
 def test_redis_keys_are_hashed_and_namespaced(redis_server: str) -> None:
     store = RedisStore(redis_server, prefix="ns1:")
     store.set("session:secret-session-id", {"x": 1}, ttl=30)
-    keys = [k.decode() for k in redis.Redis.from_url(redis_server).keys("*")]
+    with redis.Redis.from_url(redis_server) as client:
+        keys = [k.decode() for k in client.keys("*")]
     assert any(k.startswith("ns1:") for k in keys)
     assert not any("secret-session-id" in k for k in keys)
     store.close()
@@ -78,3 +80,4 @@ def test_redis_down_is_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable) as info:
         store.get("x")
     assert info.value.status_code == 503
+    store.close()
