@@ -1,0 +1,278 @@
+"""The :class:`P1Guard` Flask extension: ``init_app``, ``@require_token``, ``protect_blueprint``.
+
+Per-app state lives in ``app.extensions["p1guard"]`` (a :class:`P1GuardState`), so one
+``P1Guard`` object can serve several apps (the app-factory pattern); views look their app's
+state up through ``current_app`` at request time.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
+
+from flask import Blueprint, Flask, current_app, has_app_context, request
+from flask.typing import ResponseReturnValue
+
+from p1guard import AccessToken, AuthError, ConfigError, Guard
+
+from .context import set_token
+from .responses import ErrorHandler, auth_error_response, log_refusal
+from .settings import allow_query_token, guard_from_config, reject_guard_keys
+from .state import EXTENSION_KEY, P1GuardState, current_state
+
+if TYPE_CHECKING:
+    from flask.blueprints import BlueprintSetupState
+
+__all__ = ["Match", "P1Guard"]
+
+Match = Literal["all", "any"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...]:
+    items = (scopes,) if isinstance(scopes, str) else tuple(scopes or ())
+    wanted: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.split():
+            raise ConfigError(
+                "scopes", f"pass scope names as strings, e.g. ('read', 'write'); got {item!r}"
+            )
+        for name in item.split():
+            if name not in wanted:
+                wanted.append(name)
+    return tuple(wanted)
+
+
+def _check_match(match: str) -> Match:
+    if match not in ("all", "any"):
+        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
+    return cast(Match, match)
+
+
+class P1Guard:
+    """Protect Flask views with PingOne access tokens.
+
+    >>> app = Flask(__name__)
+    >>> app.config.update(P1GUARD_ENV_ID="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    ...                   P1GUARD_REGION="EU", P1GUARD_AUDIENCE="https://api.example.com")
+    >>> p1 = P1Guard(app)
+    >>> @app.get("/items")
+    ... @p1.require_token("read")
+    ... def items():
+    ...     return {"owner": current_token.subject}
+
+    Without ``guard=``, each app's Guard is built from its ``P1GUARD_*`` config (see
+    :mod:`p1guard_flask.settings`); with it, every app shares that Guard. ``error_handler``
+    renders refused requests (default: :func:`auth_error_response`).
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        guard: Guard | None = None,
+        error_handler: ErrorHandler | None = None,
+    ) -> None:
+        if guard is not None and not isinstance(guard, Guard):
+            raise ConfigError("guard", "pass a p1guard.Guard instance")
+        self._guard = guard
+        self._error_handler = error_handler
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, *, guard: Guard | None = None) -> None:
+        """Validate ``app.config``, build (or take) the Guard, register the error handler.
+
+        ``guard`` overrides the one given to the constructor, for this app only. Raises
+        :class:`~p1guard.ConfigError` naming the config key at fault.
+
+        >>> p1 = P1Guard()
+        >>> def create_app() -> Flask:                               # doctest: +SKIP
+        ...     app = Flask(__name__)
+        ...     app.config.from_prefixed_env()     # P1GUARD_* from FLASK_P1GUARD_* variables
+        ...     p1.init_app(app)
+        ...     return app
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(f"a P1Guard is already set up on the app {app.name!r}")
+        if guard is not None and not isinstance(guard, Guard):
+            raise ConfigError("guard", "pass a p1guard.Guard instance")
+        chosen = guard if guard is not None else self._guard
+        if chosen is None:
+            chosen = guard_from_config(app.config)
+        else:
+            reject_guard_keys(app.config)
+        state = P1GuardState(self, chosen, allow_query_token(app.config))
+        app.extensions[EXTENSION_KEY] = state
+        app.register_error_handler(AuthError, self._handle_auth_error)
+
+    @property
+    def guard(self) -> Guard:
+        """The Guard of the current app (or the one given to the constructor).
+
+        >>> with app.app_context():                                  # doctest: +SKIP
+        ...     p1.guard.forget(revoked_token)
+        """
+        if has_app_context():
+            state = current_app.extensions.get(EXTENSION_KEY)
+            if isinstance(state, P1GuardState):
+                return state.guard
+        if self._guard is None:
+            raise RuntimeError("no Guard: use p1.guard inside an app set up with p1.init_app")
+        return self._guard
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def verify_request(
+        self,
+        scopes: str | Iterable[str] | None = None,
+        *,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+    ) -> AccessToken:
+        """Check the current request's bearer token now; store and return it, or raise.
+
+        For hooks and views that decide at run time what to demand:
+
+        >>> token = p1.verify_request(["admin"] if item.locked else ["write"])  # doctest: +SKIP
+        """
+        state = current_state()
+        token = state.guard.verify(
+            state.bearer(), scopes=scopes, match=match, check_revocation=check_revocation
+        )
+        set_token(token)
+        return token
+
+    async def averify_request(
+        self,
+        scopes: str | Iterable[str] | None = None,
+        *,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+    ) -> AccessToken:
+        """Async twin of :meth:`verify_request`, for ``async def`` views.
+
+        >>> token = await p1.averify_request("read")                 # doctest: +SKIP
+        """
+        state = current_state()
+        token = await state.guard.averify(
+            state.bearer(), scopes=scopes, match=match, check_revocation=check_revocation
+        )
+        set_token(token)
+        return token
+
+    @overload
+    def require_token(self, view: F, /) -> F: ...
+
+    @overload
+    def require_token(
+        self, *scopes: str, match: Match = "all", check_revocation: bool | None = None
+    ) -> Callable[[F], F]: ...
+
+    def require_token(
+        self, *scopes: Any, match: Match = "all", check_revocation: bool | None = None
+    ) -> Any:
+        """Decorate a view (sync or ``async def``) to demand a valid token with ``scopes``.
+
+        ``match="all"`` (default) needs every scope, ``"any"`` at least one. No scopes: any
+        valid token. The verified token is :data:`~p1guard_flask.current_token` in the view.
+
+        >>> @app.post("/items")                                    # doctest: +SKIP
+        ... @p1.require_token("write")
+        ... def create_item(): ...
+        >>> @app.get("/me")                                        # doctest: +SKIP
+        ... @p1.require_token
+        ... async def me(): ...
+        """
+        if len(scopes) == 1 and callable(scopes[0]):
+            return self._wrap(scopes[0], (), "all", None)
+        wanted = _scope_tuple(scopes)
+        how = _check_match(match)
+        return lambda view: self._wrap(view, wanted, how, check_revocation)
+
+    def _wrap(
+        self, view: F, scopes: tuple[str, ...], match: Match, check_revocation: bool | None
+    ) -> F:
+        wanted = scopes or None
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
+                await self.averify_request(wanted, match=match, check_revocation=check_revocation)
+                return await view(*args, **kwargs)
+
+            return cast(F, async_guarded)
+
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self.verify_request(wanted, match=match, check_revocation=check_revocation)
+            return view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    def protect_blueprint(
+        self,
+        bp: Blueprint,
+        scopes: str | Iterable[str] | None = None,
+        *,
+        match: Match = "all",
+        public_endpoints: Iterable[str] = (),
+        check_revocation: bool | None = None,
+    ) -> None:
+        """Demand a valid token with ``scopes`` on every endpoint of ``bp``, before its views.
+
+        Call it before ``app.register_blueprint(bp)``. ``public_endpoints`` are served without
+        a token: a bare name (``"health"``) is relative to ``bp``; a dotted one
+        (``"api.health"``) is a full endpoint name. Automatic ``OPTIONS`` answers (CORS
+        preflight) stay public, as with :meth:`require_token`.
+
+        >>> api = Blueprint("api", __name__, url_prefix="/api")       # doctest: +SKIP
+        >>> p1.protect_blueprint(api, ["read"], public_endpoints=["health"])  # doctest: +SKIP
+        """
+        wanted = _scope_tuple(scopes) or None
+        how = _check_match(match)
+        if isinstance(public_endpoints, str):
+            raise ConfigError("public_endpoints", "expected a list of endpoint names")
+        names = tuple(public_endpoints)
+        if not all(isinstance(name, str) and name.strip() == name != "" for name in names):
+            raise ConfigError("public_endpoints", f"expected endpoint names, got {names!r}")
+        public = {name for name in names if "." in name}
+        relative = [name for name in names if "." not in name]
+
+        def remember_public(setup: BlueprintSetupState) -> None:
+            full = f"{setup.name_prefix}.{setup.name}".lstrip(".")
+            public.update(f"{full}.{name}" for name in relative)
+
+        def check_token() -> None:
+            if request.endpoint in public:
+                return
+            rule = request.url_rule
+            if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+                return
+            self.verify_request(wanted, match=how, check_revocation=check_revocation)
+
+        bp.record(remember_public)
+        bp.before_request(check_token)
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def error_handler(self, handler: ErrorHandler) -> ErrorHandler:
+        """Register ``handler(err) -> response`` for refused requests (decorator).
+
+        >>> @p1.error_handler                                       # doctest: +SKIP
+        ... def on_auth_error(err):
+        ...     return {"message": err.description}, err.status_code, err.headers
+        """
+        self._error_handler = handler
+        return handler
+
+    def _handle_auth_error(self, err: AuthError) -> ResponseReturnValue:
+        log_refusal(err)
+        if self._error_handler is not None:
+            return self._error_handler(err)
+        return auth_error_response(err)
+
+    def __repr__(self) -> str:
+        return f"P1Guard(guard={self._guard!r})"

@@ -1,0 +1,61 @@
+"""Per-app state: what :meth:`P1Guard.init_app <p1guard_flask.P1Guard.init_app>` stores in
+``app.extensions["p1guard"]``, and how a request finds it through ``current_app``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import current_app, request
+
+from p1guard import Guard
+from p1guard.bearer import extract_bearer, query_tokens
+
+if TYPE_CHECKING:
+    from .extension import P1Guard
+
+__all__ = ["EXTENSION_KEY", "P1GuardState", "current_state"]
+
+#: The key of this extension's state in ``app.extensions``.
+EXTENSION_KEY = "p1guard"
+
+
+@dataclass(frozen=True)
+class P1GuardState:
+    """One app's settings: its Guard, whether query tokens are allowed, the owning extension.
+
+    >>> app.extensions["p1guard"].guard.verify(raw_token)           # doctest: +SKIP
+    """
+
+    extension: P1Guard
+    guard: Guard
+    allow_query_token: bool
+
+    def bearer(self) -> str:
+        """The bearer token of the current request (syntax only), or raise its AuthError.
+
+        Every ``Authorization`` value goes to :func:`p1guard.bearer.extract_bearer`, which also
+        refuses duplicates that a WSGI server merged into one comma-joined value.
+
+        >>> raw = current_state().bearer()                            # doctest: +SKIP
+        """
+        return extract_bearer(
+            request.headers.getlist("Authorization"),
+            query_tokens=query_tokens(request.query_string),
+            allow_query=self.allow_query_token,
+            realm=self.guard.realm,
+        )
+
+
+def current_state() -> P1GuardState:
+    """The state of ``current_app``; :class:`RuntimeError` (fail closed) if it has none.
+
+    >>> current_state().guard                                        # doctest: +SKIP
+    """
+    state = current_app.extensions.get(EXTENSION_KEY)
+    if not isinstance(state, P1GuardState):
+        raise RuntimeError(
+            f"P1Guard is not set up on the app {current_app.name!r}: call p1.init_app(app)"
+        )
+    return state

@@ -1,0 +1,279 @@
+"""P1Guard set-up: app.config, the app-factory pattern, error handlers and current_token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask, g
+from flask_helpers import AppFactory, bearer, body, mock_config
+
+from p1guard import AuthError, ConfigError, Guard
+from p1guard.testing import MockPingOne
+from p1guard_flask import P1Guard, auth_error_response, current_token, get_token
+
+ENV_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+@pytest.fixture
+def configured_app() -> Iterator[AppFactory]:
+    """``configured_app(config)``: a Flask app set up from config; its Guard is closed after."""
+    guards: list[Guard] = []
+
+    def build(config: dict[str, Any], p1: P1Guard | None = None) -> Flask:
+        app = Flask(__name__)
+        app.config.update(config)
+        (p1 or P1Guard()).init_app(app)
+        guards.append(app.extensions["p1guard"].guard)
+        return app
+
+    yield build
+    for built in guards:
+        built.close()
+
+
+@pytest.fixture
+def guard(pingone_mock: MockPingOne) -> Guard:
+    return pingone_mock.guard()
+
+
+def _route(app: Flask, p1: P1Guard, *scopes: str) -> None:
+    @app.get("/items")
+    @p1.require_token(*scopes)
+    def items() -> dict[str, Any]:
+        return {"sub": current_token.subject, "source": current_token.source}
+
+
+# -- config ----------------------------------------------------------------------------------
+
+
+def test_config_builds_the_guard(configured_app: AppFactory, pingone_mock: MockPingOne) -> None:
+    app = configured_app(mock_config(pingone_mock, P1GUARD_LEEWAY="5", P1GUARD_REALM="api"))
+    guard = app.extensions["p1guard"].guard
+    assert guard.pingone.issuer == pingone_mock.issuer
+    assert guard.realm == "api"
+    assert guard.policy.leeway == 5
+
+
+def test_env_id_and_region_make_the_issuer(configured_app: AppFactory) -> None:
+    config = {
+        "P1GUARD_ENV_ID": ENV_ID,
+        "P1GUARD_REGION": "eu",
+        "P1GUARD_AUDIENCE": ["https://api.example.com", "https://b.example.com"],
+        "P1GUARD_TIMEOUT": timedelta(seconds=2),
+    }
+    guard = configured_app(config).extensions["p1guard"].guard
+    assert guard.pingone.issuer == f"https://auth.pingone.eu/{ENV_ID}/as"
+    assert guard.pingone.timeout == 2
+
+
+def _with(**settings: Any) -> dict[str, Any]:
+    return {"P1GUARD_ENV_ID": ENV_ID, "P1GUARD_AUDIENCE": "a", **settings}
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"P1GUARD_AUDIENCE": "https://api.example.com"}, "P1GUARD_ENV_ID"),
+        (_with(P1GUARD_ENV_ID="not-a-uuid"), "P1GUARD_ENV_ID"),
+        (_with(P1GUARD_REGION="XX"), "P1GUARD_REGION"),
+        ({"P1GUARD_ISSUER": "http://evil.example/as", "P1GUARD_AUDIENCE": "a"}, "P1GUARD_ISSUER"),
+        ({"P1GUARD_ENV_ID": ENV_ID}, "P1GUARD_AUDIENCE"),
+        (_with(P1GUARD_AUDIENCE=42), "P1GUARD_AUDIENCE"),
+        (_with(P1GUARD_AUDIENCE=[""]), "P1GUARD_AUDIENCE"),
+        (_with(P1GUARD_MODE="trust"), "P1GUARD_MODE"),
+        (_with(P1GUARD_MODE="introspect"), "P1GUARD_CLIENT_ID"),
+        (_with(P1GUARD_CHECK_REVOCATION="sure"), "P1GUARD_CHECK_REVOCATION"),
+        (_with(P1GUARD_LEEWAY="soon"), "P1GUARD_LEEWAY"),
+        (_with(P1GUARD_LEEWAY=-1), "P1GUARD_LEEWAY"),
+        (_with(P1GUARD_TIMEOUT=0), "P1GUARD_TIMEOUT"),
+        (_with(P1GUARD_REALM=7), "P1GUARD_REALM"),
+        (_with(P1GUARD_ALLOW_QUERY_TOKEN="maybe"), "P1GUARD_ALLOW_QUERY_TOKEN"),
+    ],
+)
+def test_config_errors_name_the_key(config: dict[str, Any], key: str) -> None:
+    app = Flask(__name__)
+    app.config.update(config)
+    with pytest.raises(ConfigError) as info:
+        P1Guard(app)
+    assert info.value.field == key
+    assert str(info.value).startswith(f"{key}: ")
+    assert "p1guard" not in app.extensions
+
+
+def test_client_secret_never_in_config_errors() -> None:
+    app = Flask(__name__)
+    app.config.update(_with(P1GUARD_CLIENT_SECRET="s3cr3t-value"))  # no P1GUARD_CLIENT_ID
+    with pytest.raises(ConfigError) as info:
+        P1Guard(app)
+    assert info.value.field == "P1GUARD_CLIENT_ID"
+    assert "s3cr3t-value" not in str(info.value)
+
+
+def test_guard_settings_beside_a_guard_are_refused(guard: Guard) -> None:
+    app = Flask(__name__)
+    app.config["P1GUARD_CHECK_REVOCATION"] = True  # would be silently ignored otherwise
+    with pytest.raises(ConfigError, match="P1GUARD_CHECK_REVOCATION"):
+        P1Guard(app, guard=guard)
+
+
+def test_second_init_on_one_app_is_refused(guard: Guard) -> None:
+    app = Flask(__name__)
+    P1Guard(app, guard=guard)
+    with pytest.raises(RuntimeError, match="already"):
+        P1Guard(app, guard=guard)
+
+
+def test_not_initialised_app_fails_closed(guard: Guard, pingone_mock: MockPingOne) -> None:
+    app = Flask(__name__)
+    _route(app, P1Guard(guard=guard))
+    app.testing = True
+    with pytest.raises(RuntimeError, match="init_app"):
+        app.test_client().get("/items", headers=bearer(pingone_mock.issue_token()))
+
+
+# -- modes through config --------------------------------------------------------------------
+
+
+def test_introspection_mode_with_opaque_token(
+    configured_app: AppFactory, pingone_mock: MockPingOne
+) -> None:
+    app = configured_app(mock_config(pingone_mock, P1GUARD_MODE="introspect"))
+    p1 = app.extensions["p1guard"].extension
+    _route(app, p1, "read")
+    client = app.test_client()
+    opaque = pingone_mock.issue_token(["read"], opaque=True)
+    response = client.get("/items", headers=bearer(opaque))
+    assert response.status_code == 200
+    assert body(response) == {"sub": "user-1", "source": "introspection"}
+    unknown = client.get("/items", headers=bearer("opaque-token-nobody-issued"))
+    assert unknown.status_code == 401
+    assert body(unknown)["error"] == "invalid_token"
+
+
+def test_revoked_token_rejected_with_check_revocation(
+    configured_app: AppFactory, pingone_mock: MockPingOne
+) -> None:
+    app = configured_app(mock_config(pingone_mock, P1GUARD_CHECK_REVOCATION="true"))
+    _route(app, app.extensions["p1guard"].extension)
+    token = pingone_mock.issue_token(["read"])
+    pingone_mock.revoke(token)
+    response = app.test_client().get("/items", headers=bearer(token))
+    assert response.status_code == 401
+    assert body(response)["error"] == "invalid_token"
+
+
+# -- app factory -----------------------------------------------------------------------------
+
+
+def test_one_extension_serves_several_apps(
+    configured_app: AppFactory, pingone_mock: MockPingOne
+) -> None:
+    p1 = P1Guard()
+    with MockPingOne(audience="https://other.example") as other:
+        first = configured_app(mock_config(pingone_mock), p1)
+        second = configured_app(mock_config(other), p1)
+        for app in (first, second):
+            _route(app, p1, "read")
+        assert first.extensions["p1guard"].guard is not second.extensions["p1guard"].guard
+        token_one, token_two = pingone_mock.issue_token(["read"]), other.issue_token(["read"])
+        assert first.test_client().get("/items", headers=bearer(token_one)).status_code == 200
+        assert second.test_client().get("/items", headers=bearer(token_two)).status_code == 200
+        assert first.test_client().get("/items", headers=bearer(token_two)).status_code == 401
+        with first.app_context():
+            assert p1.guard is first.extensions["p1guard"].guard
+
+
+def test_init_app_guard_overrides_the_shared_one(pingone_mock: MockPingOne) -> None:
+    shared, own = pingone_mock.guard(), pingone_mock.guard(realm="own")
+    p1 = P1Guard(guard=shared)
+    app = Flask(__name__)
+    p1.init_app(app, guard=own)
+    assert app.extensions["p1guard"].guard is own
+    assert p1.guard is shared  # outside an app context
+
+
+# -- error handlers --------------------------------------------------------------------------
+
+
+def test_custom_error_handler_decorator(guard: Guard) -> None:
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard)
+    _route(app, p1)
+
+    @p1.error_handler
+    def on_auth_error(err: AuthError) -> Any:
+        return {"message": err.description, "status": err.status_code}, err.status_code, err.headers
+
+    response = app.test_client().get("/items")
+    assert response.status_code == 401
+    assert body(response) == {"message": "An access token is required", "status": 401}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_custom_error_handler_argument_may_extend_the_default(
+    guard: Guard, pingone_mock: MockPingOne
+) -> None:
+    def on_auth_error(err: AuthError) -> Any:
+        response = auth_error_response(err)
+        response.headers["X-Request-Id"] = g.get("request_id", "r-1")
+        return response
+
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard, error_handler=on_auth_error)
+    _route(app, p1, "admin")
+    response = app.test_client().get("/items", headers=bearer(pingone_mock.issue_token(["read"])))
+    assert response.status_code == 403
+    assert response.headers["X-Request-Id"] == "r-1"
+    assert body(response)["error"] == "insufficient_scope"
+
+
+# -- current_token ---------------------------------------------------------------------------
+
+
+def test_current_token_outside_a_request_raises_clearly() -> None:
+    with pytest.raises(RuntimeError, match="outside of application context"):
+        _ = current_token.subject
+    with Flask(__name__).app_context(), pytest.raises(RuntimeError, match="outside of request"):
+        _ = current_token.subject
+
+
+def test_current_token_in_unprotected_view_raises_clearly(guard: Guard) -> None:
+    app = Flask(__name__)
+    P1Guard(app, guard=guard)
+    app.testing = True
+
+    @app.get("/unprotected")
+    def unprotected() -> dict[str, Any]:
+        assert get_token() is None
+        return {"sub": current_token.subject}
+
+    with pytest.raises(RuntimeError, match="require_token"):
+        app.test_client().get("/unprotected")
+
+
+def test_verify_request_in_a_hook(guard: Guard, pingone_mock: MockPingOne) -> None:
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard)
+
+    @app.get("/dynamic/<level>")
+    def dynamic(level: str) -> dict[str, Any]:
+        token = p1.verify_request(["admin"] if level == "high" else ["read"])
+        return {"sub": token.subject, "same": token is get_token()}
+
+    client = app.test_client()
+    token = bearer(pingone_mock.issue_token(["read"]))
+    assert body(client.get("/dynamic/low", headers=token)) == {"sub": "user-1", "same": True}
+    assert client.get("/dynamic/high", headers=token).status_code == 403
+
+
+def test_bad_decorator_arguments_are_refused(guard: Guard) -> None:
+    p1 = P1Guard(guard=guard)
+    with pytest.raises(ConfigError, match="match"):
+        p1.require_token("read", match="most")  # type: ignore[call-overload]
+    with pytest.raises(ConfigError, match="scopes"):
+        p1.require_token("read", 3)  # type: ignore[call-overload]
+    with pytest.raises(ConfigError, match="scopes"):
+        p1.require_token(" ")

@@ -1,0 +1,254 @@
+"""@p1.require_token on sync and async Flask views, against a live MockPingOne."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_helpers import bearer, body
+
+from p1guard import Guard, InsufficientScope
+from p1guard.testing import MockPingOne
+from p1guard_flask import P1Guard, current_token
+
+
+@pytest.fixture
+def guard(pingone_mock: MockPingOne) -> Guard:
+    return pingone_mock.guard()
+
+
+def _token_json() -> dict[str, Any]:
+    return {"sub": current_token.subject, "scopes": sorted(current_token.scopes)}
+
+
+def build(guard: Guard, **config: Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config)
+    p1 = P1Guard(app, guard=guard)
+
+    @app.get("/items")
+    @p1.require_token("read")
+    def items() -> dict[str, Any]:
+        return _token_json()
+
+    @app.get("/async/items")
+    @p1.require_token("read")
+    async def async_items() -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return _token_json()
+
+    @app.post("/items")
+    @p1.require_token("read", "write")
+    def create() -> tuple[dict[str, Any], int]:
+        return _token_json(), 201
+
+    @app.get("/any")
+    @p1.require_token("admin", "write", match="any")
+    def any_of() -> dict[str, Any]:
+        return _token_json()
+
+    @app.get("/me")
+    @p1.require_token()
+    def me() -> dict[str, Any]:
+        return _token_json()
+
+    @app.get("/bare")
+    @p1.require_token
+    def bare() -> dict[str, Any]:
+        return _token_json()
+
+    @app.get("/async/bare")
+    @p1.require_token
+    async def async_bare() -> dict[str, Any]:
+        return _token_json()
+
+    @app.get("/raises")
+    @p1.require_token()
+    def raises() -> dict[str, Any]:
+        raise InsufficientScope(["admin"])
+
+    @app.get("/crash")
+    @p1.require_token()
+    def crash() -> dict[str, Any]:
+        raise ValueError("secret internals")
+
+    return app
+
+
+@pytest.fixture
+def client(guard: Guard) -> FlaskClient:
+    return build(guard).test_client()
+
+
+PATHS = ["/items", "/async/items"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_valid_token_200(client: FlaskClient, pingone_mock: MockPingOne, path: str) -> None:
+    response = client.get(path, headers=bearer(pingone_mock.issue_token(["read", "write"])))
+    assert response.status_code == 200
+    assert body(response) == {"sub": "user-1", "scopes": ["read", "write"]}
+
+
+@pytest.mark.parametrize("path", [*PATHS, "/me", "/bare", "/async/bare"])
+def test_missing_token_401_with_bare_challenge(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.mimetype == "application/json"
+    assert body(response) == {
+        "error": "unauthorized",
+        "error_description": "An access token is required",
+    }
+
+
+def _bad_token(op: MockPingOne, kind: str) -> str:
+    if kind == "expired":
+        return op.issue_token(expires_in=-600)
+    if kind == "wrong_audience":
+        return op.issue_token(audience="https://other.example")
+    if kind == "alg_none":
+        return op.issue_token(alg="none")
+    header, payload, signature = op.issue_token().split(".")
+    forged = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
+    return f"{header}.{payload}.{forged}"
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("kind", ["forged_signature", "expired", "wrong_audience", "alg_none"])
+def test_bad_token_401_invalid_token(
+    client: FlaskClient, pingone_mock: MockPingOne, kind: str, path: str
+) -> None:
+    token = _bad_token(pingone_mock, kind)
+    response = client.get(path, headers=bearer(token))
+    assert response.status_code == 401
+    assert body(response)["error"] == "invalid_token"
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert token not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/items"), ("GET", "/any")])
+def test_missing_scope_403_names_the_scope(
+    client: FlaskClient, pingone_mock: MockPingOne, method: str, path: str
+) -> None:
+    response = client.open(path, method=method, headers=bearer(pingone_mock.issue_token(["read"])))
+    assert response.status_code == 403
+    assert body(response)["error"] == "insufficient_scope"
+    challenge = response.headers["WWW-Authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert ('scope="read write"' if path == "/items" else 'scope="admin write"') in challenge
+    assert "write" in body(response)["error_description"]
+
+
+def test_async_view_missing_scope_403(client: FlaskClient, pingone_mock: MockPingOne) -> None:
+    response = client.get("/async/items", headers=bearer(pingone_mock.issue_token(["write"])))
+    assert response.status_code == 403
+    assert 'scope="read"' in response.headers["WWW-Authenticate"]
+
+
+def test_match_any_accepts_one_of_the_scopes(
+    client: FlaskClient, pingone_mock: MockPingOne
+) -> None:
+    response = client.get("/any", headers=bearer(pingone_mock.issue_token(["write"])))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/me", "/bare", "/async/bare"])
+def test_any_valid_token_without_scopes(
+    client: FlaskClient, pingone_mock: MockPingOne, path: str
+) -> None:
+    response = client.get(path, headers=bearer(pingone_mock.issue_token([], sub=None)))
+    assert response.status_code == 200
+    assert body(response) == {"sub": None, "scopes": []}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_provider_down_503_with_retry_after(
+    client: FlaskClient, pingone_mock: MockPingOne, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    pingone_mock.stop()
+    with caplog.at_level(logging.WARNING, logger="p1guard.flask"):
+        response = client.get(path, headers=bearer(token))
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert body(response)["error"] == "temporarily_unavailable"
+    assert "error=" not in response.headers["WWW-Authenticate"]
+    assert token not in caplog.text
+    assert "rejected GET" in caplog.text
+
+
+def test_view_may_raise_auth_errors(client: FlaskClient, pingone_mock: MockPingOne) -> None:
+    response = client.get("/raises", headers=bearer(pingone_mock.issue_token(["read"])))
+    assert response.status_code == 403
+    assert 'scope="admin"' in response.headers["WWW-Authenticate"]
+
+
+def test_other_exceptions_are_not_echoed(client: FlaskClient, pingone_mock: MockPingOne) -> None:
+    response = client.get("/crash", headers=bearer(pingone_mock.issue_token()))
+    assert response.status_code == 500
+    assert "secret internals" not in response.get_data(as_text=True)
+
+
+def test_realm_of_the_guard_is_in_challenges(pingone_mock: MockPingOne) -> None:
+    client = build(pingone_mock.guard(realm="orders")).test_client()
+    assert client.get("/items").headers["WWW-Authenticate"] == 'Bearer realm="orders"'
+    malformed = client.get("/items", headers={"Authorization": "Bearer a b"})
+    assert malformed.status_code == 400
+    assert 'realm="orders"' in malformed.headers["WWW-Authenticate"]
+
+
+# -- how the token is sent -------------------------------------------------------------------
+
+
+def test_token_in_query_rejected_by_default(client: FlaskClient, pingone_mock: MockPingOne) -> None:
+    token = pingone_mock.issue_token(["read"])
+    response = client.get("/items", query_string={"access_token": token})
+    assert response.status_code == 400
+    assert body(response)["error"] == "invalid_request"
+    assert token not in response.get_data(as_text=True)
+
+
+def test_percent_encoded_query_token_rejected(
+    client: FlaskClient, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    response = client.get(f"/items?access%5Ftoken={token}", headers=bearer(token))
+    assert response.status_code == 400
+
+
+def test_query_token_allowed_by_config(guard: Guard, pingone_mock: MockPingOne) -> None:
+    client = build(guard, P1GUARD_ALLOW_QUERY_TOKEN="true").test_client()
+    token = pingone_mock.issue_token(["read"])
+    assert client.get("/items", query_string={"access_token": token}).status_code == 200
+    both = client.get("/items", query_string={"access_token": token}, headers=bearer(token))
+    assert both.status_code == 400
+
+
+def test_duplicate_authorization_headers_rejected(
+    client: FlaskClient, pingone_mock: MockPingOne
+) -> None:
+    good = pingone_mock.issue_token(["read"])
+    headers = [("Authorization", f"Bearer {good}"), ("Authorization", "Bearer other")]
+    response = client.get("/items", headers=headers)
+    assert response.status_code == 400
+    assert body(response)["error"] == "invalid_request"
+
+
+def test_comma_merged_authorization_header_rejected(
+    client: FlaskClient, pingone_mock: MockPingOne
+) -> None:
+    good = pingone_mock.issue_token(["read"])
+    response = client.get("/items", headers={"Authorization": f"Bearer {good}, Bearer {good}"})
+    assert response.status_code == 400
+
+
+def test_basic_credentials_are_no_token(client: FlaskClient) -> None:
+    response = client.get("/items", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
