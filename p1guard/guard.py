@@ -198,6 +198,11 @@ class Guard:
         except AuthError as exc:
             raise self._finish(exc, token) from None
 
+    @property
+    def can_introspect(self) -> bool:
+        """Whether the Guard has client credentials for introspection (and ``check_revocation``)."""
+        return self._client_auth is not None
+
     def forget(self, token: str) -> None:
         """Drop ``token`` from both caches (e.g. after the app revoked it)."""
         digest = token_digest(token)
