@@ -18,9 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultMode
-    from .mock import MockPingOne
+    from .mock import DEFAULT_USER, MockPingOne, RegisteredClient
 
-__all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "FaultMode", "MockPingOne"]
+__all__ = [
+    "DEFAULT_USER",
+    "ENDPOINTS",
+    "FAULT_MODES",
+    "Endpoint",
+    "FaultMode",
+    "MockPingOne",
+    "RegisteredClient",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,28 +10,37 @@ Rules:
 4. The request body is always read before answering, so closing the connection never resets
    an unread request (which could destroy the response on the client side).
 5. Nothing here logs: tokens, secrets and assertions travel in bodies and headers only.
+6. The browser-facing endpoints (``authorize``, ``userinfo``, ``signoff``) answer their own
+   pages, redirects and Bearer challenges: see ``_login_app``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hmac
-import json
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import unquote_plus
 
 import jwt
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from . import _login_app
+from ._http import (
+    NO_STORE,
+    OAuthError,
+    error_response,
+    json_response,
+    parse_basic,
+    read_form,
+    required,
+)
 from ._keys import ALGORITHMS, KeyRing
+from ._login import OIDC_SCOPES
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -44,38 +53,28 @@ __all__ = ["MockApp", "RequestHandler"]
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ASSERTION_MAX_LIFETIME = 3600
 _LEEWAY = 5
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _ROUTES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "/.well-known/openid-configuration": ("discovery", ("GET", "HEAD")),
     "/jwks": ("jwks", ("GET", "HEAD")),
     "/token": ("token", ("POST",)),
     "/introspect": ("introspect", ("POST",)),
     "/revoke": ("revoke", ("POST",)),
+    "/authorize": ("authorize", ("GET", "POST")),
+    "/par": ("par", ("POST",)),
+    "/userinfo": ("userinfo", ("GET", "POST")),
+    "/signoff": ("signoff", ("GET", "POST")),
 }
-_OIDC_SCOPES = ("openid", "profile", "email", "address", "phone", "offline_access")
 _CLAIMS = (
     "sub", "iss", "auth_time", "acr", "name", "given_name", "family_name", "middle_name",
     "preferred_username", "profile", "picture", "zoneinfo", "phone_number", "updated_at",
     "address", "email", "locale",
 )  # fmt: skip
-
-
-class OAuthError(Exception):
-    """An RFC 6749 error answer."""
-
-    def __init__(self, status: int, error: str, description: str, *, basic: bool = False) -> None:
-        super().__init__(error)
-        self.status, self.error, self.description, self.basic = status, error, description, basic
-
-
-def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body), status=status, headers=dict(headers or {}), mimetype="application/json"
-    )
-
-
-def _error(status: int, error: str, description: str, **headers: str) -> Response:
-    return _json({"error": error, "error_description": description}, status, headers)
+_GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+_BROWSER_ENDPOINTS: Mapping[str, Callable[[MockApp, Request], Response]] = {
+    "authorize": _login_app.authorize,
+    "userinfo": _login_app.userinfo,
+    "signoff": _login_app.signoff,
+}
 
 
 class RequestHandler(WSGIRequestHandler):
@@ -138,7 +137,7 @@ class MockApp:
         route = _ROUTES.get(path[len(prefix) :]) if path.startswith(prefix + "/") else None
         if route is None:
             _drain(request)
-            return _error(404, "not_found", "no such endpoint")(environ, start_response)
+            return error_response(404, "not_found", "no such endpoint")(environ, start_response)
         name, methods = route
         fault = self.mock._record_call(name)
         if fault is not None and fault.mode == "down":
@@ -152,7 +151,7 @@ class MockApp:
         if fault is not None and fault.mode in ("error", "ratelimit", "garbage"):
             response = _fault_response(fault)
         elif request.method not in methods:
-            response = _error(
+            response = error_response(
                 405, "invalid_request", "method not allowed", Allow=", ".join(methods)
             )
         else:
@@ -163,28 +162,34 @@ class MockApp:
         return response(environ, start_response)
 
     def _dispatch(self, name: str, request: Request, fault: Fault | None) -> Response:
+        browser = _BROWSER_ENDPOINTS.get(name)
+        if browser is not None:  # pages, redirects and bearer challenges of their own
+            return browser(self, request)
         try:
             if name == "discovery":
                 document = self.discovery()
                 if fault is not None and fault.mode == "wrong_issuer":
                     document["issuer"] = f"https://evil.example.com/{self.mock.env_id}/as"
-                return _json(document)
+                return json_response(document)
             if name == "jwks":
                 empty = fault is not None and fault.mode == "empty_keys"
-                return _json({"keys": []} if empty else self.keys.jwks())
-            form = _form(request)
+                return json_response({"keys": []} if empty else self.keys.jwks())
+            if name == "par":
+                return _login_app.par(self, request)
+            form = read_form(request)
             if name == "token":
                 return self.token(request, form)
             if name == "introspect":
                 # Any known client may introspect: the resource, the app, key-registered clients.
                 self.authenticate(request, form, self.mock.introspection_endpoint)
-                return _json(self.mock.introspect(_required(form, "token")), headers=_NO_STORE)
+                token = required(form, "token")
+                return json_response(self.mock.introspect(token), headers=NO_STORE)
             return self.revoke(request, form)
         except OAuthError as exc:
-            headers = dict(_NO_STORE)
+            headers = dict(NO_STORE)
             if exc.basic:
                 headers["WWW-Authenticate"] = 'Basic realm="PingOne"'
-            return _error(exc.status, exc.error, exc.description, **headers)
+            return error_response(exc.status, exc.error, exc.description, **headers)
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -203,7 +208,7 @@ class MockApp:
             "revocation_endpoint": f"{issuer}/revoke",
             "device_authorization_endpoint": f"{issuer}/device_authorization",
             "claims_parameter_supported": False,
-            "scopes_supported": [*_OIDC_SCOPES, *self.mock.scopes],
+            "scopes_supported": [*OIDC_SCOPES, *self.mock.scopes],
             "response_types_supported": ["code"],
             "response_modes_supported": ["pi.flow", "query", "fragment", "form_post"],
             "grant_types_supported": [
@@ -234,40 +239,62 @@ class MockApp:
         }
 
     def token(self, request: Request, form: Mapping[str, str]) -> Response:
-        """``grant_type=client_credentials`` for the registered app (or key-registered clients)."""
-        client_id = self.authenticate(request, form, self.mock.token_endpoint)
-        if client_id == self.mock.resource_id:
+        """``client_credentials``, ``authorization_code`` and ``refresh_token`` grants."""
+        mock = self.mock
+        client_id = self.authenticate(request, form, mock.token_endpoint, public=True)
+        if client_id == mock.resource_id:
             raise OAuthError(400, "unauthorized_client", "a resource cannot request tokens")
-        grant_type = _required(form, "grant_type")
-        if grant_type != "client_credentials":
-            raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
+        grant_type = required(form, "grant_type")
+        if grant_type not in _GRANT_TYPES:
+            raise OAuthError(400, "unsupported_grant_type", f"unsupported grant: {grant_type}")
+        client = mock._clients.get(client_id)
+        # Clients known only by a registered key may use client_credentials, as before.
+        allowed = ("client_credentials",) if client is None else client.grant_types
+        if grant_type not in allowed:
+            raise OAuthError(400, "unauthorized_client", f"the client may not use {grant_type}")
+        if client is not None and grant_type == "authorization_code":
+            return json_response(mock._login.redeem_code(client, form), headers=NO_STORE)
+        if client is not None and grant_type == "refresh_token":
+            return json_response(mock._login.refresh(client, form), headers=NO_STORE)
         requested = form.get("scope", "").split()
-        unknown = sorted(set(requested) - set(self.mock.scopes))
+        unknown = sorted(set(requested) - set(mock.scopes))
         if unknown:
             raise OAuthError(400, "invalid_scope", f"unknown scope: {' '.join(unknown)}")
-        scopes = requested or list(self.mock.scopes)
-        lifetime = self.mock.token_lifetime
-        token = self.mock.issue_token(scopes, sub=None, client_id=client_id, expires_in=lifetime)
+        scopes = requested or list(mock.scopes)
+        lifetime = mock.token_lifetime
+        token = mock.issue_token(scopes, sub=None, client_id=client_id, expires_in=lifetime)
         body = {
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": int(lifetime),
             "scope": " ".join(scopes),
         }
-        return _json(body, headers=_NO_STORE)
+        return json_response(body, headers=NO_STORE)
 
     def revoke(self, request: Request, form: Mapping[str, str]) -> Response:
-        """RFC 7009: always 200 for an authenticated app, known token or not."""
-        client_id = self.authenticate(request, form, self.mock.revocation_endpoint)
+        """RFC 7009: always 200 for an authenticated app, known token or not.
+
+        A refresh token revokes its whole grant, but only when the caller is its client.
+        """
+        client_id = self.authenticate(request, form, self.mock.revocation_endpoint, public=True)
         if client_id == self.mock.resource_id:
             raise OAuthError(400, "unauthorized_client", "a resource cannot revoke tokens")
-        self.mock.revoke(_required(form, "token"))
-        return Response(b"", status=200, headers=_NO_STORE)
+        token = required(form, "token")
+        if not self.mock._login.revoke_refresh(token, client_id):
+            self.mock.revoke(token)
+        return Response(b"", status=200, headers=NO_STORE)
 
     # -- client authentication -------------------------------------------------------------
 
-    def authenticate(self, request: Request, form: Mapping[str, str], endpoint: str) -> str:
-        """Check client_secret_basic, client_secret_post or private_key_jwt; return the id."""
+    def authenticate(
+        self, request: Request, form: Mapping[str, str], endpoint: str, *, public: bool = False
+    ) -> str:
+        """Check the client's credentials; return its id.
+
+        Methods: ``client_secret_basic``, ``client_secret_post``, ``private_key_jwt`` and, where
+        ``public`` allows it, ``none`` (a registered public client sending only ``client_id``).
+        A registered client must use its own method (the default app may use any).
+        """
         header = request.headers.get("Authorization")
         methods = [
             header is not None,
@@ -277,27 +304,38 @@ class MockApp:
         if sum(methods) > 1:
             raise OAuthError(400, "invalid_request", "more than one client authentication method")
         if header is not None:
-            client_id, secret = _parse_basic(header)
+            client_id, secret = parse_basic(header)
             if "client_id" in form and form["client_id"] != client_id:
                 raise OAuthError(400, "invalid_request", "client_id does not match", basic=True)
             if not self._secret_ok(client_id, secret):
                 raise OAuthError(401, "invalid_client", "client authentication failed", basic=True)
-            return client_id
-        if methods[1]:
+            used = "client_secret_basic"
+        elif methods[1]:
             client_id = form.get("client_id", "")
             if not self._secret_ok(client_id, form["client_secret"]):
                 raise OAuthError(401, "invalid_client", "client authentication failed")
-            return client_id
-        if methods[2]:
-            return self._check_assertion(form, endpoint)
-        raise OAuthError(401, "invalid_client", "client authentication required")
+            used = "client_secret_post"
+        elif methods[2]:
+            client_id, used = self._check_assertion(form, endpoint), "private_key_jwt"
+        else:
+            client_id, used = form.get("client_id", ""), "none"
+        client = self.mock._clients.get(client_id)
+        if used == "none" and (client is None or not client.public or not public):
+            raise OAuthError(401, "invalid_client", "client authentication required")
+        if client is not None and client.auth_method != used and not client.lenient:
+            raise OAuthError(
+                401,
+                "invalid_client",
+                f"the client must authenticate with {client.auth_method}",
+                basic=used == "client_secret_basic",
+            )
+        return client_id
 
     def _secret_ok(self, client_id: str, secret: str) -> bool:
-        known = {
-            self.mock.client_id: self.mock.client_secret,
-            self.mock.resource_id: self.mock.resource_secret,
-        }
-        expected = known.get(client_id)
+        if client_id == self.mock.resource_id:
+            expected: str | None = self.mock.resource_secret
+        else:
+            expected = self.mock._clients.secret(client_id)
         return expected is not None and hmac.compare_digest(expected.encode(), secret.encode())
 
     def _check_assertion(self, form: Mapping[str, str], endpoint: str) -> str:
@@ -345,9 +383,9 @@ class MockApp:
 
 def _fault_response(fault: Fault) -> Response:
     if fault.mode == "error":
-        return _error(500, "server_error", "mock PingOne fault: internal error")
+        return error_response(500, "server_error", "mock PingOne fault: internal error")
     if fault.mode == "ratelimit":
-        return _error(
+        return error_response(
             429, "rate_limited", "too many requests", **{"Retry-After": str(fault.retry_after)}
         )
     return Response(b"<html>oops</html>", status=200, mimetype="text/html")
@@ -363,39 +401,3 @@ def _cut(conn: object) -> None:
 def _drain(request: Request) -> None:
     with contextlib.suppress(HTTPException):
         request.get_data()
-
-
-def _form(request: Request) -> dict[str, str]:
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise OAuthError(
-            400, "invalid_request", "expected an application/x-www-form-urlencoded body"
-        )
-    try:
-        form = request.form
-    except HTTPException:
-        raise OAuthError(400, "invalid_request", "unreadable form body") from None
-    for name in form:
-        if len(form.getlist(name)) > 1:
-            raise OAuthError(400, "invalid_request", f"repeated parameter: {name}")
-    return dict(form.items())
-
-
-def _required(form: Mapping[str, str], name: str) -> str:
-    value = form.get(name)
-    if not value:
-        raise OAuthError(400, "invalid_request", f"missing parameter: {name}")
-    return value
-
-
-def _parse_basic(header: str) -> tuple[str, str]:
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        raise OAuthError(401, "invalid_client", "unsupported authorization scheme", basic=True)
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise OAuthError(401, "invalid_client", "malformed basic credentials", basic=True) from None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        raise OAuthError(401, "invalid_client", "malformed basic credentials", basic=True)
-    return unquote_plus(client_id), unquote_plus(secret)

@@ -5,18 +5,24 @@ Rules:
 2. An endpoint's own switch wins over ``"*"``.
 3. ``wrong_issuer`` only touches discovery and ``empty_keys`` only the JWKS, also under ``"*"``.
 4. A switch armed for N times is consumed by the next N matching requests, then disarmed.
+
+:class:`FaultControls` is the matching part of ``MockPingOne``'s public API.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-__all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "Fault", "FaultMode", "Faults"]
+__all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "Fault", "FaultControls", "FaultMode", "Faults"]
 
 #: Names of the mock's endpoints, as used by ``MockPingOne.calls`` and ``MockPingOne.fail``.
-Endpoint = Literal["discovery", "jwks", "token", "introspect", "revoke"]
+Endpoint = Literal[
+    "discovery", "jwks", "token", "introspect", "revoke", "authorize", "par", "userinfo", "signoff"
+]
 #: What ``MockPingOne.fail`` can make an endpoint do.
 FaultMode = Literal[
     "down", "slow", "error", "ratelimit", "garbage", "truncated", "wrong_issuer", "empty_keys"
@@ -80,3 +86,48 @@ class Faults:
                         del self._armed[armed_for]
                 return replace(fault)
             return None
+
+
+class FaultControls:
+    """The faults-and-counters half of :class:`~p1guard.testing.MockPingOne`'s API (a mixin)."""
+
+    #: Requests per endpoint name (faulted ones included).
+    calls: Counter[str]
+    _faults: Faults
+    _lock: AbstractContextManager[Any]
+
+    def fail(
+        self,
+        endpoint: Endpoint | Literal["*"],
+        mode: FaultMode,
+        *,
+        times: int | None = None,
+        delay: float = 2.0,
+        retry_after: int = 1,
+    ) -> None:
+        """Make ``endpoint`` (or every endpoint, ``"*"``) misbehave.
+
+        Modes: ``down`` (connection dropped, no response), ``slow`` (answer after ``delay``
+        seconds), ``error`` (500), ``ratelimit`` (429 with ``Retry-After``), ``garbage``
+        (200 HTML), ``truncated`` (the normal body cut in half), ``wrong_issuer`` (discovery
+        only), ``empty_keys`` (jwks only). ``times=N`` fires on the next N requests, then clears;
+        ``None`` lasts until :meth:`clear_faults`. A new fault replaces the endpoint's old one.
+
+        >>> op.fail("jwks", "down", times=1)   # doctest: +SKIP
+        """
+        self._faults.arm(endpoint, mode, times=times, delay=delay, retry_after=retry_after)
+
+    def clear_faults(self, endpoint: Endpoint | Literal["*"] | None = None) -> None:
+        """Disarm every fault, or only the one set for ``endpoint``."""
+        self._faults.clear(endpoint)
+
+    def reset_calls(self) -> None:
+        """Zero :attr:`calls`."""
+        with self._lock:
+            self.calls.clear()
+
+    def _record_call(self, endpoint: str) -> Fault | None:
+        """Count a request to ``endpoint`` and consume the fault that applies to it, if any."""
+        with self._lock:
+            self.calls[endpoint] += 1
+        return self._faults.take(endpoint)

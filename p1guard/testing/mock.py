@@ -1,8 +1,10 @@
 """MockPingOne: a real PingOne-like authorization server on 127.0.0.1, for tests and demos.
 
 It listens on a real socket, signs real JWTs with real keys and answers discovery, JWKS,
-client-credentials token, introspection and revocation requests the way PingOne does. Fault
-switches make it slow, down, rate limited or wrong on demand.
+token (client credentials, authorization code with PKCE, refresh), introspection, revocation,
+PAR, authorize, userinfo and signoff requests the way PingOne does. Sign-in needs no form: the
+test user is signed in by ``/authorize`` itself. Fault switches make it slow, down, rate limited
+or wrong on demand; tamper hooks make its login answers lie for attack tests.
 """
 
 from __future__ import annotations
@@ -17,21 +19,32 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ._app import MockApp, RequestHandler
-from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, Fault, FaultMode, Faults
+from ._clients import ClientRegistry, RegisteredClient, default_client
+from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultControls, FaultMode, Faults
 from ._keys import PrivateKey, apply_overrides
+from ._login import DEFAULT_USER, LoginState
+from ._login_api import LoginControls
 
 if TYPE_CHECKING:
     from ..config import PingOne
     from ..guard import Guard
 
-__all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "FaultMode", "MockPingOne"]
+__all__ = [
+    "DEFAULT_USER",
+    "ENDPOINTS",
+    "FAULT_MODES",
+    "Endpoint",
+    "FaultMode",
+    "MockPingOne",
+    "RegisteredClient",
+]
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 HOST = "127.0.0.1"
@@ -54,7 +67,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class MockPingOne:
+class MockPingOne(FaultControls, LoginControls):
     """An embedded PingOne environment serving real HTTP on ``127.0.0.1``.
 
     >>> with MockPingOne() as op:                            # doctest: +SKIP
@@ -66,6 +79,13 @@ class MockPingOne:
     ``op.client_id``/``op.client_secret`` are a registered app (client credentials, revocation,
     introspection); ``op.resource_id``/``op.resource_secret`` the custom resource whose audience
     is ``op.audience`` (introspection). ``op.fail(...)`` arms faults, ``op.calls`` counts requests.
+
+    Login: ``op.register_client(...)`` adds applications (the default app has no redirect URI
+    until :meth:`add_redirect_uri`); ``/authorize`` signs ``op.user`` in without a form.
+
+    >>> app = op.register_client(redirect_uris=["http://127.0.0.1:8000/cb"])  # doctest: +SKIP
+    >>> # GET op.authorization_endpoint?client_id=…&response_type=code&scope=openid&…
+    >>> # -> 302 http://127.0.0.1:8000/cb?code=…&state=…&iss=<op.issuer>
     """
 
     def __init__(
@@ -76,6 +96,7 @@ class MockPingOne:
         token_lifetime: float | timedelta = 3600,
         env_id: str | None = None,
         port: int = 0,
+        user: Mapping[str, Any] | None = None,
     ) -> None:
         self.env_id: str = env_id or str(uuid.uuid4())
         #: Default ``aud`` of issued tokens: the custom resource's audience.
@@ -104,6 +125,18 @@ class MockPingOne:
         self._client_keys: dict[str, list[PublicKey]] = {}
         self._seen_assertions: set[tuple[str, str]] = set()
         self._pingones: list[PingOne] = []
+        #: Claims of the test user (``sub`` required); scopes release them as in OIDC Core §5.4.
+        self.user: dict[str, Any] = dict(DEFAULT_USER if user is None else user)
+        if not isinstance(self.user.get("sub"), str) or not self.user["sub"]:
+            raise ValueError("user needs a non-empty string 'sub'")
+        #: Lifetimes in seconds: PAR request_uri, authorization code, ID token, refresh token.
+        self.par_lifetime = 60.0
+        self.code_lifetime = 60.0
+        self.id_token_lifetime = 3600.0
+        self.refresh_token_lifetime = 30 * 86400.0
+        self._clients = ClientRegistry()
+        self._clients.add(default_client(self.client_id, self.client_secret))
+        self._login = LoginState(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -208,6 +241,26 @@ class MockPingOne:
         """URL of the RFC 7009 revocation endpoint."""
         return f"{self.issuer}/revoke"
 
+    @property
+    def authorization_endpoint(self) -> str:
+        """URL of the authorization endpoint (GET or POST)."""
+        return f"{self.issuer}/authorize"
+
+    @property
+    def par_endpoint(self) -> str:
+        """URL of the RFC 9126 pushed authorization request endpoint."""
+        return f"{self.issuer}/par"
+
+    @property
+    def userinfo_endpoint(self) -> str:
+        """URL of the UserInfo endpoint."""
+        return f"{self.issuer}/userinfo"
+
+    @property
+    def end_session_endpoint(self) -> str:
+        """URL of PingOne's ``/signoff`` (RP-initiated logout)."""
+        return f"{self.issuer}/signoff"
+
     # -- tokens ----------------------------------------------------------------------------
 
     def issue_token(
@@ -266,9 +319,14 @@ class MockPingOne:
         return token
 
     def revoke(self, token: str) -> None:
-        """Revoke ``token``: introspection answers ``{"active": false}`` from now on."""
+        """Revoke ``token``: introspection answers ``{"active": false}`` from now on.
+
+        A refresh token revokes its whole grant: every access and refresh token issued from
+        the same authorization code.
+        """
         with self._lock:
-            self._revoked.add(token_hash(token))
+            if not self._login.revoke_refresh(token):
+                self._revoked.add(token_hash(token))
 
     def introspect(self, token: str) -> dict[str, Any]:
         """What ``POST /introspect`` answers for ``token`` (without HTTP or client auth)."""
@@ -330,44 +388,6 @@ class MockPingOne:
             raise TypeError("key must be an RSA, EC or Ed25519 key or a JWK dict")
         with self._lock:
             self._client_keys.setdefault(client_id, []).append(key)
-
-    # -- faults and counters ---------------------------------------------------------------
-
-    def fail(
-        self,
-        endpoint: Endpoint | Literal["*"],
-        mode: FaultMode,
-        *,
-        times: int | None = None,
-        delay: float = 2.0,
-        retry_after: int = 1,
-    ) -> None:
-        """Make ``endpoint`` (or every endpoint, ``"*"``) misbehave.
-
-        Modes: ``down`` (connection dropped, no response), ``slow`` (answer after ``delay``
-        seconds), ``error`` (500), ``ratelimit`` (429 with ``Retry-After``), ``garbage``
-        (200 HTML), ``truncated`` (the normal body cut in half), ``wrong_issuer`` (discovery
-        only), ``empty_keys`` (jwks only). ``times=N`` fires on the next N requests, then clears;
-        ``None`` lasts until :meth:`clear_faults`. A new fault replaces the endpoint's old one.
-
-        >>> op.fail("jwks", "down", times=1)   # doctest: +SKIP
-        """
-        self._faults.arm(endpoint, mode, times=times, delay=delay, retry_after=retry_after)
-
-    def clear_faults(self, endpoint: Endpoint | Literal["*"] | None = None) -> None:
-        """Disarm every fault, or only the one set for ``endpoint``."""
-        self._faults.clear(endpoint)
-
-    def reset_calls(self) -> None:
-        """Zero :attr:`calls`."""
-        with self._lock:
-            self.calls.clear()
-
-    def _record_call(self, endpoint: str) -> Fault | None:
-        """Count a request to ``endpoint`` and consume the fault that applies to it, if any."""
-        with self._lock:
-            self.calls[endpoint] += 1
-        return self._faults.take(endpoint)
 
     # -- p1guard objects -------------------------------------------------------------------
 

@@ -422,7 +422,7 @@ def test_fault_wrong_issuer_and_empty_keys(pingone_mock: MockPingOne) -> None:
     with pytest.raises(ValueError, match="only applies"):
         op.fail("token", "empty_keys")
     with pytest.raises(ValueError, match="unknown endpoint"):
-        op.fail("userinfo", "down")  # type: ignore[arg-type]
+        op.fail("device_authorization", "down")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="times"):
         op.fail("jwks", "error", times=0)
 

@@ -1,0 +1,162 @@
+"""The login endpoints of the mock PingOne: ``/authorize``, ``/par``, ``/userinfo``, ``/signoff``.
+
+Rules:
+1. ``/authorize`` never redirects before the client and its exact redirect URI are known:
+   those errors (and bad ``request_uri`` values) are a 400 page, JSON unless the browser
+   prefers HTML. Later errors go back to the client like a code does.
+2. Every authorization response, success or error, carries ``iss`` (RFC 9207) and echoes
+   ``state``; ``response_mode`` is ``query`` (default), ``fragment`` or ``form_post``.
+3. With a ``request_uri`` only the pushed parameters count (RFC 9126 §4); the query must
+   name the same ``client_id``.
+4. ``/par`` authenticates the client like ``/token`` (public clients send ``client_id``)
+   and answers ``201 {"request_uri", "expires_in"}``.
+5. ``/userinfo`` takes ``Authorization: Bearer`` only and answers RFC 6750 challenges.
+6. ``/signoff`` checks ``post_logout_redirect_uri`` against the client named by
+   ``id_token_hint`` (or ``client_id``) before it ends the session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Request, Response
+
+from ._authorize import check_authorize, client_redirect, response_mode
+from ._http import (
+    NO_STORE,
+    OAuthError,
+    add_params,
+    error_page,
+    error_response,
+    form_post_page,
+    html_page,
+    json_response,
+    read_form,
+    read_params,
+    required,
+)
+from ._keys import apply_overrides
+from ._login import OIDC_SCOPES, user_claims
+
+if TYPE_CHECKING:
+    from ._app import MockApp
+
+__all__ = ["authorize", "par", "signoff", "userinfo"]
+
+
+def _redirect(location: str) -> Response:
+    return Response(b"", status=302, headers={"Location": location, **NO_STORE})
+
+
+def authorize(app: MockApp, request: Request) -> Response:
+    """``GET|POST /authorize``: sign the test user in and send a code back."""
+    mock = app.mock
+    login = mock._login
+    try:
+        params = read_params(request)
+        login.remember(params)
+        pushed = "request_uri" in params
+        if pushed:
+            params = login.take_pushed(params["request_uri"], required(params, "client_id"))
+        client, redirect_uri = client_redirect(mock._clients.get(params.get("client_id")), params)
+    except OAuthError as exc:
+        return error_page(request, exc.error, exc.description)
+    mode = "query"
+    answer: dict[str, str | None]
+    try:
+        mode = response_mode(params)
+        known = (*OIDC_SCOPES, *mock.scopes)
+        checked = check_authorize(params, client, redirect_uri, known, pushed=pushed)
+        answer = {"code": login.authorize(checked)}
+    except OAuthError as exc:
+        answer = {"error": exc.error, "error_description": exc.description}
+    answer["state"] = params.get("state") or None
+    answer["iss"] = mock.issuer
+    apply_overrides(answer, login.take_callback_tamper())
+    final = {name: value for name, value in answer.items() if value is not None}
+    if mode == "form_post":
+        return form_post_page(redirect_uri, final)
+    return _redirect(add_params(redirect_uri, final, fragment=mode == "fragment"))
+
+
+def par(app: MockApp, request: Request) -> Response:
+    """``POST /par`` (RFC 9126): validate and store an authorization request."""
+    mock = app.mock
+    form = read_form(request)
+    mock._login.remember(form)
+    client_id = app.authenticate(request, form, mock.par_endpoint, public=True)
+    client = mock._clients.get(client_id)
+    if client is None or "authorization_code" not in client.grant_types:
+        raise OAuthError(400, "unauthorized_client", "the client cannot sign users in")
+    if "request_uri" in form:
+        raise OAuthError(400, "invalid_request", "request_uri is not allowed in a pushed request")
+    params = {**form, "client_id": client_id}
+    _, redirect_uri = client_redirect(client, params)
+    response_mode(params)
+    check_authorize(params, client, redirect_uri, (*OIDC_SCOPES, *mock.scopes), pushed=True)
+    request_uri, expires_in = mock._login.push(client_id, params)
+    body = {"request_uri": request_uri, "expires_in": expires_in}
+    return json_response(body, 201, NO_STORE)
+
+
+def _bearer_error(status: int, error: str | None, description: str) -> Response:
+    challenge = 'Bearer realm="PingOne"'
+    if error is not None:
+        challenge += f', error="{error}", error_description="{description}"'
+        if error == "insufficient_scope":
+            challenge += ', scope="openid"'
+    headers = {**NO_STORE, "WWW-Authenticate": challenge}
+    return error_response(status, error or "invalid_request", description, **headers)
+
+
+def userinfo(app: MockApp, request: Request) -> Response:
+    """``GET|POST /userinfo``: the user's claims that the token's scopes release."""
+    mock = app.mock
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return _bearer_error(401, None, "missing bearer token")
+    claims = mock.introspect(token)
+    sub = claims.get("sub")
+    if not claims.get("active") or not isinstance(sub, str):
+        return _bearer_error(401, "invalid_token", "the access token is invalid")
+    scopes = mock._login.granted_scopes(token) or tuple(str(claims.get("scope", "")).split())
+    if "openid" not in scopes:
+        return _bearer_error(403, "insufficient_scope", "the access token lacks openid")
+    user = mock.user
+    body = user_claims(user, scopes) if sub == user.get("sub") else {"sub": sub}
+    return json_response(body, headers=NO_STORE)
+
+
+def signoff(app: MockApp, request: Request) -> Response:
+    """``GET|POST /signoff``: end the session; redirect to a registered URI or show a page."""
+    mock = app.mock
+    try:
+        params = read_params(request)
+        client_id = params.get("client_id") or None
+        hint = params.get("id_token_hint")
+        if hint:
+            issued_to = mock._login.id_token_client(hint)
+            if issued_to is None:
+                raise OAuthError(400, "invalid_request", "id_token_hint was not issued here")
+            if client_id not in (None, issued_to):
+                raise OAuthError(400, "invalid_request", "client_id does not match id_token_hint")
+            client_id = issued_to
+        uri = params.get("post_logout_redirect_uri")
+        if uri:
+            client = mock._clients.get(client_id)
+            if client is None:
+                raise OAuthError(
+                    400, "invalid_request", "post_logout_redirect_uri needs id_token_hint"
+                )
+            if uri not in client.post_logout_redirect_uris:
+                raise OAuthError(
+                    400, "invalid_request", "post_logout_redirect_uri is not registered"
+                )
+    except OAuthError as exc:
+        return error_page(request, exc.error, exc.description)
+    mock._login.sign_out()
+    if uri:
+        state = params.get("state")
+        return _redirect(add_params(uri, {"state": state} if state else {}))
+    return html_page("Signed off", "You have been signed off.")
