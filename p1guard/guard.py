@@ -52,7 +52,7 @@ from .jwt import (
 from .keys import ALGORITHMS, SigningKey
 from .tokens import AccessToken
 
-__all__ = ["Guard", "Match", "Mode"]
+__all__ = ["Guard", "Match", "Mode", "require_scopes"]
 
 log = logging.getLogger("p1guard.guard")
 
@@ -67,6 +67,29 @@ def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
     if isinstance(scopes, str):
         return frozenset(scopes.split())
     return frozenset(scopes)
+
+
+def require_scopes(
+    token: AccessToken, scopes: str | Iterable[str] | None, match: Match = "all"
+) -> AccessToken:
+    """Step 6 on its own: ``token`` if it holds ``scopes`` (all, or any one), else
+    :class:`InsufficientScope` — for adapters that check an already verified token.
+
+    >>> token = AccessToken({"scope": "read"}, token_id="ab12cd34")
+    >>> require_scopes(token, ["read"]) is token
+    True
+    """
+    if match not in ("all", "any"):
+        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
+    wanted = _scope_set(scopes)
+    if not wanted:
+        return token
+    if match == "any":
+        if wanted.isdisjoint(token.scopes):
+            raise InsufficientScope(sorted(wanted), match="any")
+    elif not wanted <= token.scopes:
+        raise InsufficientScope(sorted(wanted), sorted(wanted - token.scopes))
+    return token
 
 
 class Guard:
@@ -177,7 +200,7 @@ class Guard:
             raw, digest, revocation, access = self._start(token, check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, revocation))
-            return self._authorize(access, scopes, match)
+            return require_scopes(access, scopes, match)
         except AuthError as exc:
             raise self._finish(exc, token) from None
 
@@ -194,7 +217,7 @@ class Guard:
             raw, digest, revocation, access = self._start(token, check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, revocation))
-            return self._authorize(access, scopes, match)
+            return require_scopes(access, scopes, match)
         except AuthError as exc:
             raise self._finish(exc, token) from None
 
@@ -294,24 +317,6 @@ class Guard:
         if isinstance(answer, InvalidToken):
             raise InvalidToken(answer.description, reason=answer.reason)
         return answer
-
-    @staticmethod
-    def _authorize(
-        access: AccessToken, scopes: str | Iterable[str] | None, match: Match
-    ) -> AccessToken:
-        if scopes is None:
-            return access
-        if match not in ("all", "any"):
-            raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
-        wanted = _scope_set(scopes)
-        if not wanted:
-            return access
-        if match == "any":
-            if wanted.isdisjoint(access.scopes):
-                raise InsufficientScope(sorted(wanted), match="any")
-        elif not wanted <= access.scopes:
-            raise InsufficientScope(sorted(wanted), sorted(wanted - access.scopes))
-        return access
 
     def _finish(self, exc: AuthError, token: str | None) -> AuthError:
         exc.realm = self.realm

@@ -3,7 +3,9 @@
 Protocol logic elsewhere is written as *flows*: generators that yield a :class:`Request`,
 receive a :class:`Response` (or have :class:`~p1guard.errors.ProviderUnavailable` thrown in
 when PingOne cannot be reached) and finally return a value. :meth:`Transport.run` and
-:meth:`Transport.arun` pump a flow with ``httpx.Client`` / ``httpx.AsyncClient``.
+:meth:`Transport.arun` pump a flow with ``httpx.Client`` / ``httpx.AsyncClient``. A flow may
+also yield any other :class:`Effect` (a shared-cache call, a session-store call, a sleep): the
+pump runs it with ``effect.run()`` or ``await effect.arun()`` and sends the result back.
 
 Rules:
 
@@ -20,16 +22,27 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from .errors import ProviderUnavailable
 
-__all__ = ["Flow", "Request", "Response", "Transport", "drive", "json_object", "provider_error"]
+__all__ = [
+    "Effect",
+    "Flow",
+    "Request",
+    "Response",
+    "Sleep",
+    "Transport",
+    "drive",
+    "json_object",
+    "provider_error",
+]
 
 log = logging.getLogger("p1guard.http")
 
@@ -76,15 +89,40 @@ class Response:
         return seconds if 0 <= seconds <= 3600 else None
 
 
-Flow = Generator[Request, Response, T]
+class Effect(Protocol):
+    """I/O other than a call to PingOne that a flow asks its pump to do."""
+
+    def run(self) -> Any:
+        """Do it synchronously and return the result sent back into the flow."""
+
+    async def arun(self) -> Any:
+        """Do it asynchronously and return the result sent back into the flow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """An :class:`Effect`: wait ``seconds`` (``time.sleep`` or ``asyncio.sleep``)."""
+
+    seconds: float
+
+    def run(self) -> None:
+        """Sleep in this thread."""
+        time.sleep(self.seconds)
+
+    async def arun(self) -> None:
+        """Sleep without blocking the event loop."""
+        await asyncio.sleep(self.seconds)
+
+
+Flow = Generator["Request | Effect", Any, T]
 
 
 def drive(flow: Flow[T], respond: Any) -> T:
     """Pump ``flow`` by hand with ``respond(request) -> Response`` (for tests and tools)."""
     try:
-        request = next(flow)
+        item = next(flow)
         while True:
-            request = flow.send(respond(request))
+            item = flow.send(respond(item) if isinstance(item, Request) else item.run())
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -276,28 +314,31 @@ class Transport:
     def run(self, flow: Flow[T]) -> T:
         """Pump ``flow`` synchronously and return its result."""
         try:
-            request = next(flow)
+            item = next(flow)
             while True:
                 try:
-                    response = self.send(request)
+                    result = self.send(item) if isinstance(item, Request) else item.run()
                 except ProviderUnavailable as exc:
-                    request = flow.throw(exc)
+                    item = flow.throw(exc)
                 else:
-                    request = flow.send(response)
+                    item = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
     async def arun(self, flow: Flow[T]) -> T:
         """Pump ``flow`` asynchronously and return its result."""
         try:
-            request = next(flow)
+            item = next(flow)
             while True:
                 try:
-                    response = await self.asend(request)
+                    if isinstance(item, Request):
+                        result = await self.asend(item)
+                    else:
+                        result = await item.arun()
                 except ProviderUnavailable as exc:
-                    request = flow.throw(exc)
+                    item = flow.throw(exc)
                 else:
-                    request = flow.send(response)
+                    item = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Generator, Mapping, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ProviderUnavailable
-from ..http import Request, Response
+from ..http import Flow
 from ..tokens import TokenSet
 from .errors import LoginError
 from .pkce import new_secret
@@ -45,15 +45,28 @@ Session = MutableMapping[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class StoreCall:
-    """An effect for the pump: one store operation (``get``, ``set``, ``pop``, ``delete``)."""
+    """An :class:`~p1guard.http.Effect`: one session-store operation, run by the pump."""
 
+    store: SessionStore = field(repr=False)
     op: Literal["get", "set", "pop", "delete"]
-    key: str
-    value: dict[str, Any] | None = None
+    key: str = field(repr=False)
+    value: dict[str, Any] | None = field(default=None, repr=False)
     ttl: float = 0.0
 
+    def run(self) -> Any:
+        """Call the store synchronously."""
+        if self.op == "set":
+            return self.store.set(self.key, self.value or {}, self.ttl)
+        return getattr(self.store, self.op)(self.key)
 
-Effects = Generator[Request | StoreCall, Any, Any]
+    async def arun(self) -> Any:
+        """Call the store's async twin."""
+        if self.op == "set":
+            return await self.store.aset(self.key, self.value or {}, self.ttl)
+        return await getattr(self.store, "a" + self.op)(self.key)
+
+
+Effects = Flow[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +130,7 @@ class WebLogin:
         """Rule 2: start a login bound to this browser session."""
         start: LoginStart = yield from self.rp.begin_flow(return_to, **params)
         login_id = new_secret()
-        yield StoreCall("set", f"login:{login_id}", start.transaction.to_dict(), TRANSACTION_TTL)
+        yield self._call("set", f"login:{login_id}", start.transaction.to_dict(), TRANSACTION_TTL)
         session[LOGIN_KEY] = login_id
         return start
 
@@ -131,7 +144,7 @@ class WebLogin:
                 "(blocked cookies, a SameSite or http/https mix-up, or no session middleware)",
                 reason="no_login_in_session",
             )
-        data = yield StoreCall("pop", f"login:{login_id}")
+        data = yield self._call("pop", f"login:{login_id}")
         if data is None:
             raise LoginError(
                 "invalid_state",
@@ -142,7 +155,7 @@ class WebLogin:
         tokens: TokenSet = yield from self.rp.complete_flow(query, transaction)
         session.clear()
         session_id = new_secret()
-        yield StoreCall("set", f"session:{session_id}", _record(tokens), self.session_ttl)
+        yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
         session[SESSION_KEY] = session_id
         session[CSRF_KEY] = new_secret()
         log.info("user %s signed in", _short(tokens.subject))
@@ -153,7 +166,7 @@ class WebLogin:
         session_id = session.get(SESSION_KEY)
         if not isinstance(session_id, str):
             return None
-        data = yield StoreCall("get", f"session:{session_id}")
+        data = yield self._call("get", f"session:{session_id}")
         if data is None:
             session.pop(SESSION_KEY, None)
             return None
@@ -163,10 +176,10 @@ class WebLogin:
                 tokens = yield from self.rp.refresh_flow(tokens.refresh_token, previous=tokens)
             except LoginError:
                 log.info("refresh refused for %s; ending the session", _short(tokens.subject))
-                yield StoreCall("delete", f"session:{session_id}")
+                yield self._call("delete", f"session:{session_id}")
                 session.clear()
                 return None
-            yield StoreCall("set", f"session:{session_id}", _record(tokens), self.session_ttl)
+            yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
         return SignedInUser(claims=tokens.claims, tokens=tokens)
 
     def logout_flow(self, session: Session, csrf: str | None) -> Effects:
@@ -182,7 +195,7 @@ class WebLogin:
             )
         session_id = session.get(SESSION_KEY)
         data = (
-            (yield StoreCall("pop", f"session:{session_id}"))
+            (yield self._call("pop", f"session:{session_id}"))
             if isinstance(session_id, str)
             else None
         )
@@ -204,41 +217,22 @@ class WebLogin:
 
     # -- shells ----------------------------------------------------------------------------
 
+    def _call(
+        self,
+        op: Literal["get", "set", "pop", "delete"],
+        key: str,
+        value: dict[str, Any] | None = None,
+        ttl: float = 0.0,
+    ) -> StoreCall:
+        return StoreCall(self.store, op, key, value, ttl)
+
     def run(self, effects: Effects) -> Any:
-        """Pump ``effects`` synchronously (HTTP through the PingOne transport, store calls)."""
-        transport = self.rp.pingone.transport
-        try:
-            effect = next(effects)
-            while True:
-                if isinstance(effect, StoreCall):
-                    effect = effects.send(_store_sync(self.store, effect))
-                    continue
-                try:
-                    response: Response = transport.send(effect)
-                except ProviderUnavailable as exc:
-                    effect = effects.throw(exc)
-                else:
-                    effect = effects.send(response)
-        except StopIteration as stop:
-            return stop.value
+        """Pump ``effects`` synchronously (HTTP to PingOne and store calls)."""
+        return self.rp.pingone.transport.run(effects)
 
     async def arun(self, effects: Effects) -> Any:
         """Async twin of :meth:`run`."""
-        transport = self.rp.pingone.transport
-        try:
-            effect = next(effects)
-            while True:
-                if isinstance(effect, StoreCall):
-                    effect = effects.send(await _store_async(self.store, effect))
-                    continue
-                try:
-                    response: Response = await transport.asend(effect)
-                except ProviderUnavailable as exc:
-                    effect = effects.throw(exc)
-                else:
-                    effect = effects.send(response)
-        except StopIteration as stop:
-            return stop.value
+        return await self.rp.pingone.transport.arun(effects)
 
     def login(self, session: Session, return_to: object = "/", **params: Any) -> LoginStart:
         """Start a login (rule 2)."""
@@ -298,23 +292,3 @@ def _short(subject: str | None) -> str:
     import hashlib
 
     return hashlib.sha256((subject or "").encode()).hexdigest()[:8]
-
-
-def _store_sync(store: SessionStore, call: StoreCall) -> Any:
-    if call.op == "get":
-        return store.get(call.key)
-    if call.op == "pop":
-        return store.pop(call.key)
-    if call.op == "delete":
-        return store.delete(call.key)
-    return store.set(call.key, call.value or {}, call.ttl)
-
-
-async def _store_async(store: SessionStore, call: StoreCall) -> Any:
-    if call.op == "get":
-        return await store.aget(call.key)
-    if call.op == "pop":
-        return await store.apop(call.key)
-    if call.op == "delete":
-        return await store.adelete(call.key)
-    return await store.aset(call.key, call.value or {}, call.ttl)

@@ -1,0 +1,239 @@
+"""Authenticating one Django request: shared by the middleware, the decorator, the mixin and DRF.
+
+The result of a check is an :class:`Outcome` kept on the request, so a token is verified once
+per request however many layers ask. :func:`authenticate` / :func:`aauthenticate` reuse it or
+verify now; neither raises for a bad token — the outcome carries the :class:`AuthError`.
+Header parsing and error rendering come from :mod:`p1guard.bearer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse
+
+from p1guard import AccessToken, AuthError, InsufficientScope, ProviderUnavailable
+from p1guard.bearer import error_response, extract_bearer, query_tokens
+from p1guard.guard import require_scopes
+
+from .conf import Options, get_guard, get_options
+from .users import user_for
+
+__all__ = [
+    "Match",
+    "MethodNotGranted",
+    "Outcome",
+    "RequiredScopes",
+    "TokenRequest",
+    "aauthenticate",
+    "authenticate",
+    "check_scopes",
+    "error_response_for",
+    "outcome_of",
+    "scopes_for",
+]
+
+logger = logging.getLogger("p1guard.django")
+
+Match = Literal["all", "any"]
+#: Scopes a view requires: one list for every method, or a list per HTTP method.
+RequiredScopes = str | Sequence[str] | Mapping[str, str | Sequence[str]]
+
+_STATE = "_p1guard_outcome"
+
+
+class TokenRequest(HttpRequest):
+    """For annotations only: a request that went through p1guard.
+
+    >>> def me(request: TokenRequest) -> JsonResponse:          # doctest: +SKIP
+    ...     return JsonResponse({"sub": request.access_token.subject})
+    """
+
+    access_token: AccessToken | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What checking a request's bearer token gave: a token and its user, or an error.
+
+    >>> outcome = authenticate(request)                          # doctest: +SKIP
+    >>> outcome.token.subject if outcome.token else outcome.error.status_code  # doctest: +SKIP
+    """
+
+    token: AccessToken | None
+    user: Any = None
+    error: AuthError | None = None
+
+
+def _raw_token(request: HttpRequest, options: Options, realm: str | None) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION")
+    return extract_bearer(
+        [] if header is None else [header],
+        query_tokens=query_tokens(request.META.get("QUERY_STRING", "")),
+        allow_query=options.allow_query_token,
+        realm=realm,
+    )
+
+
+def verify(request: HttpRequest) -> Outcome:
+    """Check the request's bearer token now (sync); never raises :class:`AuthError`.
+
+    >>> verify(request).error                                    # doctest: +SKIP
+    MissingToken('An access token is required', reason='missing_token')
+    """
+    guard, options = get_guard(), get_options()
+    try:
+        token = guard.verify(_raw_token(request, options, guard.realm))
+        return Outcome(token, user_for(token, options))
+    except AuthError as err:
+        return Outcome(None, error=err)
+
+
+async def averify(request: HttpRequest) -> Outcome:
+    """Async twin of :func:`verify`; a database user mapping runs in a worker thread.
+
+    >>> outcome = await averify(request)                         # doctest: +SKIP
+    """
+    guard, options = get_guard(), get_options()
+    try:
+        token = await guard.averify(_raw_token(request, options, guard.realm))
+        if options.user_mapping is None:
+            return Outcome(token, user_for(token, options))
+        return Outcome(token, await sync_to_async(user_for)(token, options))
+    except AuthError as err:
+        return Outcome(None, error=err)
+
+
+def attach(request: HttpRequest, outcome: Outcome | None) -> None:
+    """Set ``request.access_token`` (and ``request.user`` for a token); remember the outcome.
+
+    ``outcome=None`` (a public path) only sets ``access_token = None``.
+
+    >>> attach(request, verify(request))                         # doctest: +SKIP
+    """
+    request.access_token = None if outcome is None else outcome.token  # type: ignore[attr-defined]
+    if outcome is None:
+        return
+    setattr(request, _STATE, outcome)
+    if outcome.token is not None:
+        user = outcome.user
+        request.user = user
+
+        async def auser() -> Any:
+            return user
+
+        request.auser = auser
+
+
+def outcome_of(request: HttpRequest) -> Outcome | None:
+    """The :class:`Outcome` already attached to ``request``, if any.
+
+    >>> outcome_of(HttpRequest()) is None
+    True
+    """
+    outcome = getattr(request, _STATE, None)
+    return outcome if isinstance(outcome, Outcome) else None
+
+
+def authenticate(request: HttpRequest) -> Outcome:
+    """The request's :class:`Outcome`: the middleware's, or verified now and attached.
+
+    >>> token = authenticate(request).token                      # doctest: +SKIP
+    """
+    outcome = outcome_of(request)
+    if outcome is None:
+        outcome = verify(request)
+        attach(request, outcome)
+    return outcome
+
+
+async def aauthenticate(request: HttpRequest) -> Outcome:
+    """Async twin of :func:`authenticate`.
+
+    >>> token = (await aauthenticate(request)).token             # doctest: +SKIP
+    """
+    outcome = outcome_of(request)
+    if outcome is None:
+        outcome = await averify(request)
+        attach(request, outcome)
+    return outcome
+
+
+def scopes_for(required: RequiredScopes, method: str | None) -> tuple[str, ...] | None:
+    """The scopes ``method`` needs; ``None`` when a per-method mapping does not list it.
+
+    ``HEAD`` falls back to ``GET``, then any method to the ``"*"`` entry.
+
+    >>> scopes_for({"GET": ["read"], "POST": "write admin"}, "POST")
+    ('write', 'admin')
+    >>> scopes_for({"GET": ["read"]}, "HEAD"), scopes_for({"GET": ["read"]}, "DELETE")
+    (('read',), None)
+    """
+    if isinstance(required, Mapping):
+        method = (method or "GET").upper()
+        for key in (method, "GET" if method == "HEAD" else None, "*"):
+            if key is not None and key in required:
+                return _as_tuple(required[key])
+        return None
+    return _as_tuple(required)
+
+
+def _as_tuple(scopes: str | Iterable[str]) -> tuple[str, ...]:
+    return tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes)
+
+
+def check_scopes(
+    token: AccessToken, scopes: Iterable[str], match: Match, realm: str | None
+) -> InsufficientScope | None:
+    """The 403 to send when ``token`` lacks ``scopes`` (all, or any one), else ``None``.
+
+    >>> token = AccessToken({"scope": "read"}, token_id="ab12cd34")
+    >>> check_scopes(token, ["read"], "all", None) is None
+    True
+    >>> check_scopes(token, ["write"], "all", None).description
+    'The access token lacks the scope: write'
+    """
+    try:
+        require_scopes(token, list(scopes), match)
+    except InsufficientScope as err:
+        err.realm = realm
+        return err
+    return None
+
+
+class MethodNotGranted(AuthError):
+    """403 for a method that a per-method scope mapping does not list (fail closed).
+
+    >>> MethodNotGranted().status_code, MethodNotGranted().error
+    (403, 'insufficient_scope')
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    default_description = "No scope grants this method on this resource"
+
+
+def error_response_for(err: AuthError, request: HttpRequest | None = None) -> HttpResponse:
+    """``err`` as a Django response: JSON body, status, ``WWW-Authenticate``, no-store.
+
+    >>> error_response_for(MissingToken()).status_code           # doctest: +SKIP
+    401
+    """
+    log_refusal(err, request)
+    status, headers, body = error_response(err)
+    return HttpResponse(body, status=status, headers=dict(headers))
+
+
+def log_refusal(err: AuthError, request: HttpRequest | None) -> None:
+    """Log a refused request: reason code and path only, never the token.
+
+    >>> log_refusal(InvalidToken(reason="expired"), request)     # doctest: +SKIP
+    """
+    level = logging.WARNING if isinstance(err, ProviderUnavailable) else logging.DEBUG
+    if logger.isEnabledFor(level):
+        where = (request.method, request.path) if request is not None else ("-", "-")
+        logger.log(level, "rejected %s %s: %s (%d)", *where, err.reason, err.status_code)

@@ -1,0 +1,85 @@
+"""System checks for ``settings.P1GUARD`` (``manage.py check``; run at every ``runserver``).
+
+The ids and what they mean are listed in :mod:`p1guard_django.validation`. Silence one with
+``SILENCED_SYSTEM_CHECKS = ["p1guard.W002"]``.
+
+>>> from django.core.management import call_command
+>>> call_command("check", tags=["p1guard"])                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core import checks
+
+from .conf import parse
+from .validation import Problem, try_build
+
+__all__ = ["MIDDLEWARE_PATH", "check_middleware", "check_settings"]
+
+#: The dotted path of :class:`~p1guard_django.middleware.BearerTokenMiddleware`.
+MIDDLEWARE_PATH = "p1guard_django.middleware.BearerTokenMiddleware"
+_AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def _message(problem: Problem) -> checks.CheckMessage:
+    kind = checks.Error if problem.is_error else checks.Warning
+    return kind(problem.msg, hint=problem.hint, id=problem.id)
+
+
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Validate ``settings.P1GUARD`` (also lets p1guard build a Guard from it, offline).
+
+    >>> [m.id for m in check_settings()]                         # doctest: +SKIP
+    ['p1guard.E001']
+    """
+    options, problems = parse(getattr(settings, "P1GUARD", None))
+    if options is not None:
+        if options.values["GUARD"] is None:  # a Guard or factory of the app's own: not ours
+            guard, refused = try_build(options.build_guard)
+            problems += refused
+            if guard is not None:
+                guard.close()
+        if options.user_mapping in ("get", "create") and not apps.is_installed(
+            "django.contrib.auth"
+        ):
+            problems.append(
+                Problem(
+                    "p1guard.E006",
+                    f"P1GUARD['USER_MAPPING'] = {options.user_mapping!r} needs "
+                    "'django.contrib.auth' in INSTALLED_APPS",
+                )
+            )
+    return [_message(problem) for problem in problems]
+
+
+def check_middleware(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn when the middleware runs before ``AuthenticationMiddleware`` (which would replace
+    the token's ``request.user`` with the session user).
+
+    >>> [m.id for m in check_middleware()]                       # doctest: +SKIP
+    ['p1guard.W002']
+    """
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    if (
+        MIDDLEWARE_PATH in middleware
+        and _AUTH_MIDDLEWARE in middleware
+        and middleware.index(MIDDLEWARE_PATH) < middleware.index(_AUTH_MIDDLEWARE)
+    ):
+        return [
+            checks.Warning(
+                "BearerTokenMiddleware runs before AuthenticationMiddleware, which then "
+                "replaces the token's request.user with the session user",
+                hint=f"Move '{MIDDLEWARE_PATH}' after '{_AUTH_MIDDLEWARE}' in MIDDLEWARE.",
+                id="p1guard.W002",
+            )
+        ]
+    return []

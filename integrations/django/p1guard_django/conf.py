@@ -1,0 +1,164 @@
+"""``settings.P1GUARD``: defaults, validation, and the one :class:`~p1guard.Guard` per process.
+
+>>> P1GUARD = {                                                   # in settings.py
+...     "ENV_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+...     "REGION": "EU",
+...     "AUDIENCE": "https://api.example.com",
+...     "PROTECTED_PATHS": ["/api/"],
+... }
+
+:func:`get_options` reads and validates the dict (every problem is also a system check, see
+:mod:`p1guard_django.checks`); :func:`get_guard` builds the Guard on first use. Both are cached
+until ``settings.P1GUARD`` changes (``override_settings`` in tests sends ``setting_changed``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from p1guard import Guard, PingOne
+from p1guard.bearer import PathMatcher
+
+from .validation import DEFAULTS, Problem, UserMapping, read_settings, try_build
+
+__all__ = ["DEFAULTS", "Options", "get_guard", "get_options", "reset"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated ``settings.P1GUARD``: what the middleware, decorators and DRF classes use.
+
+    >>> get_options().protected_paths                            # doctest: +SKIP
+    ('/api/',)
+    """
+
+    values: Mapping[str, Any]
+    protected_paths: tuple[str, ...]
+    public_paths: PathMatcher
+    user_mapping: UserMapping
+    user_field: str | None
+    allow_query_token: bool
+
+    def build_guard(self) -> Guard:
+        """A new :class:`~p1guard.Guard` from these options (``GUARD`` when one is given).
+
+        >>> get_options().build_guard()                          # doctest: +SKIP
+        Guard(issuer='https://auth.pingone.eu/…/as', audience=['https://api.example.com'], …)
+        """
+        given = self.values["GUARD"]
+        if isinstance(given, Guard):
+            return given
+        if callable(given):
+            guard = given()
+            if not isinstance(guard, Guard):
+                raise ImproperlyConfigured("P1GUARD['GUARD'] must return a p1guard.Guard")
+            return guard
+        v = self.values
+        pingone = PingOne(
+            env_id=v["ENV_ID"], region=v["REGION"], issuer=v["ISSUER"], **v["PINGONE_OPTIONS"]
+        )
+        return Guard(
+            pingone,
+            audience=v["AUDIENCE"],
+            mode=v["MODE"],
+            check_revocation=v["CHECK_REVOCATION"],
+            client_id=v["CLIENT_ID"],
+            client_secret=v["CLIENT_SECRET"],
+            leeway=v["LEEWAY"],
+            realm=v["REALM"],
+            **v["GUARD_OPTIONS"],
+        )
+
+
+def parse(raw: object) -> tuple[Options | None, list[Problem]]:
+    """Validate a ``P1GUARD`` value: the options (``None`` if any error) and every problem.
+
+    >>> options, problems = parse({"ENV_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"})
+    >>> options, [p.id for p in problems]
+    (None, ['p1guard.E001'])
+    """
+    values, problems = read_settings(raw)
+    if values is None or any(p.is_error for p in problems):
+        return None, problems
+    options = Options(
+        values=values,
+        protected_paths=tuple(values["PROTECTED_PATHS"]),
+        public_paths=PathMatcher(values["PUBLIC_PATHS"]),
+        user_mapping=values["USER_MAPPING"],
+        user_field=values["USER_FIELD"],
+        allow_query_token=values["ALLOW_QUERY_TOKEN"],
+    )
+    return options, problems
+
+
+class _State:
+    lock = threading.Lock()
+    options: Options | None = None
+    guard: Guard | None = None
+    owned = False  # whether we built the guard (and so may close it)
+
+
+def get_options() -> Options:
+    """The validated ``settings.P1GUARD`` (cached); :class:`ImproperlyConfigured` if invalid.
+
+    >>> get_options().allow_query_token                          # doctest: +SKIP
+    False
+    """
+    options = _State.options
+    if options is None:
+        options, problems = parse(getattr(settings, "P1GUARD", None))
+        if options is None:
+            first = next(p for p in problems if p.is_error)
+            raise ImproperlyConfigured(f"{first.id} {first.msg}")
+        _State.options = options
+    return options
+
+
+def get_guard() -> Guard:
+    """The process-wide :class:`~p1guard.Guard`, built from ``settings.P1GUARD`` on first use.
+
+    >>> from p1guard_django.conf import get_guard
+    >>> get_guard().verify(raw_token, scopes=["read"])          # doctest: +SKIP
+    """
+    guard = _State.guard
+    if guard is not None:
+        return guard
+    with _State.lock:
+        if _State.guard is None:
+            options = get_options()
+            guard, problems = try_build(options.build_guard)
+            if guard is None:
+                raise ImproperlyConfigured(f"{problems[0].id} {problems[0].msg}")
+            _State.guard = guard
+            _State.owned = not isinstance(options.values["GUARD"], Guard)
+        return _State.guard
+
+
+def reset() -> None:
+    """Forget the cached options and Guard (closing its HTTP client if this module built it).
+
+    Called on ``setting_changed`` for ``P1GUARD``; call it yourself after editing settings
+    by other means.
+
+    >>> reset()                                                  # doctest: +SKIP
+    """
+    with _State.lock:
+        guard, owned = _State.guard, _State.owned
+        _State.options = _State.guard = None
+        _State.owned = False
+    if guard is not None and owned:
+        guard.close()
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("P1GUARD", "AUTH_USER_MODEL"):
+        reset()

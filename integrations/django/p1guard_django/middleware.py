@@ -1,0 +1,111 @@
+"""``BearerTokenMiddleware``: verify the bearer token of every request, reject on protected paths.
+
+>>> MIDDLEWARE = [                                                # in settings.py
+...     # … SessionMiddleware, CsrfViewMiddleware,
+...     "django.contrib.auth.middleware.AuthenticationMiddleware",
+...     "p1guard_django.middleware.BearerTokenMiddleware",       # after AuthenticationMiddleware
+... ]
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Awaitable, Callable
+from typing import cast
+from urllib.parse import unquote
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from .auth import Outcome, attach, averify, error_response_for, verify
+from .conf import Options, get_options
+
+__all__ = ["BearerTokenMiddleware", "is_protected"]
+
+GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def is_protected(path: str, options: Options) -> bool:
+    """Whether ``path`` needs a valid token: under a ``PROTECTED_PATHS`` prefix, not public.
+
+    Fail closed: a path is also protected when a normalised spelling of it (dot segments,
+    repeated slashes, backslashes, percent-encoding resolved — as a proxy might) falls under
+    a prefix; ``PUBLIC_PATHS`` only match plain paths (see :class:`~p1guard.bearer.PathMatcher`).
+    A prefix ``"/api/"`` also covers ``"/api"``.
+
+    >>> is_protected("/api/../admin/x", get_options())           # doctest: +SKIP
+    """
+    prefixes = options.protected_paths
+    if not prefixes or options.public_paths.matches(path):
+        return False
+    for spelling in (path, unquote(path)):
+        slashed = spelling.replace("\\", "/")
+        for variant in (spelling, slashed, posixpath.normpath(_SLASHES.sub("/", slashed))):
+            if (variant + "/").startswith(prefixes):
+                return True
+    return False
+
+
+class BearerTokenMiddleware:
+    """Attach ``request.access_token`` (an :class:`~p1guard.AccessToken` or ``None``).
+
+    * Every request's ``Authorization: Bearer`` token is verified (sync or async, as the
+      middleware chain runs). A valid one is attached, and ``request.user`` becomes its user
+      (a :class:`~p1guard_django.users.TokenUser` or the mapped Django user).
+    * On paths under ``P1GUARD["PROTECTED_PATHS"]`` (minus ``PUBLIC_PATHS``) a missing or bad
+      token is answered here: JSON ``{"error", "error_description"}`` with the error's status
+      (400/401/503) and ``WWW-Authenticate``; the view never runs.
+    * Elsewhere the request goes on with ``access_token = None`` — a bad token is never
+      attached — and :func:`~p1guard_django.decorators.require_token` or the DRF classes
+      reuse the result (the token is verified once per request).
+    * ``PUBLIC_PATHS`` are not checked at all.
+
+    >>> P1GUARD = {..., "PROTECTED_PATHS": ["/api/"], "PUBLIC_PATHS": ["/api/health"]}
+    ... # doctest: +SKIP
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.async_mode:
+            return self.__acall__(request)
+        options = get_options()
+        if options.public_paths.matches(request.path_info):
+            attach(request, None)
+            return self.get_response(request)
+        outcome = verify(request)
+        rejected = self._reject(request, outcome, options)
+        if rejected is not None:
+            return rejected
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        options = get_options()
+        if options.public_paths.matches(request.path_info):
+            attach(request, None)
+        else:
+            outcome = await averify(request)
+            rejected = self._reject(request, outcome, options)
+            if rejected is not None:
+                return rejected
+        return await cast(Awaitable[HttpResponseBase], self.get_response(request))
+
+    @staticmethod
+    def _reject(
+        request: HttpRequest, outcome: Outcome, options: Options
+    ) -> HttpResponseBase | None:
+        attach(request, outcome)
+        if outcome.error is not None and is_protected(request.path_info, options):
+            return error_response_for(outcome.error, request)
+        return None

@@ -1,0 +1,301 @@
+"""Validation of ``settings.P1GUARD``, shared by the system checks and :func:`~.conf.get_options`.
+
+Every problem has a stable id (``p1guard.E001`` …) so it can be silenced or searched for:
+
+==============  ==============================================================================
+id              problem
+==============  ==============================================================================
+p1guard.E001    ``AUDIENCE`` is missing
+p1guard.E002    neither ``ENV_ID`` nor ``ISSUER`` is set
+p1guard.E003    ``MODE`` is not ``"jwt"``, ``"introspect"`` or ``"auto"``
+p1guard.E004    introspection (``MODE`` or ``CHECK_REVOCATION``) without ``CLIENT_ID``/``SECRET``
+p1guard.E005    ``PROTECTED_PATHS`` / ``PUBLIC_PATHS`` are not lists of absolute paths
+p1guard.E006    ``USER_MAPPING`` / ``USER_FIELD`` are unusable
+p1guard.E007    a value has the wrong type (``LEEWAY``, ``REALM``, booleans, ``*_OPTIONS``)
+p1guard.E008    ``P1GUARD`` is missing or not a dict
+p1guard.E009    p1guard itself refuses the values (bad region, ``http://`` issuer, …)
+p1guard.E010    ``GUARD`` is unusable, or combined with the keys it replaces
+p1guard.W001    an unknown key (probably a typo)
+p1guard.W002    the middleware is placed before ``AuthenticationMiddleware``
+==============  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from django.utils.module_loading import import_string
+
+from p1guard import Guard
+from p1guard.bearer import PathMatcher
+from p1guard.errors import ConfigError
+from p1guard.tokens import AccessToken
+
+__all__ = ["DEFAULTS", "GUARD_KEYS", "Problem", "UserMapping", "read_settings", "try_build"]
+
+#: ``None`` (a :class:`~p1guard_django.users.TokenUser`), ``"get"``, ``"create"`` or a callable.
+UserMapping = Literal["get", "create"] | Callable[[AccessToken], Any] | None
+
+#: Every key of ``settings.P1GUARD`` with its default.
+DEFAULTS: Mapping[str, Any] = {
+    "ENV_ID": None,
+    "REGION": "NA",
+    "ISSUER": None,
+    "AUDIENCE": None,
+    "MODE": "jwt",
+    "CLIENT_ID": None,
+    "CLIENT_SECRET": None,
+    "CHECK_REVOCATION": False,
+    "LEEWAY": 30,
+    "REALM": None,
+    "PROTECTED_PATHS": [],
+    "PUBLIC_PATHS": [],
+    "ALLOW_QUERY_TOKEN": False,
+    "USER_MAPPING": None,
+    "USER_FIELD": None,
+    "GUARD": None,
+    "GUARD_OPTIONS": {},
+    "PINGONE_OPTIONS": {},
+}
+
+#: Keys that ``GUARD`` replaces: setting both is an error.
+GUARD_KEYS = (
+    "ENV_ID",
+    "REGION",
+    "ISSUER",
+    "AUDIENCE",
+    "MODE",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "CHECK_REVOCATION",
+    "LEEWAY",
+    "REALM",
+    "GUARD_OPTIONS",
+    "PINGONE_OPTIONS",
+)
+
+_MODES = ("jwt", "introspect", "auto")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about ``settings.P1GUARD``; :mod:`~p1guard_django.checks` reports it.
+
+    >>> Problem("p1guard.E001", "P1GUARD['AUDIENCE'] is required").is_error
+    True
+    """
+
+    id: str
+    msg: str
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """Whether this is an error (``.E``) rather than a warning (``.W``)."""
+        return ".E" in self.id
+
+
+def read_settings(raw: object) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Merge ``raw`` over :data:`DEFAULTS`, normalise it and list every problem.
+
+    Normalised: ``GUARD`` and ``USER_MAPPING`` dotted paths become the objects they name.
+
+    >>> values, problems = read_settings({"ISSUER": "https://login.example.com/as"})
+    >>> [p.id for p in problems]
+    ['p1guard.E001']
+    """
+    if raw is None:
+        return None, [Problem("p1guard.E008", "settings.P1GUARD is missing", _HINT_SETTING)]
+    if not isinstance(raw, Mapping):
+        return None, [Problem("p1guard.E008", "settings.P1GUARD must be a dict", _HINT_SETTING)]
+    problems = _unknown_keys(raw)
+    values = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
+    if values["GUARD"] is not None:
+        problems += _check_guard(raw, values)
+    else:
+        problems += _check_connection(values)
+    problems += _check_paths(values)
+    problems += _check_users(values)
+    for key in ("ALLOW_QUERY_TOKEN", "CHECK_REVOCATION"):
+        if not isinstance(values[key], bool):
+            problems.append(_wrong_type(key, "True or False"))
+    return values, problems
+
+
+_HINT_SETTING = (
+    'Add P1GUARD = {"ENV_ID": "…", "REGION": "NA", "AUDIENCE": "https://api.example.com"} '
+    "to your settings."
+)
+
+
+def _wrong_type(key: str, expected: str) -> Problem:
+    return Problem("p1guard.E007", f"P1GUARD['{key}'] must be {expected}")
+
+
+def _unknown_keys(raw: Mapping[Any, Any]) -> list[Problem]:
+    problems = []
+    for key in raw:
+        if key in DEFAULTS:
+            continue
+        close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
+        hint = f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(DEFAULTS)}."
+        problems.append(Problem("p1guard.W001", f"P1GUARD has an unknown key {key!r}", hint))
+    return problems
+
+
+def _check_guard(raw: Mapping[str, Any], values: dict[str, Any]) -> list[Problem]:
+    clash = [key for key in GUARD_KEYS if key in raw and raw[key] != DEFAULTS[key]]
+    if clash:
+        return [
+            Problem(
+                "p1guard.E010",
+                f"P1GUARD['GUARD'] replaces {', '.join(clash)}; set one or the other",
+            )
+        ]
+    guard = values["GUARD"]
+    if isinstance(guard, str):
+        try:
+            guard = values["GUARD"] = import_string(guard)
+        except ImportError:
+            return [Problem("p1guard.E010", "P1GUARD['GUARD'] names nothing importable")]
+    if not isinstance(guard, Guard) and not callable(guard):
+        return [
+            Problem(
+                "p1guard.E010",
+                "P1GUARD['GUARD'] must be a p1guard.Guard, a factory returning one, "
+                "or the dotted path of either",
+            )
+        ]
+    return []
+
+
+def _check_connection(values: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    audience = values["AUDIENCE"]
+    if not audience:
+        problems.append(
+            Problem(
+                "p1guard.E001",
+                "P1GUARD['AUDIENCE'] is required",
+                "Use your custom resource's audience (PingOne console: Applications > "
+                "Resources > your API), e.g. 'https://api.example.com'.",
+            )
+        )
+    elif not isinstance(audience, str) and not (
+        isinstance(audience, list | tuple) and all(isinstance(a, str) and a for a in audience)
+    ):
+        problems.append(_wrong_type("AUDIENCE", "a string or a list of strings"))
+    if not values["ENV_ID"] and not values["ISSUER"]:
+        problems.append(
+            Problem(
+                "p1guard.E002",
+                "P1GUARD needs 'ENV_ID' (with 'REGION') or 'ISSUER'",
+                "ENV_ID is the environment's UUID; ISSUER the full issuer URL of a custom domain.",
+            )
+        )
+    for key in ("ENV_ID", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "REALM"):
+        if values[key] is not None and not isinstance(values[key], str):
+            problems.append(_wrong_type(key, "a string or None"))
+    if not isinstance(values["REGION"], str):
+        problems.append(_wrong_type("REGION", "a region code such as 'NA' or 'EU'"))
+    if values["MODE"] not in _MODES:
+        problems.append(
+            Problem(
+                "p1guard.E003",
+                f"P1GUARD['MODE'] must be one of {', '.join(_MODES)}, got {values['MODE']!r}",
+            )
+        )
+    elif (values["MODE"] != "jwt" or values["CHECK_REVOCATION"] is True) and not (
+        values["CLIENT_ID"] and values["CLIENT_SECRET"]
+    ):
+        problems.append(
+            Problem(
+                "p1guard.E004",
+                "P1GUARD['CLIENT_ID'] and P1GUARD['CLIENT_SECRET'] are required for "
+                "introspection (MODE 'introspect'/'auto' or CHECK_REVOCATION)",
+                "Use the custom resource's ID and secret (Applications > Resources > your API).",
+            )
+        )
+    leeway = values["LEEWAY"]
+    if isinstance(leeway, bool) or not (
+        (isinstance(leeway, int | float) and leeway >= 0)
+        or (isinstance(leeway, timedelta) and leeway.total_seconds() >= 0)
+    ):
+        problems.append(_wrong_type("LEEWAY", "non-negative seconds or a timedelta"))
+    for key in ("GUARD_OPTIONS", "PINGONE_OPTIONS"):
+        if not isinstance(values[key], Mapping) or not all(isinstance(k, str) for k in values[key]):
+            problems.append(_wrong_type(key, "a dict of keyword arguments"))
+    return problems
+
+
+def _check_paths(values: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    protected = values["PROTECTED_PATHS"]
+    if not isinstance(protected, list | tuple) or not all(
+        isinstance(p, str) and p.startswith("/") for p in protected
+    ):
+        problems.append(
+            Problem(
+                "p1guard.E005",
+                "P1GUARD['PROTECTED_PATHS'] must be a list of path prefixes starting with '/'",
+                "For example ['/api/']; '/' protects every path.",
+            )
+        )
+    try:
+        PathMatcher(values["PUBLIC_PATHS"])
+    except (ConfigError, TypeError) as exc:
+        detail = exc.message if isinstance(exc, ConfigError) else "expected a list of paths"
+        problems.append(
+            Problem(
+                "p1guard.E005",
+                f"P1GUARD['PUBLIC_PATHS'] is invalid: {detail}",
+                "Exact paths like '/health' or prefixes like '/static/*'.",
+            )
+        )
+    return problems
+
+
+def _check_users(values: dict[str, Any]) -> list[Problem]:
+    mapping = values["USER_MAPPING"]
+    field = values["USER_FIELD"]
+    problems = []
+    if field is not None and (not isinstance(field, str) or not field):
+        problems.append(Problem("p1guard.E006", "P1GUARD['USER_FIELD'] must be a field name"))
+    if mapping is None or mapping in ("get", "create") or callable(mapping):
+        return problems
+    hint = "Use None, 'get', 'create' or the dotted path of a callable(token) -> user."
+    if not isinstance(mapping, str) or "." not in mapping:
+        problems.append(Problem("p1guard.E006", "P1GUARD['USER_MAPPING'] is invalid", hint))
+        return problems
+    try:
+        target = import_string(mapping)
+    except ImportError:
+        target = None
+    if not callable(target):
+        problems.append(
+            Problem("p1guard.E006", f"P1GUARD['USER_MAPPING'] {mapping!r} is not callable", hint)
+        )
+    else:
+        values["USER_MAPPING"] = target
+    return problems
+
+
+def try_build(build: Callable[[], Guard]) -> tuple[Guard | None, list[Problem]]:
+    """Call ``build`` and turn p1guard's own refusal into a ``p1guard.E009`` problem.
+
+    Building a Guard does no network I/O; p1guard validates region, issuer, mode… itself.
+
+    >>> guard, problems = try_build(get_options().build_guard)   # doctest: +SKIP
+    """
+    try:
+        return build(), []
+    except ConfigError as exc:
+        key = exc.field.upper()
+        where = f"P1GUARD['{key}']" if key in DEFAULTS else f"P1GUARD ({exc.field})"
+        return None, [Problem("p1guard.E009", f"{where} is invalid: {exc.message}")]
+    except TypeError as exc:  # an unknown keyword in GUARD_OPTIONS / PINGONE_OPTIONS
+        return None, [Problem("p1guard.E009", f"P1GUARD['GUARD_OPTIONS'/'PINGONE_OPTIONS']: {exc}")]

@@ -1,0 +1,179 @@
+"""System checks of settings.P1GUARD, and the lazily built, settings-driven Guard."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+from django_support import TEST_SETTINGS, Use
+
+import p1guard_django
+from p1guard import Guard
+from p1guard.testing import MockPingOne
+from p1guard_django.conf import get_guard, get_options
+from p1guard_django.middleware import is_protected
+
+GOOD: dict[str, Any] = {
+    "ENV_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    "REGION": "EU",
+    "AUDIENCE": "https://api.example.com",
+}
+
+
+def run(p1guard: object = GOOD, **other: Any) -> list[tuple[str, str]]:
+    with override_settings(P1GUARD=p1guard, **other):
+        found = checks.run_checks(tags=["p1guard"])
+    return [(message.id or "", message.msg) for message in found]
+
+
+def ids(p1guard: object = GOOD, **other: Any) -> list[str]:
+    return [found for found, _ in run(p1guard, **other)]
+
+
+def test_good_settings_pass() -> None:
+    assert run() == []
+
+
+def test_missing_audience_is_e001() -> None:
+    assert run({"ENV_ID": GOOD["ENV_ID"]}) == [("p1guard.E001", "P1GUARD['AUDIENCE'] is required")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"AUDIENCE": "https://api.example.com"}, "p1guard.E002"),
+        ({**GOOD, "MODE": "magic"}, "p1guard.E003"),
+        ({**GOOD, "MODE": "introspect"}, "p1guard.E004"),
+        ({**GOOD, "CHECK_REVOCATION": True, "CLIENT_ID": "x"}, "p1guard.E004"),
+        ({**GOOD, "PROTECTED_PATHS": "/api/"}, "p1guard.E005"),
+        ({**GOOD, "PROTECTED_PATHS": ["api/"]}, "p1guard.E005"),
+        ({**GOOD, "PUBLIC_PATHS": ["/docs*"]}, "p1guard.E005"),
+        ({**GOOD, "USER_MAPPING": "make"}, "p1guard.E006"),
+        ({**GOOD, "USER_MAPPING": "os.path.nothing_here"}, "p1guard.E006"),
+        ({**GOOD, "LEEWAY": -1}, "p1guard.E007"),
+        ({**GOOD, "ALLOW_QUERY_TOKEN": "yes"}, "p1guard.E007"),
+        ({**GOOD, "GUARD_OPTIONS": ["strict_typ"]}, "p1guard.E007"),
+        ("https://api.example.com", "p1guard.E008"),
+        (None, "p1guard.E008"),
+        ({**GOOD, "REGION": "MARS"}, "p1guard.E009"),
+        ({"ISSUER": "http://login.example.com/as", "AUDIENCE": "a"}, "p1guard.E009"),
+        ({**GOOD, "GUARD_OPTIONS": {"no_such_option": 1}}, "p1guard.E009"),
+        ({"GUARD": "no.such.factory"}, "p1guard.E010"),
+        ({"GUARD": 42}, "p1guard.E010"),
+    ],
+)
+def test_bad_settings_reported(settings: object, expected: str) -> None:
+    assert expected in ids(settings)
+
+
+def test_guard_with_connection_keys_is_e010(pingone_mock: MockPingOne) -> None:
+    assert ids({"GUARD": pingone_mock.guard(), "AUDIENCE": "x"}) == ["p1guard.E010"]
+
+
+def test_issuer_error_names_the_setting() -> None:
+    [(_, message)] = run({"ISSUER": "http://login.example.com/as", "AUDIENCE": "a"})
+    assert message.startswith("P1GUARD['ISSUER'] is invalid: http is only accepted")
+
+
+def test_unknown_key_warns_with_suggestion() -> None:
+    with override_settings(P1GUARD={**GOOD, "AUDEINCE": "x"}):
+        [warning] = checks.run_checks(tags=["p1guard"])
+    assert warning.id == "p1guard.W001"
+    assert warning.hint == "Did you mean 'AUDIENCE'?"
+
+
+def test_secret_never_in_check_messages() -> None:
+    secret = "s3cr3t-value-1234"
+    found = run({**GOOD, "MODE": "nope", "CLIENT_SECRET": secret, "CLIENT_ID": 5})
+    assert found
+    assert all(secret not in message for _, message in found)
+
+
+def test_middleware_before_authentication_middleware_warns() -> None:
+    middleware = [
+        "p1guard_django.middleware.BearerTokenMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ]
+    assert ids(MIDDLEWARE=middleware) == ["p1guard.W002"]
+    assert ids(MIDDLEWARE=middleware[::-1]) == []
+
+
+def test_user_mapping_needs_contrib_auth() -> None:
+    apps = [a for a in TEST_SETTINGS["INSTALLED_APPS"] if a != "django.contrib.auth"]
+    apps.remove("django.contrib.contenttypes")
+    with override_settings(INSTALLED_APPS=apps, P1GUARD={**GOOD, "USER_MAPPING": "get"}):
+        found = checks.run_checks(tags=["p1guard"])
+    assert [message.id for message in found] == ["p1guard.E006"]
+
+
+# -- conf: one Guard per settings ------------------------------------------------------------
+
+
+def test_guard_is_built_once_and_rebuilt_when_settings_change(p1guard: Use) -> None:
+    first = get_guard()
+    assert get_guard() is first
+    p1guard(LEEWAY=5)
+    second = get_guard()
+    assert second is not first
+    assert second.policy.leeway == 5
+
+
+def test_bad_settings_raise_improperly_configured_at_use() -> None:
+    with (
+        override_settings(P1GUARD={"ENV_ID": GOOD["ENV_ID"]}),
+        pytest.raises(ImproperlyConfigured, match=r"p1guard\.E001"),
+    ):
+        get_guard()
+    with (
+        override_settings(P1GUARD={**GOOD, "REGION": "MARS"}),
+        pytest.raises(ImproperlyConfigured, match=r"p1guard\.E009"),
+    ):
+        get_guard()
+
+
+def test_guard_setting_accepts_instance_factory_and_dotted_path(
+    pingone_mock: MockPingOne,
+) -> None:
+    guard = pingone_mock.guard()
+    with override_settings(P1GUARD={"GUARD": guard}):
+        assert get_guard() is guard
+    with override_settings(P1GUARD={"GUARD": lambda: guard}):
+        assert get_guard() is guard
+    with override_settings(P1GUARD={"GUARD": "test_django_checks.make_guard"}):
+        assert isinstance(get_guard(), Guard)
+    with (
+        override_settings(P1GUARD={"GUARD": lambda: "not a guard"}),
+        pytest.raises(ImproperlyConfigured, match="must return"),
+    ):
+        get_guard()
+
+
+def make_guard() -> Guard:
+    from p1guard import PingOne
+
+    return Guard(PingOne(env_id=GOOD["ENV_ID"]), audience="https://api.example.com")
+
+
+def test_protected_paths_match_prefixes_and_skip_public_ones() -> None:
+    settings = {**GOOD, "PROTECTED_PATHS": ["/api/"], "PUBLIC_PATHS": ["/api/health"]}
+    with override_settings(P1GUARD=settings):
+        options = get_options()
+        assert is_protected("/api/items", options)
+        assert is_protected("/api", options)
+        assert not is_protected("/api/health", options)
+        assert is_protected("/api/health/../admin", options)
+        assert not is_protected("/apix", options)
+        assert not is_protected("/static/app.js", options)
+
+
+def test_exports_match_all() -> None:
+    public = {
+        name
+        for name, value in vars(p1guard_django).items()
+        if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
+    }
+    assert public == set(p1guard_django.__all__) - {"__version__"}

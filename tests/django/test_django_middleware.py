@@ -1,0 +1,232 @@
+"""BearerTokenMiddleware (sync and async chains) against a live MockPingOne."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from django.test import AsyncClient, Client
+from django_support import Use, bearer
+
+from p1guard.testing import MockPingOne
+
+
+def body(response: object) -> dict[str, object]:
+    return json.loads(response.content)  # type: ignore[attr-defined,no-any-return]
+
+
+def forge_signature(token: str) -> str:
+    head, payload, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return f"{head}.{payload}.{flipped}"
+
+
+@pytest.fixture(params=["bad_signature", "expired", "wrong_audience"])
+def bad_token(request: pytest.FixtureRequest, pingone_mock: MockPingOne) -> str:
+    if request.param == "bad_signature":
+        return forge_signature(pingone_mock.issue_token(["read"]))
+    if request.param == "expired":
+        return pingone_mock.issue_token(["read"], expires_in=-300)
+    return pingone_mock.issue_token(["read"], audience="https://other.example.com")
+
+
+# -- protected paths -------------------------------------------------------------------------
+
+
+def test_valid_token_attached_on_protected_path(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    response = client.get("/api/plain", headers=bearer(pingone_mock.issue_token(["read"])))
+    assert response.status_code == 200
+    assert body(response) == {
+        "token": "user-1",
+        "user": "TokenUser",
+        "username": "user-1",
+        "authenticated": True,
+    }
+
+
+def test_no_token_on_protected_path_is_401_with_bare_challenge(
+    p1guard: Use, client: Client
+) -> None:
+    p1guard(REALM="items-api")
+    response = client.get("/api/plain")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="items-api"'
+    assert response["Cache-Control"] == "no-store"
+    assert response["Content-Type"] == "application/json"
+    assert body(response)["error"] == "unauthorized"
+
+
+def test_bad_token_on_protected_path_is_401_invalid_token(
+    p1guard: Use, client: Client, bad_token: str
+) -> None:
+    response = client.get("/api/plain", headers=bearer(bad_token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert body(response)["error"] == "invalid_token"
+    assert bad_token not in response.content.decode()
+
+
+def test_provider_down_before_first_verification_is_503(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    pingone_mock.stop()
+    response = client.get("/api/plain", headers=bearer(token))
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) >= 1
+    assert body(response)["error"] == "temporarily_unavailable"
+
+
+def test_public_path_inside_protected_prefix_needs_no_token(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    response = client.get("/api/health", headers=bearer("garbage.token.here"))
+    assert response.status_code == 200
+    assert body(response)["token"] is None  # public paths are not checked at all
+
+
+@pytest.mark.parametrize(
+    "path", ["/x/../api/plain", "/open/..\\api/plain", "/open/..%2Fapi/plain", "/api"]
+)
+def test_path_tricks_do_not_escape_protection(p1guard: Use, client: Client, path: str) -> None:
+    assert client.get(path).status_code == 401
+
+
+def test_introspection_mode_accepts_opaque_token(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(MODE="introspect")
+    token = pingone_mock.issue_token(["read"], opaque=True)
+    response = client.get("/api/plain", headers=bearer(token))
+    assert response.status_code == 200
+    assert body(response)["token"] == "user-1"
+
+
+def test_revoked_token_refused_with_check_revocation(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(CHECK_REVOCATION=True)
+    token = pingone_mock.issue_token(["read"])
+    pingone_mock.revoke(token)
+    response = client.get("/api/plain", headers=bearer(token))
+    assert response.status_code == 401
+    assert body(response)["error"] == "invalid_token"
+
+
+def test_duplicate_authorization_headers_are_400(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    response = client.get("/api/plain", HTTP_AUTHORIZATION=f"Bearer {token}, Bearer {token}")
+    assert response.status_code == 400
+    assert body(response)["error"] == "invalid_request"
+
+
+def test_token_in_query_string_rejected(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    response = client.get("/api/plain", {"access_token": token})
+    assert response.status_code == 400
+    assert token not in response.content.decode()
+
+
+def test_rejections_never_log_the_token(
+    p1guard: Use, client: Client, bad_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        client.get("/api/plain", headers=bearer(bad_token))
+    assert caplog.records
+    assert bad_token not in caplog.text
+    assert bad_token.split(".")[2] not in caplog.text
+
+
+# -- unprotected paths -----------------------------------------------------------------------
+
+
+def test_unprotected_path_without_token_runs_view_with_none(p1guard: Use, client: Client) -> None:
+    response = client.get("/open/plain")
+    assert response.status_code == 200
+    assert body(response)["token"] is None
+    assert body(response)["user"] == "SimpleLazyObject"  # the session user is left alone
+
+
+def test_unprotected_path_attaches_valid_token(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    response = client.get("/open/plain", headers=bearer(pingone_mock.issue_token(["read"])))
+    assert body(response)["token"] == "user-1"
+
+
+def test_forged_token_on_unprotected_path_is_not_attached(
+    p1guard: Use, client: Client, bad_token: str
+) -> None:
+    response = client.get("/open/plain", headers=bearer(bad_token))
+    assert response.status_code == 200
+    assert body(response)["token"] is None
+    assert body(response)["authenticated"] is False
+
+
+def test_provider_down_on_unprotected_path_attaches_nothing(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    pingone_mock.stop()
+    response = client.get("/open/plain", headers=bearer(token))
+    assert response.status_code == 200
+    assert body(response)["token"] is None
+
+
+# -- async middleware chain ------------------------------------------------------------------
+
+
+async def test_async_chain_valid_token(
+    async_client: AsyncClient, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    response = await async_client.get("/api/async", headers=bearer(token))
+    assert response.status_code == 200
+    assert body(response)["token"] == "user-1"
+    assert body(response)["async"] is True
+
+
+async def test_async_chain_no_token_is_401(async_client: AsyncClient) -> None:
+    response = await async_client.get("/api/async")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+async def test_async_chain_bad_token_is_401(async_client: AsyncClient, bad_token: str) -> None:
+    response = await async_client.get("/api/async", headers=bearer(bad_token))
+    assert response.status_code == 401
+    assert body(response)["error"] == "invalid_token"
+
+
+async def test_async_chain_provider_down_is_503(
+    async_client: AsyncClient, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read"])
+    pingone_mock.stop()
+    response = await async_client.get("/api/async", headers=bearer(token))
+    assert response.status_code == 503
+    assert response["Retry-After"]
+
+
+async def test_async_chain_opaque_token_introspected(
+    async_client: AsyncClient, p1guard: Use, pingone_mock: MockPingOne
+) -> None:
+    p1guard(MODE="introspect")
+    token = pingone_mock.issue_token(["read"], opaque=True)
+    response = await async_client.get("/api/async", headers=bearer(token))
+    assert response.status_code == 200
+
+
+async def test_async_chain_forged_token_on_unprotected_path_is_not_attached(
+    async_client: AsyncClient, bad_token: str
+) -> None:
+    response = await async_client.get("/open/async", headers=bearer(bad_token))
+    assert response.status_code == 200
+    assert body(response)["token"] is None
