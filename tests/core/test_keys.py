@@ -6,9 +6,9 @@ import base64
 from typing import Any
 
 import pytest
-from jwt_support import jwk_of
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwt.algorithms import OKPAlgorithm
+from jwt_support import jwk_of
 
 from p1guard.keys import key_from_jwk, parse_jwks
 
