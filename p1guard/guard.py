@@ -34,7 +34,7 @@ from .errors import (
     MissingToken,
     ProviderUnavailable,
 )
-from .http import Flow
+from .http import Flow, Sleep
 from .introspection import IntrospectionCache, IntrospectionPolicy, introspect
 from .jwks import key_for
 from .jwt import (
@@ -50,6 +50,7 @@ from .jwt import (
     verify_signature,
 )
 from .keys import ALGORITHMS, SigningKey
+from .shared_cache import RedisCache, SharedAnswer
 from .tokens import AccessToken
 
 __all__ = ["Guard", "Match", "Mode", "require_scopes"]
@@ -92,6 +93,23 @@ def require_scopes(
     return token
 
 
+def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
+    """A shared answer, waiting briefly while another worker introspects the same token."""
+    hit = yield shared.get(digest)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    if (yield shared.claim(digest)):
+        # Claimed: look once more, the previous claimer may have finished just before.
+        return (yield shared.get(digest))  # type: ignore[no-any-return]
+    deadline = time.monotonic() + shared.wait
+    while time.monotonic() < deadline:
+        yield Sleep(0.01)
+        hit, claimed = yield shared.peek(digest)
+        if hit is not None or not claimed:
+            return hit  # type: ignore[no-any-return]
+    return None
+
+
 class Guard:
     """Verifies PingOne access tokens for one API (audience) — see the module docstring.
 
@@ -107,7 +125,9 @@ class Guard:
     ``client_id``/``client_secret`` are the custom resource's credentials, needed for
     ``mode="introspect"``/``"auto"`` and ``check_revocation``. ``leeway`` allows clock skew on
     ``exp``/``nbf``/``iat``; ``strict_typ`` demands ``typ: at+jwt``; ``required_claims`` lists
-    claims every token must carry; ``cache_size`` bounds both token caches.
+    claims every token must carry; ``cache_size`` bounds both token caches;
+    ``shared_cache`` (a :class:`~p1guard.shared_cache.RedisCache`) shares introspection answers
+    between workers and hosts.
     """
 
     def __init__(
@@ -130,6 +150,7 @@ class Guard:
         cache_size: int = 10_000,
         introspection_ttl: Seconds = 60,
         negative_ttl: Seconds = 10,
+        shared_cache: RedisCache | None = None,
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
@@ -165,6 +186,7 @@ class Guard:
             negative_ttl=to_seconds("negative_ttl", negative_ttl),
         )
         self._introspected = IntrospectionCache(cache_size)
+        self.shared_cache = shared_cache
         self._client_auth: ClientAuth | None = None
         if client_id is not None:
             self._client_auth = ClientAuth(
@@ -295,9 +317,23 @@ class Guard:
     def _introspect(self, token: str, digest: bytes) -> Flow[AccessToken]:
         answer = self._introspected.get(digest)
         if answer is None:
-            auth = self._client_auth
-            if auth is None:  # guarded in __init__ and _start; kept for the type checker
-                raise ConfigError("client_id", "introspection needs client credentials")
+            answer = yield from self._shared_or_fresh(token, digest)
+        if isinstance(answer, InvalidToken):
+            raise InvalidToken(answer.description, reason=answer.reason)
+        return answer
+
+    def _shared_or_fresh(self, token: str, digest: bytes) -> Flow[AccessToken | InvalidToken]:
+        """An answer from another worker (shared cache), else from PingOne (and share it)."""
+        shared = self.shared_cache
+        if shared is not None:
+            hit = yield from _answer_from_peers(shared, digest)
+            if hit is not None:
+                self._introspected.put(digest, *hit)
+                return hit[0]
+        auth = self._client_auth
+        if auth is None:  # guarded in __init__ and _start; kept for the type checker
+            raise ConfigError("client_id", "introspection needs client credentials")
+        try:
             metadata = yield from self.pingone.discovery.flow()
             endpoint = metadata.introspection_endpoint
             if endpoint is None:
@@ -313,9 +349,13 @@ class Guard:
                 digest=digest,
                 token_id=token_id(digest),
             )
-            self._introspected.put(digest, answer, until)
-        if isinstance(answer, InvalidToken):
-            raise InvalidToken(answer.description, reason=answer.reason)
+        except ProviderUnavailable:
+            if shared is not None:
+                yield shared.release(digest)
+            raise
+        self._introspected.put(digest, answer, until)
+        if shared is not None:
+            yield shared.put(digest, answer, until)
         return answer
 
     def _finish(self, exc: AuthError, token: str | None) -> AuthError:

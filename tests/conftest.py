@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -26,9 +27,9 @@ settings.register_profile(
 settings.load_profile(os.environ.get("P1GUARD_FUZZ", "default"))
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    """A real ``redis-server`` on a free loopback port (``.ci/run`` installs it); yields its URL."""
+@contextmanager
+def start_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start a real ``redis-server`` on a free loopback port; yields its URL and process."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: apt-get install -y redis-server")
@@ -40,16 +41,31 @@ def redis_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real ``redis-server`` shared by the whole run (``.ci/run`` installs it); its URL."""
+    with start_redis() as (url, _process):
+        yield url
+
+
+@pytest.fixture
+def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``redis-server`` of the test's own, which the test may kill."""
+    with start_redis() as server:
+        yield server

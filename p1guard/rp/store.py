@@ -7,17 +7,16 @@ transactions single-use across workers.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ..errors import ProviderUnavailable
+from ..redis_clients import RedisClients
 
 __all__ = ["MemoryStore", "RedisStore", "SessionStore", "StoreUnavailable"]
 
@@ -122,40 +121,22 @@ class RedisStore:
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "p1guard:") -> None:
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise ImportError(
-                "RedisStore needs the redis package: pip install 'p1guard[redis]'"
-            ) from exc
         self.url = url
         self.prefix = prefix
-        self._redis = redis
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients = RedisClients(url)
+        self._client = self._clients.sync
 
     def _key(self, key: str) -> str:
         return _hashed(self.prefix, key)
 
     def _aclient(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(
-                self.url, socket_timeout=2, socket_connect_timeout=2
-            )
-            self._async[loop] = client
-        return client
+        return self._clients.for_loop()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except self._redis.RedisError as exc:
+        except self._clients.error as exc:
             raise StoreUnavailable(
                 "The session store is unavailable", reason=f"store_{type(exc).__name__}"
             ) from exc
@@ -209,10 +190,8 @@ class RedisStore:
 
     def close(self) -> None:
         """Close the sync connection pool."""
-        self._client.close()
+        self._clients.close()
 
     async def aclose(self) -> None:
         """Close the running event loop's async connection pool."""
-        client = self._async.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.aclose()

@@ -1,0 +1,176 @@
+"""Introspection answers shared by every worker and host through Redis.
+
+With ``Guard(..., shared_cache=RedisCache(url))`` N workers on M hosts ask PingOne once per
+token, not N×M times. Rules:
+
+1. Keys are namespaced and hashed: ``<prefix>introspect:<sha256(token)>``; raw tokens never
+   reach Redis. Entries expire when the answer would (``min(exp, now + ttl)``; refusals after
+   the negative TTL).
+2. The first worker to miss *claims* the token (``SET NX`` with a short expiry) and asks
+   PingOne; the others poll the shared entry for a moment instead of asking too.
+3. Redis failing never fails a request: every operation degrades to "miss" (and a claim to
+   "granted"), so the Guard falls back to its in-process cache and PingOne, with a warning
+   logged at most every 30 seconds.
+
+Each operation is an :class:`~p1guard.http.Effect` that the Guard's flows yield.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidToken
+from .redis_clients import RedisClients
+from .tokens import AccessToken
+
+__all__ = ["RedisCache", "SharedAnswer"]
+
+log = logging.getLogger("p1guard.shared_cache")
+
+SharedAnswer = tuple[AccessToken | InvalidToken, float]
+
+
+def _encode(answer: AccessToken | InvalidToken, until: float) -> str:
+    if isinstance(answer, AccessToken):
+        return json.dumps({"claims": dict(answer.claims), "id": answer.token_id, "until": until})
+    return json.dumps({"refused": [answer.description, answer.reason], "until": until})
+
+
+def _decode(raw: object) -> SharedAnswer | None:
+    if not isinstance(raw, bytes | str):
+        return None
+    try:
+        data = json.loads(raw)
+        until = float(data["until"])
+        if "claims" in data:
+            token = AccessToken(data["claims"], token_id=str(data["id"]), source="introspection")
+            return token, until
+        description, reason = data["refused"]
+        return InvalidToken(str(description), reason=str(reason)), until
+    except (ValueError, KeyError, TypeError):
+        return None  # a foreign or corrupt entry is a miss, never an answer
+
+
+@dataclass(frozen=True, slots=True)
+class _RedisCall:
+    """One Redis operation as an Effect, with its degraded result when Redis fails."""
+
+    cache: RedisCache = field(repr=False)
+    sync: Callable[[Any], Any] = field(repr=False)
+    do_async: Callable[[Any], Awaitable[Any]] = field(repr=False)
+    fallback: Any = None
+
+    def run(self) -> Any:
+        try:
+            return self.sync(self.cache.clients.sync)
+        except self.cache.clients.error as exc:
+            return self.cache.degraded(exc, self.fallback)
+
+    async def arun(self) -> Any:
+        try:
+            return await self.do_async(self.cache.clients.for_loop())
+        except self.cache.clients.error as exc:
+            return self.cache.degraded(exc, self.fallback)
+
+
+class RedisCache:
+    """The shared introspection cache (module rules); pass it to :class:`~p1guard.Guard`.
+
+    >>> guard = Guard(pingone, audience=…, mode="introspect", client_id=…, client_secret=…,
+    ...               shared_cache=RedisCache("redis://cache:6379/0"))   # doctest: +SKIP
+    """
+
+    def __init__(
+        self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "p1guard:", wait: float = 5.0
+    ) -> None:
+        self.clients = RedisClients(url)
+        self.prefix = prefix
+        #: How long a worker waits for another worker's introspection before asking itself.
+        self.wait = wait
+        self._warned_at = 0.0
+
+    def _key(self, digest: bytes, kind: str = "introspect") -> str:
+        return f"{self.prefix}{kind}:{digest.hex()}"
+
+    def degraded(self, exc: Exception, fallback: Any) -> Any:
+        """Rule 3: log (rate-limited) and return the degraded result."""
+        now = time.monotonic()
+        if now - self._warned_at > 30:
+            self._warned_at = now
+            log.warning(
+                "shared cache unavailable (%s); using the in-process cache", type(exc).__name__
+            )
+        return fallback
+
+    def get(self, digest: bytes) -> _RedisCall:
+        """Effect → the shared ``(answer, until)`` for a token digest, or ``None``."""
+        key = self._key(digest)
+
+        async def aget(client: Any) -> SharedAnswer | None:
+            return _decode(await client.get(key))
+
+        return _RedisCall(self, lambda client: _decode(client.get(key)), aget)
+
+    def put(self, digest: bytes, answer: AccessToken | InvalidToken, until: float) -> _RedisCall:
+        """Effect → store an answer until ``until`` (epoch seconds) and release the claim."""
+        key, claim = self._key(digest), self._key(digest, "claim")
+        value = _encode(answer, until)
+        ttl_ms = max(1, int((until - time.time()) * 1000))
+
+        def put_sync(client: Any) -> None:
+            client.pipeline().set(key, value, px=ttl_ms).delete(claim).execute()
+
+        async def put_async(client: Any) -> None:
+            await client.pipeline().set(key, value, px=ttl_ms).delete(claim).execute()
+
+        return _RedisCall(self, put_sync, put_async)
+
+    def peek(self, digest: bytes) -> _RedisCall:
+        """Effect → ``(answer or None, still claimed by a worker)`` in one round trip."""
+        key, claim = self._key(digest), self._key(digest, "claim")
+
+        def read(values: list[Any]) -> tuple[SharedAnswer | None, bool]:
+            return _decode(values[0]), bool(values[1])
+
+        async def apeek(client: Any) -> tuple[SharedAnswer | None, bool]:
+            return read(await client.pipeline().get(key).exists(claim).execute())
+
+        return _RedisCall(
+            self,
+            lambda client: read(client.pipeline().get(key).exists(claim).execute()),
+            apeek,
+            fallback=(None, False),
+        )
+
+    def release(self, digest: bytes) -> _RedisCall:
+        """Effect → give up a claim (the introspection failed), so peers stop waiting."""
+        claim = self._key(digest, "claim")
+
+        async def arelease(client: Any) -> None:
+            await client.delete(claim)
+
+        return _RedisCall(self, lambda client: client.delete(claim), arelease)
+
+    def claim(self, digest: bytes) -> _RedisCall:
+        """Effect → ``True`` if this worker should introspect (rule 2), ``False`` if another is."""
+        key, ms = self._key(digest, "claim"), int(self.wait * 1000)
+
+        async def aclaim(client: Any) -> bool:
+            return bool(await client.set(key, b"1", nx=True, px=ms))
+
+        return _RedisCall(
+            self, lambda client: bool(client.set(key, b"1", nx=True, px=ms)), aclaim, fallback=True
+        )
+
+    def close(self) -> None:
+        """Close the sync connection pool."""
+        self.clients.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's async connection pool."""
+        await self.clients.aclose()

@@ -1,0 +1,118 @@
+"""Introspection answers shared through a real redis-server: workers, hosts and Redis failures."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from p1guard import Guard, InvalidToken, PingOne
+from p1guard.shared_cache import RedisCache
+from p1guard.testing import MockPingOne
+
+
+def shared_guard(op: MockPingOne, url: str, prefix: str) -> Guard:
+    return op.guard(mode="introspect", shared_cache=RedisCache(url, prefix=prefix))
+
+
+def test_second_worker_uses_the_first_workers_answer(
+    pingone_mock: MockPingOne, redis_server: str
+) -> None:
+    token = pingone_mock.issue_token(["read"], opaque=True)
+    first = shared_guard(pingone_mock, redis_server, "t1:")
+    second = shared_guard(pingone_mock, redis_server, "t1:")
+    assert first.verify(token).subject == "user-1"
+    assert second.verify(token, scopes=["read"]).subject == "user-1"
+    assert pingone_mock.calls["introspect"] == 1
+
+
+def test_refusals_are_shared_too(pingone_mock: MockPingOne, redis_server: str) -> None:
+    first = shared_guard(pingone_mock, redis_server, "t2:")
+    second = shared_guard(pingone_mock, redis_server, "t2:")
+    for guard in (first, second):
+        with pytest.raises(InvalidToken) as info:
+            guard.verify("not-a-token-pingone-issued")
+        assert info.value.reason == "inactive"
+    assert pingone_mock.calls["introspect"] == 1
+
+
+def test_redis_holds_no_raw_tokens(pingone_mock: MockPingOne, redis_server: str) -> None:
+    token = pingone_mock.issue_token(opaque=True)
+    shared_guard(pingone_mock, redis_server, "t3:").verify(token)
+    with redis.Redis.from_url(redis_server) as client:
+        keys = client.keys("t3:*")
+        assert keys
+        for key in keys:
+            assert token.encode() not in key
+            assert token.encode() not in (client.get(key) or b"")
+
+
+async def test_concurrent_async_workers_share_one_call(
+    pingone_mock: MockPingOne, redis_server: str
+) -> None:
+    token = pingone_mock.issue_token(opaque=True)
+    guards = [shared_guard(pingone_mock, redis_server, "t4:") for _ in range(4)]
+    results = await asyncio.gather(*(g.averify(token) for g in guards for _ in range(25)))
+    assert len(results) == 100
+    assert pingone_mock.calls["introspect"] == 1
+    for guard in guards:
+        assert guard.shared_cache is not None
+        await guard.shared_cache.aclose()
+        await guard.aclose()
+
+
+def _worker(issuer: str, resource: tuple[str, str], url: str, token: str, count: int) -> list[str]:
+    guard = Guard(
+        PingOne(issuer=issuer),
+        audience="https://api.example.com",
+        mode="introspect",
+        client_id=resource[0],
+        client_secret=resource[1],
+        shared_cache=RedisCache(url, prefix="procs:"),
+    )
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        return [t.subject or "" for t in pool.map(lambda _: guard.verify(token), range(count))]
+
+
+def test_four_processes_make_one_introspection(
+    pingone_mock: MockPingOne, redis_server: str
+) -> None:
+    token = pingone_mock.issue_token(["read"], opaque=True)
+    resource = (pingone_mock.resource_id, pingone_mock.resource_secret)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        results = pool.starmap(
+            _worker, [(pingone_mock.issuer, resource, redis_server, token, 50)] * 4
+        )
+    assert sum(len(r) for r in results) == 200
+    assert {s for r in results for s in r} == {"user-1"}
+    assert pingone_mock.calls["introspect"] == 1
+
+
+def test_redis_killed_mid_run_requests_still_answered(
+    pingone_mock: MockPingOne,
+    private_redis: tuple[str, subprocess.Popen[bytes]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, process = private_redis
+    guard = shared_guard(pingone_mock, url, "kill:")
+    cached = pingone_mock.issue_token(opaque=True)
+    assert guard.verify(cached).subject == "user-1"
+    process.kill()
+    process.wait()
+    assert guard.verify(cached).subject == "user-1"  # in-process cache
+    fresh = pingone_mock.issue_token(opaque=True)
+    assert guard.verify(fresh).subject == "user-1"  # straight to PingOne
+    pingone_mock.revoke(revoked := pingone_mock.issue_token(opaque=True))
+    with pytest.raises(InvalidToken):
+        guard.verify(revoked)  # fails closed, not open
+    assert any("shared cache unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_redis_down_from_the_start(pingone_mock: MockPingOne) -> None:
+    guard = shared_guard(pingone_mock, "redis://127.0.0.1:1/0", "down:")
+    assert guard.verify(pingone_mock.issue_token(opaque=True)).subject == "user-1"
