@@ -35,7 +35,7 @@ from .guard import Guard
 if TYPE_CHECKING:
     import httpx
 
-    from .demo import Probe
+    from .demo import DemoFramework, Probe
     from .discovery import ProviderMetadata
     from .testing import MockPingOne
 
@@ -245,7 +245,8 @@ def _add_demo(commands: Any) -> None:
         and one a garbage token (401). Runs until Ctrl-C. No PingOne account needed.
 
         Routes: GET /health (public), GET /items (scope read), POST /items (scope write),
-        GET /me (any valid token).
+        GET /me (any valid token). GET / is a web page to sign in with the mock PingOne
+        (routes /auth/login, /auth/callback, /auth/logout).
         """,
         _examples(
             "p1guard demo",
@@ -514,19 +515,35 @@ def _demo(args: argparse.Namespace) -> int:
 
     framework = demo_framework(args.framework)
     with MockPingOne(token_lifetime=_DEMO_TOKEN_LIFETIME) as op:
-        app = framework.build(op.guard())
         sock, port_note = _demo_socket(args.host, args.port)
+        try:
+            app, sign_in_url = _demo_app(framework, op, sock)
+        except BaseException:
+            sock.close()
+            raise
         with DemoServer(app, sock, access_log=not args.check) as server:
             tokens = _demo_tokens(op)
             if args.check:
-                return _demo_check(server.url, tokens, framework.name, op)
-            _print_demo(server.url, tokens, framework.name, op, port_note, args)
+                return _demo_check(server.url, tokens, framework.name, op, sign_in_url)
+            _print_demo(server.url, tokens, framework.name, op, port_note, args, sign_in_url)
             try:
                 with _sigterm_as_interrupt():
                     server.wait()
             except KeyboardInterrupt:
                 print("\nstopping the demo...", flush=True)
     return 0
+
+
+def _demo_app(
+    framework: DemoFramework, op: MockPingOne, sock: socket.socket
+) -> tuple[Any, str | None]:
+    """The framework's demo app, with its sign-in page when it has one (and that page's URL)."""
+    from .demo import browser_url, demo_web_login
+
+    if framework.sign_in is None:
+        return framework.build(op.guard()), None
+    url = browser_url(sock)
+    return framework.sign_in(op.guard(), demo_web_login(op, url)), f"{url}/"
 
 
 @contextmanager
@@ -613,6 +630,7 @@ def _print_demo(
     op: MockPingOne,
     port_note: str | None,
     args: argparse.Namespace,
+    sign_in_url: str | None = None,
 ) -> None:
     from .demo import PROBES
 
@@ -623,6 +641,10 @@ def _print_demo(
         "",
         f"  API       {url}",
         "            GET /health (public), GET /items (read), POST /items (write), GET /me",
+    ]
+    if sign_in_url:
+        lines.append(f"  Sign-in   {sign_in_url}   (web page; routes under /auth)")
+    lines += [
         f"  Issuer    {op.issuer}   (mock PingOne)",
         f"  Audience  {op.audience}",
         "",
@@ -641,19 +663,32 @@ def _print_demo(
         "Mint more tokens (client-credentials grant against the mock):",
         "",
         f"  {me} token --issuer {issuer} --client-id {op.client_id} "
-        f"--client-secret {op.client_secret} --scope read write",
+        f"--client-secret={op.client_secret} --scope read write",
         "",
         "Verify a token:",
         "",
         f'  {me} verify "$TOKEN" --issuer {issuer} --audience {op.audience} --scope read',
     ]
     if not args.no_browser_hint:
-        lines += ["", f"Or open {url}/health in a browser."]
+        if sign_in_url:
+            lines += [
+                "",
+                f"Open {sign_in_url} to sign in (the mock signs in its test user, "
+                f"{op.user.get('name', op.user['sub'])}, without a password).",
+            ]
+        else:
+            lines += ["", f"Or open {url}/health in a browser."]
     lines += ["", "Serving until Ctrl-C.", ""]
     print("\n".join(lines), flush=True)
 
 
-def _demo_check(url: str, tokens: Mapping[str, str], framework: str, op: MockPingOne) -> int:
+def _demo_check(
+    url: str,
+    tokens: Mapping[str, str],
+    framework: str,
+    op: MockPingOne,
+    sign_in_url: str | None = None,
+) -> int:
     import httpx
 
     from .demo import PROBES
@@ -665,11 +700,34 @@ def _demo_check(url: str, tokens: Mapping[str, str], framework: str, op: MockPin
             ok, report = _send_probe(client, probe, tokens)
             failures += not ok
             print(report, flush=True)
+        page_ok = True
+        if sign_in_url:
+            page_ok, report = _check_sign_in_page(client, sign_in_url)
+            print(report, flush=True)
     if failures:
         print(f"{failures} of {len(PROBES)} requests did not answer as expected")
         return 1
-    print(f"all {len(PROBES)} requests answered as expected")
+    if not page_ok:
+        print("the sign-in page did not answer as expected")
+        return 1
+    page = "; the sign-in page showed its Sign in button" if sign_in_url else ""
+    print(f"all {len(PROBES)} requests answered as expected{page}")
     return 0
+
+
+def _check_sign_in_page(client: httpx.Client, page_url: str) -> tuple[bool, str]:
+    """``GET /`` of the demo: 200 with a "Sign in" button."""
+    import httpx
+
+    try:
+        response = client.get(page_url, headers={"Accept": "text/html"})
+    except httpx.HTTPError as exc:
+        return False, f"FAIL  GET  /: {type(exc).__name__}"
+    ok = response.status_code == 200 and ">Sign in</a>" in response.text
+    line = f"{'ok  ' if ok else 'FAIL'}  {response.status_code} GET  {'/':<8}  sign-in page"
+    if not ok:
+        line += '\n        expected 200 with a "Sign in" button'
+    return ok, line
 
 
 def _send_probe(client: httpx.Client, probe: Probe, tokens: Mapping[str, str]) -> tuple[bool, str]:

@@ -11,6 +11,10 @@ route              needs       answers
 ``GET /me``        any token   subject, client id and scopes of the token
 =================  ==========  ===============================================
 
+With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with :func:`demo_web_login`)
+the Starlette demo also signs users in: ``GET /`` is a page with a "Sign in" button, served with
+:class:`p1guard.asgi_login.LoginRoutes` under ``/auth``.
+
 >>> from p1guard.testing import MockPingOne
 >>> with MockPingOne() as op:                                   # doctest: +SKIP
 ...     app = build_starlette_demo(op.guard())                  # an ASGI app; serve it with uvicorn
@@ -23,16 +27,21 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import logging
 import re
+import secrets
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from html import escape
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
+from .config import is_loopback
 from .errors import InsufficientScope, P1GuardError
 
 if TYPE_CHECKING:
@@ -41,7 +50,10 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
 
+    from .asgi_login import LoginRoutes
     from .guard import Guard
+    from .rp import SignedInUser, WebLogin
+    from .testing import MockPingOne
 
 __all__ = [
     "FRAMEWORKS",
@@ -52,9 +64,11 @@ __all__ = [
     "MissingExtra",
     "Probe",
     "bind",
+    "browser_url",
     "build_starlette_demo",
     "challenge_error",
     "demo_framework",
+    "demo_web_login",
 ]
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -71,12 +85,18 @@ class MissingExtra(P1GuardError, ImportError):
 # -- the Starlette demo ------------------------------------------------------------------------
 
 
-def build_starlette_demo(guard: Guard) -> Starlette:
+def build_starlette_demo(
+    guard: Guard, login: WebLogin | None = None, *, session_secret: str | None = None
+) -> Starlette:
     """The demo API as a Starlette app protected by :class:`p1guard.asgi.BearerTokenMiddleware`.
 
     Scopes are checked with Starlette's own ``@requires`` (the middleware fills
     ``scope["auth"]``); its bare 403 is turned into an RFC 6750 ``insufficient_scope`` answer
     naming the scopes. At shutdown the app closes the guard's HTTP clients.
+
+    With ``login``, ``GET /`` is a sign-in page and ``/auth/login``, ``/auth/callback`` and
+    ``/auth/logout`` sign users in (:class:`p1guard.asgi_login.LoginRoutes`); the session cookie
+    is signed with ``session_secret`` (a random one by default, so restarts sign everyone out).
 
     >>> app = build_starlette_demo(Guard(PingOne.from_env(), audience="https://api.example.com"))
     ... # doctest: +SKIP
@@ -85,7 +105,7 @@ def build_starlette_demo(guard: Guard) -> Starlette:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
-    from starlette.routing import Route
+    from starlette.routing import BaseRoute, Route
 
     from .asgi import BearerTokenMiddleware
 
@@ -93,17 +113,31 @@ def build_starlette_demo(guard: Guard) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await guard.aclose()
+        if login is not None:
+            await login.rp.pingone.aclose()
 
+    routes: list[BaseRoute] = [
+        Route("/health", _health, methods=["GET"]),
+        Route("/items", _scoped("read")(_list_items), methods=["GET"]),
+        Route("/items", _scoped("write")(_create_item), methods=["POST"]),
+        Route("/me", _me, methods=["GET"]),
+    ]
+    middleware: list[Middleware] = []
+    public_paths = ["/health"]
+    if login is not None:
+        _require(("starlette", "itsdangerous"), "the demo's sign-in page")
+        from .asgi_login import LoginRoutes
+
+        auth = LoginRoutes(login)
+        routes += [Route("/", _sign_in_page(auth), methods=["GET"]), *auth.routes]
+        # The demo is plain http on purpose, so the cookie cannot be ``Secure``.
+        secret = session_secret or secrets.token_urlsafe(32)
+        middleware.append(auth.session_middleware(secret, https_only=False))
+        public_paths += ["/", f"{auth.prefix}/*"]
+    middleware.append(Middleware(BearerTokenMiddleware, guard=guard, public_paths=public_paths))
     app = Starlette(
-        routes=[
-            Route("/health", _health, methods=["GET"]),
-            Route("/items", _scoped("read")(_list_items), methods=["GET"]),
-            Route("/items", _scoped("write")(_create_item), methods=["POST"]),
-            Route("/me", _me, methods=["GET"]),
-        ],
-        middleware=[
-            Middleware(BearerTokenMiddleware, guard=guard, public_paths=["/health"]),
-        ],
+        routes=routes,
+        middleware=middleware,
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
@@ -168,6 +202,56 @@ async def _me(request: Request) -> JSONResponse:
     )
 
 
+def _sign_in_page(auth: LoginRoutes) -> Endpoint:
+    """``GET /``: a "Sign in" button, or who is signed in, their claims and "Sign out"."""
+
+    async def page(request: Request) -> Response:
+        from starlette.responses import HTMLResponse
+
+        user = await auth.current_user(request)
+        csrf = auth.web.csrf_token(request.session) if user is not None else ""
+        body = _home_html(user, csrf, auth.login_path, auth.logout_path)
+        return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+    return page
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}"
+    "pre{background:#f4f4f4;padding:1rem;overflow:auto}"
+    ".button,button{display:inline-block;padding:.5rem 1.2rem;border:0;border-radius:.3rem;"
+    "background:#b3282d;color:#fff;font-size:1rem;text-decoration:none;cursor:pointer}"
+)
+
+
+def _home_html(user: SignedInUser | None, csrf: str, login_path: str, logout_path: str) -> str:
+    """The demo's home page (every value HTML-escaped)."""
+    if user is None:
+        main = (
+            "<p>You are signed out. The mock PingOne signs its test user in without a "
+            "password.</p>"
+            f'<p><a class="button" href="{escape(login_path)}">Sign in</a></p>'
+        )
+    else:
+        claims = json.dumps(dict(user.claims), indent=2, sort_keys=True, default=str)
+        main = (
+            f"<p>Signed in as <strong>{escape(user.name)}</strong></p>"
+            f'<form method="post" action="{escape(logout_path)}">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+            '<button type="submit">Sign out</button></form>'
+            f"<h2>ID-token claims</h2><pre>{escape(claims)}</pre>"
+        )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>p1guard demo</title><style>{_STYLE}</style></head>"
+        f"<body><h1>p1guard demo</h1>{main}"
+        "<p><small>The API: <code>GET /health</code>, <code>GET /items</code>, "
+        "<code>POST /items</code>, <code>GET /me</code> (bearer tokens).</small></p>"
+        "</body></html>"
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """JSON for every ``HTTPException``; RFC 6750 ``insufficient_scope`` for ``@requires``."""
     from starlette.exceptions import HTTPException
@@ -191,12 +275,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 @dataclass(frozen=True)
 class DemoFramework:
-    """How ``p1guard demo --framework NAME`` builds its app: the builder and what it imports."""
+    """How ``p1guard demo --framework NAME`` builds its app: the builder and what it imports.
+
+    ``sign_in`` builds the app with a sign-in page instead (``GET /``, routes under ``/auth``)
+    from a :class:`~p1guard.rp.WebLogin`; frameworks without one serve only the API.
+    """
 
     name: str
     build: Callable[[Guard], ASGIApp]
     modules: tuple[str, ...]
     extra: str = "demo"
+    sign_in: Callable[[Guard, WebLogin], ASGIApp] | None = None
 
 
 # The mock PingOne runs on Werkzeug; uvicorn serves every demo.
@@ -204,7 +293,12 @@ _SERVER_MODULES = ("werkzeug", "uvicorn")
 
 #: The demo apps by framework name; ``p1guard demo --framework`` offers these.
 FRAMEWORKS: dict[str, DemoFramework] = {
-    "starlette": DemoFramework("starlette", build_starlette_demo, ("starlette",)),
+    "starlette": DemoFramework(
+        "starlette",
+        build_starlette_demo,
+        ("starlette", "itsdangerous"),
+        sign_in=build_starlette_demo,
+    ),
 }
 
 
@@ -318,6 +412,45 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def browser_url(sock: socket.socket) -> str:
+    """The ``http://host:port`` a browser on this machine uses for ``sock``.
+
+    A wildcard address (``0.0.0.0``, ``::``) becomes the loopback one.
+    """
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", ""):  # noqa: S104 - reading the bound address, not binding
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+
+
+def demo_web_login(op: MockPingOne, base_url: str) -> WebLogin:
+    """Register the demo's sign-in app on ``op`` and return its :class:`~p1guard.rp.WebLogin`.
+
+    The redirect URI is ``{base_url}/auth/callback``; after sign-out PingOne sends the
+    browser back to ``{base_url}/``.
+
+    >>> with MockPingOne() as op:                                   # doctest: +SKIP
+    ...     login = demo_web_login(op, "http://127.0.0.1:8000")
+    """
+    from .rp import RelyingParty, WebLogin
+
+    base_url = base_url.rstrip("/")
+    callback, home = f"{base_url}/auth/callback", f"{base_url}/"
+    client = op.register_client(redirect_uris=[callback], post_logout_redirect_uris=[home])
+    # The demo serves plain http; on a non-loopback host that needs an explicit opt-in.
+    host = urlsplit(base_url).hostname or ""
+    rp = RelyingParty(
+        op.pingone(allow_insecure_http=not is_loopback(host)),
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        redirect_uri=callback,
+        post_logout_redirect_uri=home,
+    )
+    return WebLogin(rp)
 
 
 class DemoServer:

@@ -125,7 +125,7 @@ class Discovery:
                 retry_after=wait,
             )
         try:
-            response = yield Request("GET", self.url, "discovery", flight_key=self.url)
+            response = yield Request("GET", self.url, "discovery", flight_key=self.url, retry=True)
             metadata = ProviderMetadata.from_document(
                 json_object(response, "discovery"), self.issuer
             )

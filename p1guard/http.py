@@ -11,9 +11,14 @@ Rules:
 
 1. A request with a ``flight_key`` is single-flight: while one is in flight, identical
    requests (same key) wait for its response instead of calling PingOne again.
-2. Transport failures (refused, reset, timeout, TLS) become ``ProviderUnavailable`` thrown into
+2. Each endpoint (``purpose``) has a circuit breaker: after 3 failures in a row (transport
+   error, 429 or 5xx) calls fail fast with ``ProviderUnavailable`` for a jittered, growing
+   wait (at least the server's ``Retry-After``); the first call after it probes again.
+3. Idempotent requests (``retry=True``) are retried once, after a short jittered pause, on a
+   transport error or a 5xx — never on a 429, whose ``Retry-After`` is passed on instead.
+4. Transport failures (refused, reset, timeout, TLS) become ``ProviderUnavailable`` thrown into
    the flow, so a flow can fall back to a cached answer; otherwise it propagates.
-3. Requests and responses never carry secrets into ``repr`` or logs.
+5. Requests and responses never carry secrets into ``repr`` or logs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import threading
 import time
 import weakref
@@ -30,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from .backoff import Backoff
 from .errors import ProviderUnavailable
 
 __all__ = [
@@ -63,6 +70,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     form: Mapping[str, str] | None = field(default=None, repr=False)
     flight_key: str | None = field(default=None, repr=False)
+    retry: bool = field(default=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +189,51 @@ def _unreachable(request: Request, exc: BaseException) -> ProviderUnavailable:
     )
 
 
+_BREAKER_THRESHOLD = 3
+
+
+class _Breaker:
+    """Rule 2 for one endpoint: consecutive failures open it for a backoff period."""
+
+    __slots__ = ("backoff", "failures")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.backoff = Backoff(base=1.0, cap=30.0)
+
+    def check(self, request: Request) -> None:
+        wait = self.backoff.wait(time.monotonic()) if self.failures >= _BREAKER_THRESHOLD else 0
+        if wait > 0:
+            raise ProviderUnavailable(
+                f"The authorization server's {request.purpose} endpoint is failing; "
+                "not calling it again yet",
+                reason=f"{request.purpose}_circuit_open",
+                retry_after=wait,
+            )
+
+    def record(self, response: Response | None) -> bool:
+        """Count the outcome; ``True`` when it was a failure."""
+        failed = response is None or response.status_code == 429 or response.status_code >= 500
+        if not failed:
+            self.failures = 0
+            self.backoff.succeeded()
+            return False
+        self.failures += 1
+        if self.failures >= _BREAKER_THRESHOLD:
+            retry_after = response.retry_after() if response is not None else None
+            self.backoff.failed(time.monotonic(), retry_after)
+        return True
+
+
+def _retry_pause() -> float:
+    return 0.05 + 0.1 * random.random()  # noqa: S311 - jitter, not a secret
+
+
+def _worth_retrying(request: Request, response: Response | None, breaker: _Breaker) -> bool:
+    transient = response is None or response.status_code >= 500
+    return request.retry and transient and breaker.failures < _BREAKER_THRESHOLD
+
+
 class _SyncFlight:
     __slots__ = ("done", "error", "response")
 
@@ -210,6 +263,7 @@ class Transport:
             asyncio.AbstractEventLoop, httpx.AsyncClient
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        self._breakers: dict[str, _Breaker] = {}
         self._sync_flights: dict[str, _SyncFlight] = {}
         self._async_flights: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Future[Response]]
@@ -272,11 +326,31 @@ class Transport:
                 self._sync_flights.pop(key, None)
             flight.done.set()
 
+    def _breaker(self, request: Request) -> _Breaker:
+        breaker = self._breakers.get(request.purpose)
+        if breaker is None:
+            breaker = self._breakers.setdefault(request.purpose, _Breaker())
+        return breaker
+
     def _send_now(self, request: Request) -> Response:
-        try:
-            return _from_httpx(self.client.request(**_to_httpx(request)))
-        except httpx.HTTPError as exc:
-            raise _unreachable(request, exc) from exc
+        breaker = self._breaker(request)
+        breaker.check(request)
+        for attempt in (1, 2):
+            response, error = None, None
+            try:
+                response = _from_httpx(self.client.request(**_to_httpx(request)))
+            except httpx.HTTPError as exc:
+                error = exc
+            if (
+                not breaker.record(response)
+                or attempt == 2
+                or not _worth_retrying(request, response, breaker)
+            ):
+                break
+            time.sleep(_retry_pause())
+        if response is None:
+            raise _unreachable(request, error or TimeoutError()) from error
+        return response
 
     async def asend(self, request: Request) -> Response:
         """Send one request asynchronously (single-flight by ``flight_key`` within the loop)."""
@@ -306,10 +380,24 @@ class Transport:
         return response
 
     async def _asend_now(self, request: Request) -> Response:
-        try:
-            return _from_httpx(await self.async_client().request(**_to_httpx(request)))
-        except httpx.HTTPError as exc:
-            raise _unreachable(request, exc) from exc
+        breaker = self._breaker(request)
+        breaker.check(request)
+        for attempt in (1, 2):
+            response, error = None, None
+            try:
+                response = _from_httpx(await self.async_client().request(**_to_httpx(request)))
+            except httpx.HTTPError as exc:
+                error = exc
+            if (
+                not breaker.record(response)
+                or attempt == 2
+                or not _worth_retrying(request, response, breaker)
+            ):
+                break
+            await asyncio.sleep(_retry_pause())
+        if response is None:
+            raise _unreachable(request, error or TimeoutError()) from error
+        return response
 
     def run(self, flow: Flow[T]) -> T:
         """Pump ``flow`` synchronously and return its result."""

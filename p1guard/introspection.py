@@ -108,6 +108,7 @@ def introspect(
         headers=headers,
         form=form,
         flight_key="introspect:" + digest.hex(),
+        retry=True,
     )
     return read_answer(json_object(response, "introspection"), policy, now(), token_id)
 

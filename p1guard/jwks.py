@@ -117,7 +117,7 @@ class JwksCache:
 
     @staticmethod
     def _fetch(jwks_uri: str) -> Flow[dict[str, SigningKey]]:
-        response = yield Request("GET", jwks_uri, "jwks", flight_key=jwks_uri)
+        response = yield Request("GET", jwks_uri, "jwks", flight_key=jwks_uri, retry=True)
         try:
             keys = parse_jwks(json_object(response, "jwks"))
         except ValueError:

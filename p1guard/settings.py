@@ -19,6 +19,20 @@ setting (after the prefix)      meaning
 ``TIMEOUT``                     seconds per call to PingOne (default 5)
 ``STRICT_TYP``                  demand ``typ: at+jwt`` in token headers (default false)
 ==============================  ===========================================================
+
+Signing users in (:func:`web_login_from_settings`) uses the *application's* credentials, which
+are not the custom resource's, so its settings have their own names:
+
+=====================================  ====================================================
+setting (after the prefix)             meaning
+=====================================  ====================================================
+``LOGIN_CLIENT_ID``                    required: the PingOne application's client id
+``LOGIN_CLIENT_SECRET``                its secret (omit for a public client with PKCE)
+``LOGIN_REDIRECT_URI``                 required: e.g. ``https://app.example.com/auth/callback``
+``LOGIN_POST_LOGOUT_REDIRECT_URI``     where PingOne's signoff sends the browser back
+``LOGIN_SCOPES``                       space- or comma-separated (default ``openid profile email``)
+``LOGIN_STORE``                        ``memory`` (default) or a ``redis://`` URL (several workers)
+=====================================  ====================================================
 """
 
 from __future__ import annotations
@@ -26,13 +40,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import PingOne
 from .errors import ConfigError
 from .guard import Guard
 
-__all__ = ["GUARD_SETTINGS", "guard_from_env", "guard_from_settings", "setting_flag"]
+if TYPE_CHECKING:
+    from .rp import SessionStore, WebLogin
+
+__all__ = [
+    "GUARD_SETTINGS",
+    "LOGIN_SETTINGS",
+    "guard_from_env",
+    "guard_from_settings",
+    "pingone_from_settings",
+    "setting_flag",
+    "web_login_from_env",
+    "web_login_from_settings",
+]
 
 #: The setting names (without prefix) that describe a Guard.
 GUARD_SETTINGS = (
@@ -48,6 +74,16 @@ GUARD_SETTINGS = (
     "REALM",
     "TIMEOUT",
     "STRICT_TYP",
+)
+
+#: The setting names (without prefix) that describe the login routes.
+LOGIN_SETTINGS = (
+    "LOGIN_CLIENT_ID",
+    "LOGIN_CLIENT_SECRET",
+    "LOGIN_REDIRECT_URI",
+    "LOGIN_POST_LOGOUT_REDIRECT_URI",
+    "LOGIN_SCOPES",
+    "LOGIN_STORE",
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -113,6 +149,26 @@ def _audience(settings: Mapping[str, Any], key: str) -> str | list[str]:
     raise ConfigError(key, "expected one audience, a list, or a comma-separated string")
 
 
+def pingone_from_settings(settings: Mapping[str, Any], *, prefix: str = "P1GUARD_") -> PingOne:
+    """The :class:`~p1guard.PingOne` of ``ENV_ID`` + ``REGION`` or ``ISSUER`` (and ``TIMEOUT``)."""
+    issuer, env_id = _text(settings, prefix + "ISSUER"), _text(settings, prefix + "ENV_ID")
+    if issuer is None and env_id is None:
+        raise ConfigError(
+            prefix + "ENV_ID", f"set {prefix}ENV_ID (and {prefix}REGION) or {prefix}ISSUER"
+        )
+    options: dict[str, Any] = {"issuer": issuer, "env_id": env_id}
+    region = _text(settings, prefix + "REGION")
+    if region is not None:
+        options["region"] = region
+    timeout = _seconds(settings, prefix + "TIMEOUT")
+    if timeout is not None:
+        options["timeout"] = timeout
+    try:
+        return PingOne(**options)
+    except ConfigError as exc:
+        raise ConfigError(prefix + exc.field.upper(), exc.message) from None
+
+
 def guard_from_settings(
     settings: Mapping[str, Any], *, prefix: str = "P1GUARD_", **overrides: Any
 ) -> Guard:
@@ -130,18 +186,7 @@ def guard_from_settings(
     def key(name: str) -> str:
         return prefix + name
 
-    issuer, env_id = _text(settings, key("ISSUER")), _text(settings, key("ENV_ID"))
-    if issuer is None and env_id is None:
-        raise ConfigError(
-            key("ENV_ID"), f"set {key('ENV_ID')} (and {key('REGION')}) or {key('ISSUER')}"
-        )
-    pingone_options: dict[str, Any] = {"issuer": issuer, "env_id": env_id}
-    region = _text(settings, key("REGION"))
-    if region is not None:
-        pingone_options["region"] = region
-    timeout = _seconds(settings, key("TIMEOUT"))
-    if timeout is not None:
-        pingone_options["timeout"] = timeout
+    pingone = pingone_from_settings(settings, prefix=prefix)
     options: dict[str, Any] = {
         "audience": _audience(settings, key("AUDIENCE")),
         "mode": (_text(settings, key("MODE")) or "jwt").lower(),
@@ -156,7 +201,7 @@ def guard_from_settings(
         options["leeway"] = leeway
     options.update(overrides)
     try:
-        return Guard(PingOne(**pingone_options), **options)
+        return Guard(pingone, **options)
     except ConfigError as exc:
         # Name the setting, not the keyword argument behind it.
         name = exc.field.upper()
@@ -168,3 +213,65 @@ def guard_from_settings(
 def guard_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Guard:
     """:func:`guard_from_settings` over the ``P1GUARD_*`` environment variables."""
     return guard_from_settings(os.environ if environ is None else environ, **overrides)
+
+
+def web_login_from_settings(
+    settings: Mapping[str, Any],
+    *,
+    prefix: str = "P1GUARD_",
+    store: SessionStore | None = None,
+    session_ttl: float | None = None,
+    refresh_margin: float | None = None,
+    **rp_options: Any,
+) -> WebLogin:
+    """The login routes' :class:`~p1guard.rp.WebLogin` that ``settings`` describe (see above).
+
+    ``store``, ``session_ttl`` and ``refresh_margin`` go to :class:`~p1guard.rp.WebLogin`;
+    ``rp_options`` are :class:`~p1guard.rp.RelyingParty` keyword arguments that win.
+
+    >>> web = web_login_from_settings({"P1GUARD_ISSUER": "https://login.example.com/as",
+    ...     "P1GUARD_LOGIN_CLIENT_ID": "app", "P1GUARD_LOGIN_CLIENT_SECRET": "s",
+    ...     "P1GUARD_LOGIN_REDIRECT_URI": "https://app.example.com/auth/callback"})
+    >>> web.rp.scopes
+    ('openid', 'profile', 'email')
+    """
+    from .rp import MemoryStore, RedisStore, RelyingParty, WebLogin
+
+    def key(name: str) -> str:
+        return f"{prefix}LOGIN_{name}"
+
+    options: dict[str, Any] = {
+        "client_id": _text(settings, key("CLIENT_ID")),
+        "client_secret": _text(settings, key("CLIENT_SECRET")),
+        "redirect_uri": _text(settings, key("REDIRECT_URI")),
+        "post_logout_redirect_uri": _text(settings, key("POST_LOGOUT_REDIRECT_URI")),
+    }
+    scopes = _get(settings, key("SCOPES"))
+    if scopes is not None:
+        options["scopes"] = scopes.replace(",", " ").split() if isinstance(scopes, str) else scopes
+    options.update(rp_options)
+    for name in ("client_id", "redirect_uri"):
+        if not options.get(name):
+            raise ConfigError(key(name.upper()), "is required to sign users in")
+    if store is None:
+        where = _text(settings, key("STORE")) or "memory"
+        if where != "memory" and not where.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(key("STORE"), "use 'memory' or a redis:// URL")
+        store = MemoryStore() if where == "memory" else RedisStore(where)
+    try:
+        rp = RelyingParty(pingone_from_settings(settings, prefix=prefix), **options)
+    except ConfigError as exc:
+        if exc.field in rp_options or exc.field.startswith(prefix):
+            raise
+        raise ConfigError(key(exc.field.upper()), exc.message) from None
+    web_options = {
+        name: value
+        for name, value in (("session_ttl", session_ttl), ("refresh_margin", refresh_margin))
+        if value is not None
+    }
+    return WebLogin(rp, store=store, **web_options)
+
+
+def web_login_from_env(environ: Mapping[str, str] | None = None, **options: Any) -> WebLogin:
+    """:func:`web_login_from_settings` over the ``P1GUARD_*`` environment variables."""
+    return web_login_from_settings(os.environ if environ is None else environ, **options)

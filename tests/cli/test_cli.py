@@ -49,8 +49,7 @@ def _token_args(op: MockPingOne, *extra: str) -> list[str]:
         op.issuer,
         "--client-id",
         op.client_id,
-        "--client-secret",
-        op.client_secret,
+        f"--client-secret={op.client_secret}",  # "=": a secret may start with "-"
         *extra,
     ]
 

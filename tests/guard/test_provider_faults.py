@@ -76,12 +76,12 @@ def test_discovery_failure_backs_off(pingone_mock: MockPingOne) -> None:
     pingone_mock.fail("discovery", "error")
     for _ in range(20):
         unavailable(lambda: guard.verify(pingone_mock.issue_token()))
-    assert pingone_mock.calls["discovery"] == 1
+    assert pingone_mock.calls["discovery"] == 2  # one request, retried once, then backoff
 
 
 def test_recovery_is_automatic(pingone_mock: MockPingOne) -> None:
     guard = pingone_mock.guard()
-    pingone_mock.fail("jwks", "error", times=1)
+    pingone_mock.fail("jwks", "error", times=2)  # the request and its one retry
     unavailable(lambda: guard.verify(pingone_mock.issue_token()))
     guard.pingone.jwks.backoff.retry_at = 0  # skip the backoff wait instead of sleeping
     assert guard.verify(pingone_mock.issue_token()).scopes == {"read"}
@@ -119,3 +119,41 @@ async def test_async_faults_are_503_too(pingone_mock: MockPingOne) -> None:
     with pytest.raises(ProviderUnavailable):
         await guard.averify(pingone_mock.issue_token(opaque=True))
     await guard.aclose()
+
+
+def test_one_transient_failure_is_retried(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard()
+    pingone_mock.fail("jwks", "down", times=1)
+    assert guard.verify(pingone_mock.issue_token()).scopes == {"read"}
+    assert pingone_mock.calls["jwks"] == 2
+
+
+def test_ratelimit_is_not_retried(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard(mode="introspect")
+    pingone_mock.fail("introspect", "ratelimit", retry_after=3)
+    err = unavailable(lambda: guard.verify(pingone_mock.issue_token(opaque=True)))
+    assert err.headers["Retry-After"] == "3"
+    assert pingone_mock.calls["introspect"] == 1
+
+
+def test_breaker_stops_hammering_a_failing_endpoint(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard(mode="introspect")
+    guard.verify(pingone_mock.issue_token(opaque=True))  # discovery cached
+    pingone_mock.fail("introspect", "error")
+    for _ in range(20):
+        err = unavailable(lambda: guard.verify(pingone_mock.issue_token(opaque=True)))
+    assert err.reason == "introspection_circuit_open"
+    assert pingone_mock.calls["introspect"] <= 1 + 3  # the success, then 3 failures at most
+
+
+def test_breaker_recovers_automatically(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard(mode="introspect")
+    guard.verify(pingone_mock.issue_token(opaque=True))
+    pingone_mock.fail("introspect", "error")
+    for _ in range(4):
+        unavailable(lambda: guard.verify(pingone_mock.issue_token(opaque=True)))
+    pingone_mock.clear_faults()
+    breaker = guard.pingone.transport._breakers["introspection"]
+    breaker.backoff.retry_at = 0  # the wait is over (instead of sleeping through it)
+    assert guard.verify(pingone_mock.issue_token(opaque=True)).source == "introspection"
+    assert breaker.failures == 0

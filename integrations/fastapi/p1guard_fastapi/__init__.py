@@ -14,20 +14,36 @@ Example::
     async def items(token: AccessToken = Security(auth, scopes=["read"])):
         return {"owner": token.subject}
 
+Sign users in (browser apps) with :class:`LoginRouter`::
+
+    login = LoginRouter(WebLogin(RelyingParty(pingone, client_id=…, client_secret=…,
+                                              redirect_uri="https://app/auth/callback")))
+    login.install(app, secret_key=os.environ["SESSION_SECRET"])   # /auth/login, …
+
+    @app.get("/me")
+    async def me(user: Annotated[SignedInUser, Depends(login.current_user)]):
+        return {"name": user.name}
+
 >>> sorted(swagger_ui_init_oauth("spa-client-id"))
 ['clientId', 'usePkceWithAuthorizationCodeGrant']
 """
 
 from .docs import add_operation_scopes, swagger_ui_init_oauth
+from .login import LoginRequired, LoginRouter, login_required_handler
 from .security import AuthHTTPException, PingOneBearer, auth_error_handler
+from .sessions import add_session_middleware
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthHTTPException",
+    "LoginRequired",
+    "LoginRouter",
     "PingOneBearer",
     "__version__",
     "add_operation_scopes",
+    "add_session_middleware",
     "auth_error_handler",
+    "login_required_handler",
     "swagger_ui_init_oauth",
 ]

@@ -1,0 +1,341 @@
+"""Sign users in with PingOne: :class:`LoginRouter` (the login routes) and its user dependencies.
+
+Rules:
+
+1. The routes are ``GET {prefix}/login``, ``GET {prefix}/callback`` and ``GET|POST
+   {prefix}/logout``, hidden from the OpenAPI document; their behaviour is
+   :class:`~p1guard.rp.WebLogin`'s (async twins), run on Starlette's ``request.session``,
+   which only ever holds random ids. Without ``SessionMiddleware`` they fail loudly.
+2. A refused sign-in answers 400 (HTML page, or ``LoginError.body`` as JSON when the client
+   prefers it) and creates no session; PingOne or the store being unreachable answers 503 with
+   ``Retry-After``. Only ``error``/``error_description`` reach the client.
+3. ``/login`` passes ``acr_values`` (space-separated), ``max_age`` (whole seconds),
+   ``prompt`` and ``login_hint`` from its query to PingOne; ``return_to`` must be a same-origin
+   path, anything else becomes ``/``.
+4. Sign-out is a POST carrying the session's CSRF token in the form field ``csrf``; ``GET``
+   only shows a confirmation page with that form.
+5. :meth:`LoginRouter.current_user` raises :class:`LoginRequired` when nobody is signed in: a
+   ``302`` to ``{prefix}/login?return_to=<path>`` for browsers (``Accept`` names
+   ``text/html``), a ``401`` ``login_required`` for API clients. It is an ``HTTPException``,
+   so it works without a handler; :func:`login_required_handler` gives flat JSON bodies.
+
+No ``from __future__ import annotations``: FastAPI reads the endpoints' and dependencies'
+annotations at runtime.
+"""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import NoMatchFound
+
+from p1guard import ConfigError, ProviderUnavailable
+from p1guard.rp import LoginError, SignedInUser, WebLogin
+from p1guard.rp.web import Session
+from p1guard.settings import web_login_from_env
+
+from ._pages import error_response, logout_page, wants_html
+from .security import AuthHTTPException
+from .sessions import add_session_middleware
+
+__all__ = ["LoginRequired", "LoginRouter", "login_required_handler"]
+
+logger = logging.getLogger("p1guard.fastapi")
+
+_NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept"}
+_USER_KEY = "p1guard.user"  # per-request cache in the ASGI scope
+_MAX_FORM_BYTES = 8192
+_PASSTHROUGH = ("acr_values", "max_age", "prompt", "login_hint")
+LOGIN, CALLBACK, LOGOUT = "p1guard_login", "p1guard_callback", "p1guard_logout"
+
+
+class LoginRequired(HTTPException):
+    """Nobody is signed in: a redirect to the login route (browsers) or a ``401`` (API clients).
+
+    ``login_url`` is ``{prefix}/login?return_to=<the current path>``. FastAPI's default handler
+    answers ``302`` with ``Location``, or ``401`` with ``{"detail": {"error": "login_required",
+    …}}``; :func:`login_required_handler` answers the 401 with a flat body.
+
+    >>> exc = LoginRequired("/auth/login?return_to=%2Freports", redirect=False)
+    >>> exc.status_code, exc.detail["error"]
+    (401, 'login_required')
+    """
+
+    def __init__(self, login_url: str, *, redirect: bool) -> None:
+        self.login_url = login_url
+        self.redirect = redirect
+        if redirect:
+            super().__init__(
+                status.HTTP_302_FOUND,
+                detail="Sign in first",
+                headers={"Location": login_url, **_NO_STORE},
+            )
+        else:
+            description = f"Sign in first: GET {login_url.partition('?')[0]}"
+            body = {"error": "login_required", "error_description": description}
+            super().__init__(status.HTTP_401_UNAUTHORIZED, detail=body, headers=dict(_NO_STORE))
+
+
+async def login_required_handler(request: Request, exc: Exception) -> Response:
+    """Exception handler for :class:`LoginRequired`: a bare redirect, or flat JSON on 401.
+
+    The 401 body is ``{"error": "login_required", "error_description": "Sign in first: GET
+    /auth/login"}``.
+
+    >>> app = FastAPI(exception_handlers={LoginRequired: login_required_handler})
+    ... # doctest: +SKIP
+    """
+    if not isinstance(exc, LoginRequired):
+        raise exc
+    if exc.redirect:
+        return RedirectResponse(exc.login_url, status.HTTP_302_FOUND, headers=_NO_STORE)
+    return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+def _session(conn: HTTPConnection) -> Session:
+    if "session" not in conn.scope:
+        raise ConfigError(
+            "SessionMiddleware",
+            "the login routes need request.session: call login.install(app, secret_key=...) "
+            "or p1guard_fastapi.add_session_middleware(app, ...)",
+        )
+    session: Session = conn.session
+    return session
+
+
+def _login_params(query: Mapping[str, str]) -> dict[str, Any]:
+    """Rule 3: the parameters ``/login`` passes through to PingOne."""
+    params: dict[str, Any] = {}
+    for name in _PASSTHROUGH:
+        value = query.get(name, "").strip()
+        if not value:
+            continue
+        if name == "acr_values":
+            params[name] = value.split()
+        elif name == "max_age":
+            if not (value.isascii() and value.isdecimal()) or len(value) > 9:
+                raise LoginError(
+                    "invalid_request", "max_age must be a whole number of seconds", reason="max_age"
+                )
+            params[name] = int(value)
+        else:
+            params[name] = value
+    return params
+
+
+async def _form_field(request: Request, name: str) -> str | None:
+    """One field of an ``application/x-www-form-urlencoded`` body of at most 8 KiB."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM_BYTES:
+            return None
+    try:
+        values = parse_qs(body.decode("latin-1"), max_num_fields=20).get(name)
+    except ValueError:  # too many fields
+        return None
+    return values[0] if values and len(values) == 1 else None
+
+
+class LoginRouter(APIRouter):
+    """The login routes for one :class:`~p1guard.rp.WebLogin`, and dependencies for its user.
+
+    >>> web = WebLogin(RelyingParty(PingOne(env_id="…"), client_id="…", client_secret="…",
+    ...                             redirect_uri="https://app.example.com/auth/callback"))
+    ... # doctest: +SKIP
+    >>> login = LoginRouter(web)                         # an APIRouter, prefix "/auth"
+    >>> login.install(app, secret_key=os.environ["SESSION_SECRET"])  # doctest: +SKIP
+    >>> @app.get("/me")                                               # doctest: +SKIP
+    ... async def me(user: Annotated[SignedInUser, Depends(login.current_user)]):
+    ...     return {"name": user.name}
+
+    ``install`` adds the session middleware, :func:`login_required_handler` and the routes;
+    or do those three yourself (:func:`~p1guard_fastapi.add_session_middleware`,
+    ``exception_handlers=``, ``app.include_router(login)``). Guard a whole router with
+    ``APIRouter(dependencies=[Depends(login.current_user)])``.
+    """
+
+    def __init__(self, web: WebLogin, *, prefix: str = "/auth") -> None:
+        if not isinstance(web, WebLogin):
+            raise ConfigError("web", "pass a p1guard.rp.WebLogin instance")
+        if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
+            raise ConfigError("prefix", f"must start with '/', got {prefix!r}")
+        if prefix.endswith("/"):
+            raise ConfigError("prefix", f"must not end with '/', got {prefix!r}")
+        super().__init__(prefix=prefix, include_in_schema=False)
+        self.web = web
+        self.add_api_route("/login", self._login, methods=["GET"], name=LOGIN)
+        self.add_api_route("/callback", self._callback, methods=["GET"], name=CALLBACK)
+        self.add_api_route("/logout", self._logout_page, methods=["GET"], name=LOGOUT)
+        self.add_api_route("/logout", self._logout, methods=["POST"], name=f"{LOGOUT}_post")
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        prefix: str = "/auth",
+        **web_options: Any,
+    ) -> "LoginRouter":
+        """Build the :class:`~p1guard.rp.WebLogin` from ``P1GUARD_*`` variables, then the router.
+
+        Reads ``P1GUARD_LOGIN_CLIENT_ID``, ``P1GUARD_LOGIN_CLIENT_SECRET``,
+        ``P1GUARD_LOGIN_REDIRECT_URI``, ``P1GUARD_LOGIN_POST_LOGOUT_REDIRECT_URI``,
+        ``P1GUARD_LOGIN_SCOPES``, ``P1GUARD_LOGIN_STORE`` and the PingOne ones
+        (``P1GUARD_ENV_ID``/``P1GUARD_REGION`` or ``P1GUARD_ISSUER``, ``P1GUARD_TIMEOUT``); see
+        :func:`p1guard.settings.web_login_from_settings`. ``web_options`` are its keywords
+        (``store=RedisStore(...)``, ``session_ttl``…).
+
+        >>> login = LoginRouter.from_env()                               # doctest: +SKIP
+        """
+        return cls(web_login_from_env(environ, **web_options), prefix=prefix)
+
+    def install(
+        self,
+        app: FastAPI,
+        *,
+        secret_key: str,
+        session_cookie: str = "session",
+        domain: str | None = None,
+    ) -> None:
+        """Add the session middleware, :func:`login_required_handler` and these routes to ``app``.
+
+        The session cookie lives as long as ``web.session_ttl`` and is ``Secure`` unless the
+        redirect URI is on a loopback host (see :func:`~p1guard_fastapi.add_session_middleware`).
+
+        >>> login.install(app, secret_key=os.environ["SESSION_SECRET"])  # doctest: +SKIP
+        """
+        add_session_middleware(
+            app,
+            secret_key=secret_key,
+            redirect_uri=self.web.rp.redirect_uri,
+            max_age=self.web.session_ttl,
+            session_cookie=session_cookie,
+            domain=domain,
+        )
+        app.add_exception_handler(LoginRequired, login_required_handler)
+        app.include_router(self)
+
+    async def aclose(self) -> None:
+        """Close the store's and PingOne's connections; call it in the app's lifespan.
+
+        >>> @asynccontextmanager                                          # doctest: +SKIP
+        ... async def lifespan(app):
+        ...     yield
+        ...     await login.aclose()
+        """
+        await self.web.store.aclose()
+        await self.web.rp.pingone.aclose()
+
+    # -- dependencies --------------------------------------------------------------------
+
+    async def optional_user(self, conn: HTTPConnection) -> SignedInUser | None:
+        """Dependency: the signed-in user (access token refreshed when due), or ``None``.
+
+        >>> @app.get("/")                                                 # doctest: +SKIP
+        ... async def home(user: Annotated[SignedInUser | None, Depends(login.optional_user)]):
+        ...     return {"name": user.name if user else None}
+        """
+        if _USER_KEY in conn.scope:
+            cached: SignedInUser | None = conn.scope[_USER_KEY]
+            return cached
+        try:
+            user = await self.web.auser(_session(conn))
+        except ProviderUnavailable as err:
+            logger.warning("could not load the signed-in user: %s (503)", err.reason)
+            if conn.scope["type"] == "websocket":
+                raise WebSocketException(status.WS_1011_INTERNAL_ERROR) from None
+            raise AuthHTTPException(err) from None
+        conn.scope[_USER_KEY] = user
+        return user
+
+    async def current_user(self, conn: HTTPConnection) -> SignedInUser:
+        """Dependency: the signed-in user, else :class:`LoginRequired` (rule 5).
+
+        >>> @app.get("/reports")                                          # doctest: +SKIP
+        ... async def reports(user: Annotated[SignedInUser, Depends(login.current_user)]):
+        ...     return {"for": user.subject, "token": "…use user.access_token to call APIs…"}
+        """
+        user = await self.optional_user(conn)
+        if user is not None:
+            return user
+        if conn.scope["type"] == "websocket":
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason="login_required")
+        return_to = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
+        login_url = f"{self.login_path(conn)}?{urlencode({'return_to': return_to})}"
+        raise LoginRequired(login_url, redirect=wants_html(conn))
+
+    async def csrf_token(self, request: Request) -> str:
+        """Dependency: the session's CSRF token, for your own ``POST {prefix}/logout`` form.
+
+        >>> @app.get("/account")                                          # doctest: +SKIP
+        ... async def account(csrf: Annotated[str, Depends(login.csrf_token)]): ...
+        """
+        return self.web.csrf_token(_session(request))
+
+    def login_path(self, conn: HTTPConnection) -> str:
+        """The path of the login route as mounted in ``conn``'s app (``/auth/login`` by default)."""
+        try:
+            return conn.url_for(LOGIN).path
+        except NoMatchFound:
+            return f"{conn.scope.get('root_path', '')}{self.prefix}/login"
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    async def _login(self, request: Request) -> Response:
+        """``GET {prefix}/login``: start a sign-in and redirect to PingOne (rule 3)."""
+        session = _session(request)
+        query = request.query_params
+        try:
+            start = await self.web.alogin(
+                session, return_to=query.get("return_to", "/"), **_login_params(query)
+            )
+        except (LoginError, ProviderUnavailable) as err:
+            return self._refused(request, err)
+        return RedirectResponse(start.url, status.HTTP_302_FOUND, headers=_NO_STORE)
+
+    async def _callback(self, request: Request) -> Response:
+        """``GET {prefix}/callback``: finish the sign-in, redirect to ``return_to`` (rule 2)."""
+        session = _session(request)
+        query = {key: request.query_params.getlist(key) for key in request.query_params}
+        try:
+            return_to = await self.web.acallback(session, query)
+        except (LoginError, ProviderUnavailable) as err:
+            return self._refused(request, err)
+        return RedirectResponse(return_to, status.HTTP_302_FOUND, headers=_NO_STORE)
+
+    async def _logout_page(self, request: Request) -> Response:
+        """``GET {prefix}/logout``: a confirmation page whose form POSTs the CSRF token."""
+        csrf = self.web.csrf_token(_session(request))
+        return logout_page(request.url.path, csrf)
+
+    async def _logout(self, request: Request) -> Response:
+        """``POST {prefix}/logout``: check ``csrf``, end the session, go to PingOne's signoff."""
+        session = _session(request)
+        csrf = await _form_field(request, "csrf")
+        try:
+            signoff_url = await self.web.alogout(session, csrf)
+        except (LoginError, ProviderUnavailable) as err:
+            return self._refused(request, err, retry_url=request.url.path)
+        return RedirectResponse(signoff_url, status.HTTP_302_FOUND, headers=_NO_STORE)
+
+    def _refused(
+        self,
+        request: Request,
+        err: LoginError | ProviderUnavailable,
+        *,
+        retry_url: str | None = None,
+    ) -> Response:
+        level = logging.WARNING if err.status_code >= 500 else logging.INFO
+        logger.log(level, "%s %s refused: %s", request.method, request.url.path, err.reason)
+        return error_response(request, err, retry_url=retry_url or self.login_path(request))
+
+    def __repr__(self) -> str:
+        return f"LoginRouter(prefix={self.prefix!r}, client_id={self.web.rp.client_id!r})"

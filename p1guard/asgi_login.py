@@ -1,0 +1,370 @@
+"""Sign users in to a Starlette app: login routes, ``login_required`` and the signed-in user.
+
+>>> auth = LoginRoutes(WebLogin(rp))                      # doctest: +SKIP
+>>> app = Starlette(                                       # doctest: +SKIP
+...     routes=[*auth.routes, Route("/", home)],           # /auth/login, /callback, /logout
+...     middleware=[auth.session_middleware(os.environ["SESSION_SECRET"])],
+... )
+
+Starlette is an optional extra (``pip install 'p1guard[asgi]'`` plus ``itsdangerous`` for its
+``SessionMiddleware``); it is imported when a route runs, never when this module is imported.
+
+Rules:
+
+1. The session is Starlette's own signed cookie (``request.session``); it only holds random ids,
+   the tokens stay in the :class:`~p1guard.rp.WebLogin` store. No session middleware → a
+   :class:`~p1guard.ConfigError` that says how to add it.
+2. Every answer of the login routes carries ``Cache-Control: no-store``.
+3. A failed sign-in is a 400 page (JSON when the client prefers ``application/json``) showing
+   only the error code and its safe description; PingOne unreachable is a 503 with
+   ``Retry-After``. Exception text never reaches the client.
+4. ``login_required``: browsers (``Accept`` names ``text/html``) are sent to the login route
+   with ``return_to`` = the current path and query; other clients get a 401 JSON answer.
+5. The user is looked up once per request and kept on ``request.state.p1guard_user``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from html import escape
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from .config import is_loopback
+from .errors import ConfigError, ProviderUnavailable
+from .rp import LoginError, SignedInUser, WebLogin
+from .settings import web_login_from_env
+
+if TYPE_CHECKING:
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+__all__ = ["LoginRoutes", "web_login_from_env"]  # the latter from p1guard.settings
+
+log = logging.getLogger("p1guard.asgi")
+
+#: What the login routes can fail with (both render themselves safely).
+LoginFailure = LoginError | ProviderUnavailable
+#: ``error_template(request, error)`` → an HTML string (sent with the error's status and
+#: headers) or a complete ``Response`` (e.g. a Jinja2 ``TemplateResponse``).
+ErrorTemplate = Callable[["Request", LoginFailure], "str | Response"]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_USER_STATE = "p1guard_user"
+_FORM_LIMIT = 16 * 1024
+_PASS_THROUGH = ("prompt", "login_hint")
+
+
+class LoginRoutes:
+    """``GET {prefix}/login``, ``GET {prefix}/callback``, ``GET|POST {prefix}/logout``.
+
+    ``/login?return_to=/path`` redirects to PingOne (``acr_values``, ``max_age``, ``prompt``
+    and ``login_hint`` are passed on); ``/callback`` finishes the sign-in and redirects to
+    ``return_to``; ``GET /logout`` shows a confirmation form that POSTs the session's CSRF
+    token, ``POST /logout`` ends the session and redirects to PingOne's signoff.
+
+    >>> auth = LoginRoutes(WebLogin(rp), prefix="/auth")          # doctest: +SKIP
+    >>> @auth.login_required
+    ... async def orders(request):
+    ...     user = await auth.current_user(request)
+    ...     return PlainTextResponse(f"Hello {user.name}")         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        web: WebLogin,
+        *,
+        prefix: str = "/auth",
+        error_template: ErrorTemplate | None = None,
+    ) -> None:
+        if not isinstance(web, WebLogin):
+            raise ConfigError("web", "pass a p1guard.rp.WebLogin")
+        if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
+            raise ConfigError("prefix", f"expected a path like '/auth', got {prefix!r}")
+        self.web = web
+        self.prefix = prefix.rstrip("/")
+        self.error_template = error_template
+        self.login_path = f"{self.prefix}/login"
+        self.callback_path = f"{self.prefix}/callback"
+        self.logout_path = f"{self.prefix}/logout"
+        redirect_path = urlsplit(web.rp.redirect_uri).path
+        if not redirect_path.endswith(self.callback_path):
+            raise ConfigError(
+                "redirect_uri",
+                f"its path {redirect_path!r} must end with the callback route "
+                f"{self.callback_path!r} (or pick a matching prefix)",
+            )
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The three routes, named ``p1guard:login``, ``p1guard:callback``, ``p1guard:logout``."""
+        from starlette.routing import Route
+
+        return [
+            Route(self.login_path, self.login, methods=["GET"], name="p1guard:login"),
+            Route(self.callback_path, self.callback, methods=["GET"], name="p1guard:callback"),
+            Route(self.logout_path, self.logout, methods=["GET", "POST"], name="p1guard:logout"),
+        ]
+
+    def session_options(self, secret_key: object, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for Starlette's ``SessionMiddleware``, secure by default.
+
+        ``https_only`` (the ``Secure`` flag) unless the redirect URI's host is loopback,
+        ``same_site="lax"`` (the callback is a top-level navigation from PingOne), and the
+        cookie lives as long as the server-side session. Starlette always sets ``HttpOnly``.
+
+        >>> auth.session_options("x" * 32)["same_site"]             # doctest: +SKIP
+        'lax'
+        """
+        if len(str(secret_key)) < 32:
+            raise ConfigError(
+                "secret_key",
+                "use at least 32 random characters, e.g. python -c "
+                '"import secrets; print(secrets.token_urlsafe(32))"',
+            )
+        host = urlsplit(self.web.rp.redirect_uri).hostname or ""
+        options: dict[str, Any] = {
+            "secret_key": secret_key,
+            "https_only": not is_loopback(host),
+            "same_site": "lax",
+            "max_age": max(1, int(self.web.session_ttl)),
+        }
+        options.update(overrides)
+        return options
+
+    def session_middleware(self, secret_key: object, **overrides: Any) -> Middleware:
+        """``Middleware(SessionMiddleware, **session_options(secret_key))`` for ``Starlette()``."""
+        from starlette.middleware import Middleware
+        from starlette.middleware.sessions import SessionMiddleware
+
+        return Middleware(SessionMiddleware, **self.session_options(secret_key, **overrides))
+
+    # -- the signed-in user ----------------------------------------------------------------
+
+    async def current_user(self, request: Request) -> SignedInUser | None:
+        """The signed-in user (access token refreshed when due), or ``None``; once per request.
+
+        Raises :class:`~p1guard.ProviderUnavailable` when a due refresh cannot reach PingOne.
+
+        >>> user = await auth.current_user(request)                 # doctest: +SKIP
+        """
+        cached = getattr(request.state, _USER_STATE, _MISSING)
+        if isinstance(cached, SignedInUser) or cached is None:
+            return cached
+        user = await self.web.auser(_session(request))
+        setattr(request.state, _USER_STATE, user)
+        return user
+
+    def login_required(self, endpoint: Endpoint) -> Endpoint:
+        """Decorate a Starlette endpoint (sync or async) so only signed-in users reach it.
+
+        The endpoint becomes async; a sync one then runs in the thread pool as usual and reads
+        the user from ``request.state.p1guard_user``. Methods of an ``HTTPEndpoint`` work too.
+
+        >>> @auth.login_required
+        ... def report(request):
+        ...     return PlainTextResponse(request.state.p1guard_user.name)  # doctest: +SKIP
+        """
+        index = _request_index(endpoint)
+        is_async = inspect.iscoroutinefunction(endpoint)
+
+        @functools.wraps(endpoint)
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs["request"] if "request" in kwargs else args[index]
+            refusal = await self._refusal(request)
+            if refusal is not None:
+                return refusal
+            if is_async:
+                return await endpoint(*args, **kwargs)
+            from starlette.concurrency import run_in_threadpool
+
+            return await run_in_threadpool(endpoint, *args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    async def _refusal(self, request: Request) -> Response | None:
+        try:
+            user = await self.current_user(request)
+        except ProviderUnavailable as err:
+            return self._error(request, err, "Sign-in unavailable")
+        if user is not None:
+            return None
+        if "text/html" in request.headers.get("accept", ""):
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return _redirect(self._url(request, self.login_path, return_to=here))
+        body = {
+            "error": "login_required",
+            "error_description": f"Sign in first: GET {self._url(request, self.login_path)}",
+        }
+        return _json(body, 401)
+
+    # -- the routes ------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        """``GET {prefix}/login``: start a sign-in and redirect to PingOne."""
+        session = _session(request)
+        query = request.query_params
+        try:
+            params = _login_params(query)
+            start = await self.web.alogin(session, query.get("return_to", "/"), **params)
+        except (LoginError, ProviderUnavailable) as err:
+            return self._error(request, err, "Sign-in failed")
+        if start.method == "POST":
+            return _html(start.html_form(), 200)
+        return _redirect(start.url)
+
+    async def callback(self, request: Request) -> Response:
+        """``GET {prefix}/callback``: finish the sign-in; redirect to its ``return_to``."""
+        session = _session(request)
+        query = {key: request.query_params.getlist(key) for key in request.query_params}
+        try:
+            return_to = await self.web.acallback(session, query)
+        except (LoginError, ProviderUnavailable) as err:
+            return self._error(request, err, "Sign-in failed")
+        return _redirect(return_to)
+
+    async def logout(self, request: Request) -> Response:
+        """``GET {prefix}/logout``: a confirmation form; ``POST``: sign out (needs ``csrf``)."""
+        session = _session(request)
+        if request.method != "POST":
+            action = escape(self._url(request, self.logout_path))
+            csrf = escape(self.web.csrf_token(session))
+            form = (
+                f'<form method="post" action="{action}">'
+                f'<input type="hidden" name="csrf" value="{csrf}">'
+                '<button type="submit">Sign out</button> <a href="/">Cancel</a></form>'
+            )
+            return _html(_page("Sign out", "<p>Sign out of this application?</p>" + form), 200)
+        form_data = await _read_form(request)
+        try:
+            signoff_url = await self.web.alogout(session, form_data.get("csrf"))
+        except (LoginError, ProviderUnavailable) as err:
+            return self._error(request, err, "Sign-out failed")
+        setattr(request.state, _USER_STATE, None)
+        return _redirect(signoff_url)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _url(self, request: Request, path: str, **query: str) -> str:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return root + path + (f"?{urlencode(query)}" if query else "")
+
+    def _error(self, request: Request, err: LoginFailure, title: str) -> Response:
+        if isinstance(err, ProviderUnavailable):
+            log.warning("%s %s: %s (503)", request.method, request.url.path, err.reason)
+            headers = {**err.headers, **_NO_STORE}
+        else:
+            log.info("%s %s: %s (400)", request.method, request.url.path, err.reason)
+            headers = dict(_NO_STORE)
+        if _prefers_json(request.headers.get("accept", "")):
+            return _json(err.body, err.status_code, headers)
+        if self.error_template is not None:
+            rendered = self.error_template(request, err)
+            if not isinstance(rendered, str):
+                return rendered
+            return _html(rendered, err.status_code, headers)
+        retry = escape(self._url(request, self.login_path))
+        text = (
+            f"<p>{escape(err.description)}</p><p><code>{escape(err.error or 'error')}</code></p>"
+            f'<p><a href="{retry}">Sign in again</a> · <a href="/">Home</a></p>'
+        )
+        return _html(_page(title, text), err.status_code, headers)
+
+
+# -- private helpers ---------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def _session(request: Request) -> dict[str, Any]:
+    if "session" not in request.scope:
+        raise ConfigError(
+            "SessionMiddleware",
+            "the login routes need request.session: add "
+            "Middleware(SessionMiddleware, secret_key=..., https_only=..., same_site='lax') "
+            "to Starlette(middleware=[...]), e.g. LoginRoutes.session_middleware(secret_key)",
+        )
+    return request.session
+
+
+def _request_index(endpoint: Callable[..., Any]) -> int:
+    names = list(inspect.signature(endpoint).parameters)
+    return names.index("request") if "request" in names else 0
+
+
+def _login_params(query: Mapping[str, str]) -> dict[str, Any]:
+    params: dict[str, Any] = {name: query[name] for name in _PASS_THROUGH if query.get(name)}
+    if query.get("acr_values"):
+        params["acr_values"] = query["acr_values"].split()
+    max_age = query.get("max_age")
+    if max_age:
+        if not max_age.isdigit() or len(max_age) > 9:
+            raise LoginError("invalid_request", "max_age must be a whole number of seconds")
+        params["max_age"] = int(max_age)
+    return params
+
+
+def _prefers_json(accept: str) -> bool:
+    """Whether ``application/json`` has a higher quality than ``text/html`` in ``accept``."""
+    quality = {"application/json": 0.0, "text/html": 0.0}
+    for item in accept.lower().split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media in quality:
+            q = 1.0
+            for param in params:
+                key, _, number = param.partition("=")
+                if key.strip() == "q":
+                    try:
+                        q = float(number)
+                    except ValueError:
+                        q = 0.0
+            quality[media] = max(quality[media], q)
+    return quality["application/json"] > quality["text/html"]
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """A small URL-encoded form body (no ``python-multipart`` needed); ``{}`` otherwise."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        return {}
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _FORM_LIMIT:
+            return {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _html(text: str, status: int, headers: Mapping[str, str] = _NO_STORE) -> Response:
+    from starlette.responses import HTMLResponse
+
+    return HTMLResponse(text, status_code=status, headers=dict(headers))
+
+
+def _json(body: Mapping[str, str], status: int, headers: Mapping[str, str] = _NO_STORE) -> Response:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(dict(body), status_code=status, headers=dict(headers))
+
+
+def _redirect(location: str) -> Response:
+    from starlette.responses import RedirectResponse
+
+    return RedirectResponse(location, status_code=302, headers=_NO_STORE)
