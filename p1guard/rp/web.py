@@ -153,6 +153,9 @@ class WebLogin:
             )
         transaction = LoginTransaction.from_dict(data)
         tokens: TokenSet = yield from self.rp.complete_flow(query, transaction)
+        previous = session.get(SESSION_KEY)
+        if isinstance(previous, str):  # signing in again (step-up): end the old session too
+            yield from self._end_session(previous)
         session.clear()
         session_id = new_secret()
         yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
@@ -194,26 +197,28 @@ class WebLogin:
                 "invalid_request", "The sign-out form has a wrong CSRF token", reason="csrf"
             )
         session_id = session.get(SESSION_KEY)
-        data = (
-            (yield self._call("pop", f"session:{session_id}"))
-            if isinstance(session_id, str)
-            else None
-        )
         session.clear()
         id_token = None
-        if data is not None:
-            tokens = TokenSet.from_dict(data["tokens"])
-            id_token = tokens.id_token
-            for token, hint in (
-                (tokens.refresh_token, "refresh_token"),
-                (tokens.access_token, "access_token"),
-            ):
-                if token:
-                    try:
-                        yield from self.rp.revoke_flow(token, hint)
-                    except ProviderUnavailable:
-                        log.warning("could not revoke the %s at sign-out", hint)
+        if isinstance(session_id, str):
+            id_token = yield from self._end_session(session_id)
         return (yield from self.rp.logout_url_flow(id_token_hint=id_token))
+
+    def _end_session(self, session_id: str) -> Effects:
+        """Forget a server-side session and revoke its tokens; returns its ID token, if any."""
+        data = yield self._call("pop", f"session:{session_id}")
+        if data is None:
+            return None
+        tokens = TokenSet.from_dict(data["tokens"])
+        for token, hint in (
+            (tokens.refresh_token, "refresh_token"),
+            (tokens.access_token, "access_token"),
+        ):
+            if token:
+                try:
+                    yield from self.rp.revoke_flow(token, hint)
+                except ProviderUnavailable:
+                    log.warning("could not revoke the %s at sign-out", hint)
+        return tokens.id_token
 
     # -- shells ----------------------------------------------------------------------------
 
@@ -269,6 +274,16 @@ class WebLogin:
     async def alogout(self, session: Session, csrf: str | None) -> str:
         """Async twin of :meth:`logout`."""
         return str(await self.arun(self.logout_flow(session, csrf)))
+
+    def close(self) -> None:
+        """Close the store's and PingOne's connections."""
+        self.store.close()
+        self.rp.pingone.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        await self.store.aclose()
+        await self.rp.pingone.aclose()
 
     @staticmethod
     def csrf_token(session: Session) -> str:

@@ -140,3 +140,19 @@ def test_workers_share_logins_through_redis(
     assert user.subject == "user-1"
     first.store.close()
     second.store.close()
+
+
+def test_signing_in_again_ends_the_old_session(
+    pingone_mock: MockPingOne, browser: httpx.Client
+) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    sign_in(web, browser, session)
+    old_session_id = session[SESSION_KEY]
+    old_user = web.user(session)
+    assert old_user is not None
+    sign_in(web, browser, session)  # e.g. step-up
+    assert session[SESSION_KEY] != old_session_id
+    assert web.store.get(f"session:{old_session_id}") is None
+    assert not pingone_mock.introspect(old_user.access_token)["active"]
+    assert web.user(session) is not None
