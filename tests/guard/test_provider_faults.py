@@ -87,7 +87,7 @@ def test_recovery_is_automatic(pingone_mock: MockPingOne) -> None:
     assert guard.verify(pingone_mock.issue_token()).scopes == {"read"}
 
 
-@pytest.mark.parametrize("mode", ["down", "error", "garbage", "ratelimit"])
+@pytest.mark.parametrize("mode", ["down", "error", "garbage", "truncated", "ratelimit"])
 def test_introspection_down_uncached_is_503(pingone_mock: MockPingOne, mode: str) -> None:
     guard = pingone_mock.guard(mode="introspect")
     pingone_mock.fail("introspect", mode)  # type: ignore[arg-type]

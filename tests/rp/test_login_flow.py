@@ -195,3 +195,24 @@ def test_config_errors(pingone_mock: MockPingOne, kwargs: dict[str, Any], field:
     with pytest.raises(ConfigError) as info:
         RelyingParty(pingone_mock.pingone(), **args)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("mode", ["down", "error", "garbage", "truncated", "ratelimit"])
+def test_token_endpoint_faults_are_503_not_a_login(
+    pingone_mock: MockPingOne, browser: httpx.Client, mode: str
+) -> None:
+    rp = rp_for(pingone_mock)
+    start = rp.begin()
+    query = follow_to_callback(browser, start)
+    pingone_mock.fail("token", mode)  # type: ignore[arg-type]
+    with pytest.raises(ProviderUnavailable) as info:
+        rp.complete(query, start.transaction)
+    assert info.value.status_code == 503
+
+
+@pytest.mark.parametrize("endpoint", ["par", "discovery"])
+def test_login_start_faults_are_503(pingone_mock: MockPingOne, endpoint: str) -> None:
+    rp = rp_for(pingone_mock)
+    pingone_mock.fail(endpoint, "error")  # type: ignore[arg-type]
+    with pytest.raises(ProviderUnavailable):
+        rp.begin()
