@@ -10,8 +10,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from .bearer import PathMatcher, error_response, extract_bearer, query_tokens
-from .errors import AuthError, MissingToken
+from .bearer import BearerRules, error_response, log_rejection
+from .errors import AuthError
 from .tokens import AccessToken
 
 if TYPE_CHECKING:
@@ -110,49 +110,49 @@ class BearerTokenMiddleware:
         allow_query_token: bool = False,
     ) -> None:
         self.app = app
-        self.guard = guard
-        self.public_paths = PathMatcher(public_paths)
-        self.required = required
-        self.scopes = None if scopes is None else tuple(scopes)
-        self.match: Literal["all", "any"] = match
-        self.check_revocation = check_revocation
-        self.allow_query_token = allow_query_token
+        self.rules = BearerRules(
+            guard,
+            public_paths=public_paths,
+            required=required,
+            scopes=scopes,
+            match=match,
+            check_revocation=check_revocation,
+            allow_query_token=allow_query_token,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        if self.public_paths and self.public_paths.matches(_route_path(scope)):
+        rules = self.rules
+        if rules.is_public(_route_path(scope)):
             _attach(scope, None, overwrite=False)
             await self.app(scope, receive, send)
             return
         try:
-            token = await self._authenticate(scope)
+            token = await rules.averify(rules.raw_token(_authorization(scope), _query(scope)))
         except AuthError as err:
-            if self.required or not isinstance(err, MissingToken):
-                _log(err, scope)
+            if not rules.tolerates(err):
+                log_rejection(logger, err, scope.get("method", "WEBSOCKET"), scope.get("path", ""))
                 await _reject(err, kind, receive, send)
                 return
             token = None
         _attach(scope, token, overwrite=True)
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope) -> AccessToken:
-        values = [
-            value.decode("latin-1")
-            for name, value in scope["headers"]
-            if len(name) == 13 and name.lower() == b"authorization"
-        ]
-        raw = extract_bearer(
-            values,
-            query_tokens=query_tokens(scope.get("query_string", b"")),
-            allow_query=self.allow_query_token,
-            realm=self.guard.realm,
-        )
-        return await self.guard.averify(
-            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
-        )
+
+def _authorization(scope: Scope) -> list[str]:
+    return [
+        value.decode("latin-1")
+        for name, value in scope["headers"]
+        if len(name) == 13 and name.lower() == b"authorization"
+    ]
+
+
+def _query(scope: Scope) -> bytes:
+    query: bytes = scope.get("query_string", b"")
+    return query
 
 
 def _attach(scope: Scope, token: AccessToken | None, *, overwrite: bool) -> None:
@@ -187,17 +187,3 @@ async def _reject(err: AuthError, kind: str, receive: Receive, send: Send) -> No
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-def _log(err: AuthError, scope: Scope) -> None:
-    # Never the token: only the reason code and where it happened.
-    level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
-    if logger.isEnabledFor(level):
-        logger.log(
-            level,
-            "rejected %s %s: %s (%d)",
-            scope.get("method", "WEBSOCKET"),
-            scope.get("path", ""),
-            err.reason,
-            err.status_code,
-        )

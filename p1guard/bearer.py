@@ -21,15 +21,28 @@ Rules of :func:`extract_bearer` (RFC 6750 §2, RFC 9110 §11):
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
 from .errors import AuthError, ConfigError, InvalidRequest, MissingToken
 
-__all__ = ["ErrorResponse", "PathMatcher", "error_response", "extract_bearer", "query_tokens"]
+if TYPE_CHECKING:
+    from .guard import Guard
+    from .tokens import AccessToken
+
+__all__ = [
+    "BearerRules",
+    "ErrorResponse",
+    "PathMatcher",
+    "error_response",
+    "extract_bearer",
+    "log_rejection",
+    "query_tokens",
+]
 
 # RFC 6750 §2.1 b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
@@ -232,3 +245,67 @@ def error_response(err: AuthError) -> ErrorResponse:
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     headers.extend(err.headers.items())
     return ErrorResponse(err.status_code, headers, body)
+
+
+class BearerRules:
+    """What a bearer-token middleware enforces, shared by the ASGI and WSGI ones.
+
+    ``public_paths`` skip authentication (see :class:`PathMatcher`); ``required=False`` lets
+    requests *without* bearer credentials through (a token that is sent must still be valid);
+    ``scopes``/``match``/``check_revocation`` are passed to :meth:`Guard.verify`.
+    """
+
+    def __init__(
+        self,
+        guard: Guard,
+        *,
+        public_paths: Iterable[str] = (),
+        required: bool = True,
+        scopes: Iterable[str] | None = None,
+        match: Literal["all", "any"] = "all",
+        check_revocation: bool | None = None,
+        allow_query_token: bool = False,
+    ) -> None:
+        self.guard = guard
+        self.public_paths = PathMatcher(public_paths)
+        self.required = required
+        self.scopes = None if scopes is None else tuple(scopes)
+        self.match: Literal["all", "any"] = match
+        self.check_revocation = check_revocation
+        self.allow_query_token = allow_query_token
+
+    def is_public(self, path: str) -> bool:
+        """Whether ``path`` skips authentication."""
+        return bool(self.public_paths) and self.public_paths.matches(path)
+
+    def raw_token(self, authorization: Sequence[str], query_string: str | bytes) -> str:
+        """The request's one bearer token (see :func:`extract_bearer`)."""
+        return extract_bearer(
+            authorization,
+            query_tokens=query_tokens(query_string),
+            allow_query=self.allow_query_token,
+            realm=self.guard.realm,
+        )
+
+    def verify(self, raw: str) -> AccessToken:
+        """``guard.verify`` with this middleware's scopes and options."""
+        return self.guard.verify(
+            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
+        )
+
+    async def averify(self, raw: str) -> AccessToken:
+        """Async twin of :meth:`verify`."""
+        return await self.guard.averify(
+            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
+        )
+
+    def tolerates(self, err: AuthError) -> bool:
+        """Whether the request may go on without a token (``required=False``, none sent)."""
+        return not self.required and isinstance(err, MissingToken)
+
+
+def log_rejection(logger: logging.Logger, err: AuthError, method: str, path: str) -> None:
+    """Log a refused request: reason and place, never the token (503s at WARNING)."""
+    level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
+    if logger.isEnabledFor(level):
+        logger.log(level, "rejected %s %s: %s (%d)", method, path, err.reason, err.status_code)

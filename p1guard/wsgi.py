@@ -9,8 +9,8 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from .bearer import PathMatcher, error_response, extract_bearer, query_tokens
-from .errors import AuthError, MissingToken
+from .bearer import BearerRules, error_response, log_rejection
+from .errors import AuthError
 from .tokens import AccessToken
 
 if TYPE_CHECKING:
@@ -61,54 +61,39 @@ class BearerTokenMiddleware:
         allow_query_token: bool = False,
     ) -> None:
         self.app = app
-        self.guard = guard
-        self.public_paths = PathMatcher(public_paths)
-        self.required = required
-        self.scopes = None if scopes is None else tuple(scopes)
-        self.match: Literal["all", "any"] = match
-        self.check_revocation = check_revocation
-        self.allow_query_token = allow_query_token
+        self.rules = BearerRules(
+            guard,
+            public_paths=public_paths,
+            required=required,
+            scopes=scopes,
+            match=match,
+            check_revocation=check_revocation,
+            allow_query_token=allow_query_token,
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.public_paths and self.public_paths.matches(environ.get("PATH_INFO") or "/"):
+        rules = self.rules
+        if rules.is_public(environ.get("PATH_INFO") or "/"):
             environ[ENVIRON_KEY] = None
             return self.app(environ, start_response)
+        header: Any = environ.get("HTTP_AUTHORIZATION")
         try:
-            token: AccessToken | None = self._authenticate(environ)
+            raw = rules.raw_token(
+                () if header is None else (header,), environ.get("QUERY_STRING", "")
+            )
+            token: AccessToken | None = rules.verify(raw)
         except AuthError as err:
-            if self.required or not isinstance(err, MissingToken):
+            if not rules.tolerates(err):
                 return _reject(err, environ, start_response)
             token = None
         environ[ENVIRON_KEY] = token
         return self.app(environ, start_response)
 
-    def _authenticate(self, environ: WSGIEnvironment) -> AccessToken:
-        header: Any = environ.get("HTTP_AUTHORIZATION")
-        raw = extract_bearer(
-            () if header is None else (header,),
-            query_tokens=query_tokens(environ.get("QUERY_STRING", "")),
-            allow_query=self.allow_query_token,
-            realm=self.guard.realm,
-        )
-        return self.guard.verify(
-            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
-        )
-
 
 def _reject(
     err: AuthError, environ: WSGIEnvironment, start_response: StartResponse
 ) -> Iterable[bytes]:
-    # Never log the token: only the reason code and where it happened.
-    level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
-    if logger.isEnabledFor(level):
-        logger.log(
-            level,
-            "rejected %s %s: %s (%d)",
-            environ.get("REQUEST_METHOD", ""),
-            environ.get("PATH_INFO", ""),
-            err.reason,
-            err.status_code,
-        )
+    log_rejection(logger, err, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
     response = error_response(err)
     start_response(response.status_line, response.headers)
     return [response.body]
