@@ -247,8 +247,12 @@ def web_login_from_settings(
         "post_logout_redirect_uri": _text(settings, key("POST_LOGOUT_REDIRECT_URI")),
     }
     scopes = _get(settings, key("SCOPES"))
+    if isinstance(scopes, str):
+        scopes = scopes.replace(",", " ").split()
     if scopes is not None:
-        options["scopes"] = scopes.replace(",", " ").split() if isinstance(scopes, str) else scopes
+        if not isinstance(scopes, list | tuple) or not all(isinstance(x, str) for x in scopes):
+            raise ConfigError(key("SCOPES"), "expected scopes as a string or a list of strings")
+        options["scopes"] = list(scopes)
     options.update(rp_options)
     for name in ("client_id", "redirect_uri"):
         if not options.get(name):
@@ -257,7 +261,12 @@ def web_login_from_settings(
         where = _text(settings, key("STORE")) or "memory"
         if where != "memory" and not where.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(key("STORE"), "use 'memory' or a redis:// URL")
-        store = MemoryStore() if where == "memory" else RedisStore(where)
+        try:
+            store = MemoryStore() if where == "memory" else RedisStore(where)
+        except ImportError:
+            raise ConfigError(
+                key("STORE"), "a Redis store needs pip install 'p1guard[redis]'"
+            ) from None
     try:
         rp = RelyingParty(pingone_from_settings(settings, prefix=prefix), **options)
     except ConfigError as exc:

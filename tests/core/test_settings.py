@@ -82,3 +82,43 @@ def test_errors_name_the_setting(settings: dict[str, object], key: str) -> None:
 def test_setting_flag_default() -> None:
     assert setting_flag({}, "X", default=True) is True
     assert setting_flag({"X": False}, "X", default=True) is False
+
+
+LOGIN = {
+    "P1GUARD_ISSUER": "https://login.example.com/as",
+    "P1GUARD_LOGIN_CLIENT_ID": "app",
+    "P1GUARD_LOGIN_CLIENT_SECRET": "s",
+    "P1GUARD_LOGIN_REDIRECT_URI": "https://app.example.com/auth/callback",
+}
+
+
+def test_login_settings() -> None:
+    from p1guard.rp import MemoryStore
+    from p1guard.settings import web_login_from_settings
+
+    web = web_login_from_settings(
+        {**LOGIN, "P1GUARD_LOGIN_SCOPES": "openid,profile"}, session_ttl=60
+    )
+    assert web.rp.scopes == ("openid", "profile")
+    assert isinstance(web.store, MemoryStore)
+    assert web.session_ttl == 60
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"P1GUARD_LOGIN_CLIENT_ID": ""}, "P1GUARD_LOGIN_CLIENT_ID"),
+        ({"P1GUARD_LOGIN_REDIRECT_URI": ""}, "P1GUARD_LOGIN_REDIRECT_URI"),
+        ({"P1GUARD_LOGIN_REDIRECT_URI": "http://app.example.com/cb"}, "P1GUARD_LOGIN_REDIRECT_URI"),
+        ({"P1GUARD_LOGIN_SCOPES": 7}, "P1GUARD_LOGIN_SCOPES"),
+        ({"P1GUARD_LOGIN_SCOPES": "profile"}, "P1GUARD_LOGIN_SCOPES"),
+        ({"P1GUARD_LOGIN_STORE": "memcached://x"}, "P1GUARD_LOGIN_STORE"),
+        ({"P1GUARD_ISSUER": "http://evil.example.com/as"}, "P1GUARD_ISSUER"),
+    ],
+)
+def test_login_settings_errors_name_the_setting(extra: dict[str, object], key: str) -> None:
+    from p1guard.settings import web_login_from_settings
+
+    with pytest.raises(ConfigError) as info:
+        web_login_from_settings({**LOGIN, **extra})
+    assert info.value.field == key

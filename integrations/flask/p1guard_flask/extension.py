@@ -1,8 +1,10 @@
-"""The :class:`P1Guard` Flask extension: ``init_app``, ``@require_token``, ``protect_blueprint``.
+"""The :class:`P1Guard` Flask extension: ``init_app``, ``@require_token``, ``protect_blueprint``
+for APIs; ``init_login``, ``@login_required`` for signing users in.
 
-Per-app state lives in ``app.extensions["p1guard"]`` (a :class:`P1GuardState`), so one
-``P1Guard`` object can serve several apps (the app-factory pattern); views look their app's
-state up through ``current_app`` at request time.
+Per-app state lives in ``app.extensions["p1guard"]`` (a :class:`P1GuardState`, bearer tokens)
+and ``app.extensions["p1guard_login"]`` (a :class:`LoginState`, sign-in), so one ``P1Guard``
+object can serve several apps (the app-factory pattern); views look their app's state up
+through ``current_app`` at request time. Either half works without the other.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from flask.typing import ResponseReturnValue
 from p1guard import AccessToken, AuthError, ConfigError, Guard
 
 from .context import set_token
+from .login_settings import PINGONE_KEYS, uses_login_config
 from .responses import ErrorHandler, auth_error_response, log_refusal
 from .settings import allow_query_token, guard_from_config, reject_guard_keys
+from .signin import SignIn
 from .state import EXTENSION_KEY, P1GuardState, current_state
 
 if TYPE_CHECKING:
@@ -51,8 +55,8 @@ def _check_match(match: str) -> Match:
     return cast(Match, match)
 
 
-class P1Guard:
-    """Protect Flask views with PingOne access tokens.
+class P1Guard(SignIn):
+    """Protect Flask views with PingOne access tokens (and sign users in: :class:`SignIn`).
 
     >>> app = Flask(__name__)
     >>> app.config.update(P1GUARD_ENV_ID="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
@@ -102,6 +106,9 @@ class P1Guard:
         chosen = guard if guard is not None else self._guard
         if chosen is None:
             chosen = guard_from_config(app.config)
+        elif uses_login_config(app.config):
+            # The PingOne keys then configure the sign-in (see init_login), not the Guard.
+            reject_guard_keys({k: v for k, v in app.config.items() if k not in PINGONE_KEYS})
         else:
             reject_guard_keys(app.config)
         state = P1GuardState(self, chosen, allow_query_token(app.config))
