@@ -14,13 +14,20 @@ In ``views.py``:
 ...     return JsonResponse({"sub": request.access_token.subject})
 
 DRF classes live in :mod:`p1guard_django.drf` (``pip install 'p1guard-django[drf]'``).
+
+Signing users in with PingOne: ``P1GUARD["LOGIN"]`` (:mod:`p1guard_django.login_settings`),
+``path("auth/", include("p1guard_django.urls"))``, ``LOGIN_URL = "p1guard:login"`` and
+``"p1guard_django.backends.PingOneBackend"`` in ``AUTHENTICATION_BACKENDS``; then
+``request.user``, Django's ``login_required``, and :func:`current_user` for PingOne's tokens.
 """
 
 from __future__ import annotations
 
 from .auth import RequiredScopes, TokenRequest
-from .conf import get_guard, get_options
+from .conf import get_guard, get_options, get_web_login
 from .decorators import require_token
+from .env import settings_from_env
+from .login import acurrent_user, current_user, login_required
 from .middleware import BearerTokenMiddleware
 from .users import TokenUser
 from .views import TokenRequiredMixin
@@ -34,7 +41,12 @@ __all__ = [
     "TokenRequiredMixin",
     "TokenUser",
     "__version__",
+    "acurrent_user",
+    "current_user",
     "get_guard",
     "get_options",
+    "get_web_login",
+    "login_required",
     "require_token",
+    "settings_from_env",
 ]

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core import checks
 
 from .conf import parse
+from .login_checks import login_problems
 from .validation import Problem, try_build
 
 __all__ = ["MIDDLEWARE_PATH", "check_middleware", "check_settings"]
@@ -41,11 +42,23 @@ def check_settings(
     """
     options, problems = parse(getattr(settings, "P1GUARD", None))
     if options is not None:
-        if options.values["GUARD"] is None:  # a Guard or factory of the app's own: not ours
+        guard = None
+        # A Guard or factory of the app's own is not ours to build; a LOGIN-only app has none.
+        if options.values["GUARD"] is None and options.has_bearer:
             guard, refused = try_build(options.build_guard)
             problems += refused
-            if guard is not None:
-                guard.close()
+        if not options.has_bearer and MIDDLEWARE_PATH in _middleware():
+            problems.append(
+                Problem(
+                    "p1guard.E001",
+                    f"P1GUARD['AUDIENCE'] is required by '{MIDDLEWARE_PATH}'",
+                    "Set your custom resource's audience, or remove the middleware from "
+                    "MIDDLEWARE if this app only signs users in.",
+                )
+            )
+        problems += login_problems(options, guard)
+        if guard is not None:
+            guard.close()
         if options.user_mapping in ("get", "create") and not apps.is_installed(
             "django.contrib.auth"
         ):
@@ -68,7 +81,7 @@ def check_middleware(
     >>> [m.id for m in check_middleware()]                       # doctest: +SKIP
     ['p1guard.W002']
     """
-    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    middleware = _middleware()
     if (
         MIDDLEWARE_PATH in middleware
         and _AUTH_MIDDLEWARE in middleware
@@ -83,3 +96,7 @@ def check_middleware(
             )
         ]
     return []
+
+
+def _middleware() -> list[str]:
+    return list(getattr(settings, "MIDDLEWARE", None) or ())

@@ -8,15 +8,17 @@
 ... }
 
 :func:`get_options` reads and validates the dict (every problem is also a system check, see
-:mod:`p1guard_django.checks`); :func:`get_guard` builds the Guard on first use. Both are cached
-until ``settings.P1GUARD`` changes (``override_settings`` in tests sends ``setting_changed``).
+:mod:`p1guard_django.checks`); :func:`get_guard` builds the Guard on first use, and
+:func:`get_web_login` the :class:`~p1guard.rp.WebLogin` of the sign-in routes (``P1GUARD["LOGIN"]``,
+see :mod:`p1guard_django.login_settings`). All are cached until ``settings.P1GUARD`` changes
+(``override_settings`` in tests sends ``setting_changed``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -26,10 +28,12 @@ from django.dispatch import receiver
 
 from p1guard import Guard, PingOne
 from p1guard.bearer import PathMatcher
+from p1guard.rp import WebLogin
 
+from .login_settings import LoginSettings, read_login, try_login
 from .validation import DEFAULTS, Problem, UserMapping, read_settings, try_build
 
-__all__ = ["DEFAULTS", "Options", "get_guard", "get_options", "reset"]
+__all__ = ["DEFAULTS", "Options", "get_guard", "get_options", "get_web_login", "reset"]
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,35 @@ class Options:
     ('/api/',)
     """
 
-    values: Mapping[str, Any]
+    values: Mapping[str, Any] = field(repr=False)  # holds client secrets
     protected_paths: tuple[str, ...]
     public_paths: PathMatcher
     user_mapping: UserMapping
     user_field: str | None
     allow_query_token: bool
+    login: LoginSettings | None = None
+
+    @property
+    def has_bearer(self) -> bool:
+        """Whether bearer tokens are configured (``AUDIENCE`` or ``GUARD``): a ``LOGIN``-only
+        app has neither, and :func:`get_guard` refuses to build a Guard for it.
+
+        >>> get_options().has_bearer                             # doctest: +SKIP
+        True
+        """
+        return self.values["GUARD"] is not None or bool(self.values["AUDIENCE"])
+
+    def build_pingone(self) -> PingOne:
+        """A new :class:`~p1guard.PingOne` from ``ENV_ID``, ``REGION``, ``ISSUER`` and
+        ``PINGONE_OPTIONS``.
+
+        >>> get_options().build_pingone().issuer                 # doctest: +SKIP
+        'https://auth.pingone.eu/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/as'
+        """
+        v = self.values
+        return PingOne(
+            env_id=v["ENV_ID"], region=v["REGION"], issuer=v["ISSUER"], **v["PINGONE_OPTIONS"]
+        )
 
     def build_guard(self) -> Guard:
         """A new :class:`~p1guard.Guard` from these options (``GUARD`` when one is given).
@@ -62,11 +89,8 @@ class Options:
                 raise ImproperlyConfigured("P1GUARD['GUARD'] must return a p1guard.Guard")
             return guard
         v = self.values
-        pingone = PingOne(
-            env_id=v["ENV_ID"], region=v["REGION"], issuer=v["ISSUER"], **v["PINGONE_OPTIONS"]
-        )
         return Guard(
-            pingone,
+            self.build_pingone(),
             audience=v["AUDIENCE"],
             mode=v["MODE"],
             check_revocation=v["CHECK_REVOCATION"],
@@ -86,7 +110,11 @@ def parse(raw: object) -> tuple[Options | None, list[Problem]]:
     (None, ['p1guard.E001'])
     """
     values, problems = read_settings(raw)
-    if values is None or any(p.is_error for p in problems):
+    if values is None:
+        return None, problems
+    login, login_problems = read_login(values)
+    problems += login_problems
+    if any(p.is_error for p in problems):
         return None, problems
     options = Options(
         values=values,
@@ -95,6 +123,7 @@ def parse(raw: object) -> tuple[Options | None, list[Problem]]:
         user_mapping=values["USER_MAPPING"],
         user_field=values["USER_FIELD"],
         allow_query_token=values["ALLOW_QUERY_TOKEN"],
+        login=login,
     )
     return options, problems
 
@@ -104,6 +133,9 @@ class _State:
     options: Options | None = None
     guard: Guard | None = None
     owned = False  # whether we built the guard (and so may close it)
+    web_lock = threading.Lock()
+    web: WebLogin | None = None
+    web_closers: tuple[Callable[[], None], ...] = ()  # what we built for it (pingone, store)
 
 
 def get_options() -> Options:
@@ -134,6 +166,11 @@ def get_guard() -> Guard:
     with _State.lock:
         if _State.guard is None:
             options = get_options()
+            if not options.has_bearer:
+                raise ImproperlyConfigured(
+                    "p1guard.E001 P1GUARD['AUDIENCE'] is required for bearer tokens "
+                    "(BearerTokenMiddleware, require_token, TokenRequiredMixin, DRF classes)"
+                )
             guard, problems = try_build(options.build_guard)
             if guard is None:
                 raise ImproperlyConfigured(f"{problems[0].id} {problems[0].msg}")
@@ -142,20 +179,74 @@ def get_guard() -> Guard:
         return _State.guard
 
 
+def get_web_login() -> WebLogin:
+    """The process-wide :class:`~p1guard.rp.WebLogin` of the sign-in routes, built from
+    ``settings.P1GUARD["LOGIN"]`` on first use; :class:`ImproperlyConfigured` without one.
+
+    It shares the Guard's :class:`~p1guard.PingOne` (discovery and keys) when bearer tokens
+    are configured too.
+
+    >>> from p1guard_django import get_web_login
+    >>> get_web_login().rp.client_id                             # doctest: +SKIP
+    'web-app-client-id'
+    """
+    web = _State.web
+    if web is not None:
+        return web
+    options = get_options()
+    login = options.login
+    if login is None:
+        raise ImproperlyConfigured(
+            "p1guard.E011 P1GUARD['LOGIN'] is not set: the sign-in routes need the web "
+            "application's CLIENT_ID, CLIENT_SECRET and REDIRECT_URI"
+        )
+    shared = get_guard().pingone if options.has_bearer else None
+    with _State.web_lock:
+        if _State.web is None:
+            pingone, problems = (
+                (shared, []) if shared is not None else try_build(options.build_pingone)
+            )
+            rp = None
+            if pingone is not None:
+                rp, problems = try_login(login, pingone)
+            if rp is None or pingone is None:
+                if pingone is not None and shared is None:
+                    pingone.close()
+                raise ImproperlyConfigured(f"{problems[0].id} {problems[0].msg}")
+            closers: list[Callable[[], None]] = [] if shared is not None else [pingone.close]
+            try:
+                store, owned_store = login.build_store()
+            except ImportError as exc:  # the redis package vanished since the checks ran
+                for close in closers:
+                    close()
+                raise ImproperlyConfigured(
+                    f"p1guard.E011 P1GUARD['LOGIN']['STORE']: {exc}"
+                ) from exc
+            if owned_store:
+                closers.append(store.close)
+            _State.web = WebLogin(rp, store=store, session_ttl=login.session_ttl)
+            _State.web_closers = tuple(closers)
+        return _State.web
+
+
 def reset() -> None:
-    """Forget the cached options and Guard (closing its HTTP client if this module built it).
+    """Forget the cached options, Guard and WebLogin (closing what this module built).
 
     Called on ``setting_changed`` for ``P1GUARD``; call it yourself after editing settings
     by other means.
 
     >>> reset()                                                  # doctest: +SKIP
     """
-    with _State.lock:
+    with _State.lock, _State.web_lock:
         guard, owned = _State.guard, _State.owned
-        _State.options = _State.guard = None
+        closers = _State.web_closers
+        _State.options = _State.guard = _State.web = None
         _State.owned = False
+        _State.web_closers = ()
     if guard is not None and owned:
         guard.close()
+    for close in closers:
+        close()
 
 
 @receiver(setting_changed)

@@ -5,7 +5,7 @@ Every problem has a stable id (``p1guard.E001`` …) so it can be silenced or se
 ==============  ==============================================================================
 id              problem
 ==============  ==============================================================================
-p1guard.E001    ``AUDIENCE`` is missing
+p1guard.E001    ``AUDIENCE`` is missing (needed for bearer tokens; a ``LOGIN``-only app has none)
 p1guard.E002    neither ``ENV_ID`` nor ``ISSUER`` is set
 p1guard.E003    ``MODE`` is not ``"jwt"``, ``"introspect"`` or ``"auto"``
 p1guard.E004    introspection (``MODE`` or ``CHECK_REVOCATION``) without ``CLIENT_ID``/``SECRET``
@@ -15,8 +15,14 @@ p1guard.E007    a value has the wrong type (``LEEWAY``, ``REALM``, booleans, ``*
 p1guard.E008    ``P1GUARD`` is missing or not a dict
 p1guard.E009    p1guard itself refuses the values (bad region, ``http://`` issuer, …)
 p1guard.E010    ``GUARD`` is unusable, or combined with the keys it replaces
+p1guard.E011    ``LOGIN`` is unusable: not a dict, a required key missing, a wrong value
+p1guard.E012    sign-in needs sessions, ``AuthenticationMiddleware`` and ``PingOneBackend``
+p1guard.E013    the session cookie is unfit for sign-in (``HttpOnly``, ``SameSite``, ``Secure``)
 p1guard.W001    an unknown key (probably a typo)
 p1guard.W002    the middleware is placed before ``AuthenticationMiddleware``
+p1guard.W003    ``settings.LOGIN_URL`` is not the sign-in route (``"p1guard:login"``)
+p1guard.W004    the sign-in routes are not mounted, or not where ``REDIRECT_URI`` points
+p1guard.W005    signed-cookie sessions: a copied cookie outlives sign-out
 ==============  ==============================================================================
 """
 
@@ -26,7 +32,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from django.utils.module_loading import import_string
 
@@ -36,6 +42,8 @@ from p1guard.errors import ConfigError
 from p1guard.tokens import AccessToken
 
 __all__ = ["DEFAULTS", "GUARD_KEYS", "Problem", "UserMapping", "read_settings", "try_build"]
+
+T = TypeVar("T")
 
 #: ``None`` (a :class:`~p1guard_django.users.TokenUser`), ``"get"``, ``"create"`` or a callable.
 UserMapping = Literal["get", "create"] | Callable[[AccessToken], Any] | None
@@ -60,6 +68,7 @@ DEFAULTS: Mapping[str, Any] = {
     "GUARD": None,
     "GUARD_OPTIONS": {},
     "PINGONE_OPTIONS": {},
+    "LOGIN": None,
 }
 
 #: Keys that ``GUARD`` replaces: setting both is an error.
@@ -176,7 +185,7 @@ def _check_guard(raw: Mapping[str, Any], values: dict[str, Any]) -> list[Problem
 def _check_connection(values: Mapping[str, Any]) -> list[Problem]:
     problems = []
     audience = values["AUDIENCE"]
-    if not audience:
+    if not audience and values.get("LOGIN") is None:  # sign-in alone needs no audience
         problems.append(
             Problem(
                 "p1guard.E001",
@@ -185,8 +194,12 @@ def _check_connection(values: Mapping[str, Any]) -> list[Problem]:
                 "Resources > your API), e.g. 'https://api.example.com'.",
             )
         )
-    elif not isinstance(audience, str) and not (
-        isinstance(audience, list | tuple) and all(isinstance(a, str) and a for a in audience)
+    elif (
+        audience
+        and not isinstance(audience, str)
+        and not (
+            isinstance(audience, list | tuple) and all(isinstance(a, str) and a for a in audience)
+        )
     ):
         problems.append(_wrong_type("AUDIENCE", "a string or a list of strings"))
     if not values["ENV_ID"] and not values["ISSUER"]:
@@ -284,10 +297,11 @@ def _check_users(values: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def try_build(build: Callable[[], Guard]) -> tuple[Guard | None, list[Problem]]:
+def try_build(build: Callable[[], T]) -> tuple[T | None, list[Problem]]:
     """Call ``build`` and turn p1guard's own refusal into a ``p1guard.E009`` problem.
 
-    Building a Guard does no network I/O; p1guard validates region, issuer, mode… itself.
+    Building a Guard (or a PingOne) does no network I/O; p1guard validates region, issuer,
+    mode… itself.
 
     >>> guard, problems = try_build(get_options().build_guard)   # doctest: +SKIP
     """
