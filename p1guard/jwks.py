@@ -5,7 +5,8 @@ Rules:
 1. Keys are looked up by ``kid`` only; a key set is fresh for ``max_age`` seconds.
 2. An unknown ``kid`` triggers at most one fetch per ``cooldown`` (default 60 s): a storm of
    random ``kid`` values costs PingOne one call per window, and the tokens are refused with
-   ``InvalidToken`` (or ``ProviderUnavailable`` while the last fetch failed).
+   ``InvalidToken`` (or ``ProviderUnavailable`` while the last fetch failed). Only fetches
+   caused by an unknown ``kid`` start the cooldown; routine refreshes do not.
 3. When a fetch fails, known keys keep verifying for ``stale_if_error`` seconds past
    ``max_age``; later, or for unknown ``kid`` values, callers get ``ProviderUnavailable``. Failed
    fetches back off exponentially, so an outage is not hammered.
@@ -45,6 +46,7 @@ class JwksCache:
         self.keys: dict[str, SigningKey] = {}
         self.fetched_at: float | None = None
         self.last_attempt: float | None = None
+        self.last_unknown_fetch: float | None = None  # the cooldown counts only these (rule 2)
         self.last_failed = False
         self.fetches = 0
         self.pending = 0  # fetches under way: callers join them instead of being refused
@@ -62,9 +64,9 @@ class JwksCache:
             return True  # joins the call under way (single-flight), costs PingOne nothing
         if self.backoff.wait(now) > 0:
             return False
-        if kid_known or self.last_attempt is None or self.last_failed:
+        if kid_known or self.last_unknown_fetch is None or self.last_failed:
             return True  # after a failure the backoff above paces retries, not the cooldown
-        return now - self.last_attempt >= self.cooldown
+        return now - self.last_unknown_fetch >= self.cooldown
 
     def _fallback(self, kid: str, now: float, *, retry_after: float | None) -> SigningKey:
         key = self.keys.get(kid)
@@ -92,10 +94,15 @@ class JwksCache:
             return key
         if not self._may_fetch(now, kid_known=kid in self.keys):
             wait = self.backoff.wait(now)
-            if not wait and self.last_attempt is not None:
-                wait = self.cooldown - (now - self.last_attempt)
+            if not wait and self.last_unknown_fetch is not None:
+                wait = self.cooldown - (now - self.last_unknown_fetch)
             return self._fallback(kid, now, retry_after=max(wait, 1.0))
-        self.last_attempt = now
+        if not self.pending:
+            self.last_attempt = now
+            if kid not in self.keys:
+                # Only fetches caused by an unknown kid start the cooldown: a routine refresh
+                # must not lock out a key that PingOne starts using just after it.
+                self.last_unknown_fetch = now
         self.pending += 1
         try:
             keys = yield from self._fetch(jwks_uri)

@@ -5,6 +5,12 @@ Rules:
    with (PingOne publishes ``"alg": "RS256"``).
 2. Keys are generated lazily: RSA keygen costs tens of milliseconds and most tests only use RS256.
 3. A rotated key stays published (after the active ones) unless the rotation says otherwise.
+4. Rotation works like PingOne's key rotation policies: the *next* key of an algorithm can be
+   staged ahead of time. A staged key is published in the JWKS (after the active keys) but signs
+   nothing until the next rotation of its algorithm activates it; a rotation with nothing staged
+   generates a fresh key and activates it at once (an unannounced, emergency rotation).
+5. Key generation (tens of milliseconds for RSA) happens outside the lock, so signing tokens on
+   other threads never waits for a rotation.
 """
 
 from __future__ import annotations
@@ -91,43 +97,75 @@ def _new_key(alg: str) -> SigningKey:
 
 
 class KeyRing:
-    """The keys one mock publishes: the active key per algorithm plus retired ones."""
+    """The keys one mock publishes: the active key per algorithm, staged next keys, retired ones."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._active: dict[str, SigningKey] = {}
+        self._staged: dict[str, SigningKey] = {}  # the next key per algorithm (rule 4)
         self._retired: list[SigningKey] = []  # newest first
 
     def active(self, alg: str) -> SigningKey:
         """The key that signs ``alg`` now, generated on first use."""
         with self._lock:
             key = self._active.get(alg)
-            if key is None:
-                key = self._active[alg] = _new_key(alg)
+        if key is not None:
             return key
+        fresh = _new_key(alg)  # outside the lock (rule 5); the first key stored wins
+        with self._lock:
+            return self._active.setdefault(alg, fresh)
+
+    def staged(self, alg: str) -> SigningKey | None:
+        """The published next key of ``alg`` that the next rotation activates, if any."""
+        with self._lock:
+            return self._staged.get(alg)
+
+    def stage(self, alg: str = "RS256") -> SigningKey:
+        """Publish a new next key for ``alg`` without signing with it (rule 4).
+
+        The active key of ``alg`` is created first if it does not exist yet, so the JWKS always
+        holds the current key beside the next one. Staging again replaces the staged key (it
+        never signed anything, so unpublishing it is harmless). Returns the staged key.
+        """
+        _algorithm(alg)  # unknown algorithms fail before any key is generated
+        self.active(alg)
+        fresh = _new_key(alg)
+        with self._lock:
+            self._staged[alg] = fresh
+        return fresh
 
     def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> list[SigningKey]:
         """Replace the active key of ``alg`` (every algorithm in use when ``None``).
 
-        With ``keep_old=False`` every earlier key of the rotated algorithms is unpublished.
-        Returns the new keys.
+        The staged key of an algorithm becomes its active key; an algorithm with nothing staged
+        gets a freshly generated one. The replaced active key is retired (still published);
+        with ``keep_old=False`` every earlier key of the rotated algorithms is unpublished
+        instead. Returns the newly active keys.
         """
         with self._lock:
             algs = [alg] if alg is not None else list(self._active) or ["RS256"]
-            fresh = [_new_key(name) for name in algs]
-            for key in fresh:
-                old = self._active.get(key.alg)
-                self._active[key.alg] = key
+            missing = [name for name in algs if name not in self._staged]
+        generated = {name: _new_key(name) for name in missing}  # outside the lock (rule 5)
+        with self._lock:
+            fresh: list[SigningKey] = []
+            for name in algs:
+                key = self._staged.pop(name, None) or generated.get(name) or _new_key(name)
+                old = self._active.get(name)
+                self._active[name] = key
                 if not keep_old:
-                    self._retired = [k for k in self._retired if k.alg != key.alg]
+                    self._retired = [k for k in self._retired if k.alg != name]
                 elif old is not None:
                     self._retired.insert(0, old)
+                fresh.append(key)
             return fresh
 
     def jwks(self) -> dict[str, Any]:
-        """The published JWK Set: active keys first, then retired ones, newest first."""
+        """The published JWK Set: active keys, then staged next keys, then retired ones.
+
+        Retired keys are listed newest first. Clients must select by ``kid``, never by position.
+        """
         with self._lock:
-            keys = [*self._active.values(), *self._retired]
+            keys = [*self._active.values(), *self._staged.values(), *self._retired]
             return {"keys": [dict(key.jwk) for key in keys]}
 
     def sign(

@@ -346,11 +346,36 @@ class MockPingOne(FaultControls, LoginControls):
 
     # -- keys ------------------------------------------------------------------------------
 
+    def stage_next_key(self, alg: str = "RS256") -> str:
+        """Publish the next signing key of ``alg`` ahead of time, as PingOne's rotation does.
+
+        PingOne's key rotation policies announce the next key in the JWKS before it signs
+        anything, so verifiers that refresh their key set regularly know it before the first
+        token signed with it arrives. The staged key is published (after the active keys) but
+        tokens are still signed with the active key until :meth:`rotate_keys` activates it.
+        Staging again replaces the staged key. Returns the staged ``kid``.
+
+        >>> next_kid = op.stage_next_key()        # JWKS: [current, next]  # doctest: +SKIP
+        >>> # ... wait until verifiers refreshed their keys (their JWKS max age) ...
+        >>> op.rotate_keys() == next_kid          # next_kid signs from now  # doctest: +SKIP
+        True
+        """
+        return self._app.keys.stage(alg).kid
+
+    def staged_kid(self, alg: str = "RS256") -> str | None:
+        """The ``kid`` staged by :meth:`stage_next_key` for ``alg`` and not yet active, if any."""
+        key = self._app.keys.staged(alg)
+        return None if key is None else key.kid
+
     def rotate_keys(self, *, keep_old: bool = True, alg: str | None = None) -> str:
         """Activate a new signing key for ``alg`` (every algorithm used so far when ``None``).
 
-        The old key stays in the JWKS unless ``keep_old=False``, which unpublishes every earlier
-        key of the rotated algorithms. Returns the new ``kid`` of ``alg`` (or of RS256).
+        A key staged by :meth:`stage_next_key` is activated (PingOne-style rotation: verifiers
+        already know it); with nothing staged a new key is generated and signs at once, like an
+        emergency rotation: verifiers learn it from their next JWKS fetch, on the unknown
+        ``kid``. The old key stays in the JWKS unless ``keep_old=False``, which unpublishes
+        every earlier key of the rotated algorithms. Returns the new ``kid`` of ``alg`` (or of
+        RS256).
         """
         fresh = self._app.keys.rotate(alg, keep_old=keep_old)
         wanted = alg or "RS256"

@@ -51,6 +51,8 @@ def age(cache: JwksCache, seconds: float) -> None:
     assert cache.last_attempt is not None
     cache.fetched_at -= seconds
     cache.last_attempt -= seconds
+    if cache.last_unknown_fetch is not None:
+        cache.last_unknown_fetch -= seconds
 
 
 def test_first_use_fetches_then_serves_from_cache(jwks_doc: dict[str, Any]) -> None:
@@ -139,3 +141,18 @@ def test_first_fetch_failure_is_503(jwks_doc: dict[str, Any]) -> None:
     server.fail = ProviderUnavailable("down")
     with pytest.raises(ProviderUnavailable):
         get(cache, server, "rsa-1")
+
+
+def test_routine_refresh_does_not_start_the_unknown_kid_cooldown(
+    jwks_doc: dict[str, Any], rsa_key: Any
+) -> None:
+    from jwt_support import jwk_of
+
+    cache, server = JwksCache(cooldown=60, max_age=100), FakePingOne(jwks_doc)
+    get(cache, server, "rsa-1")
+    age(cache, 101)  # the set expired: the next use refreshes it
+    get(cache, server, "rsa-1")
+    # PingOne starts signing with a new key right after that routine refresh:
+    server.document = {"keys": [*jwks_doc["keys"], jwk_of(rsa_key, "rsa-new")]}
+    assert get(cache, server, "rsa-new").kid == "rsa-new"
+    assert server.calls == 3

@@ -222,6 +222,90 @@ def test_rotate_keys_publishes_new_kid_and_keeps_old(pingone_mock: MockPingOne) 
     assert [k["kid"] for k in op.public_jwks()["keys"]] == [newest]
 
 
+def _kids(op: MockPingOne) -> list[str]:
+    return [k["kid"] for k in HTTP.get(op.jwks_uri).json()["keys"]]
+
+
+def test_stage_next_key_publishes_without_signing(pingone_mock: MockPingOne) -> None:
+    op = pingone_mock
+    current = op.active_kid()
+    assert op.staged_kid() is None
+    staged = op.stage_next_key()
+    assert staged != current
+    assert op.staged_kid() == staged
+    assert op.active_kid() == current
+    assert _kids(op) == [current, staged]
+    before = op.issue_token()
+    assert _segment(before, 0)["kid"] == current
+    assert _verify(op, before)["sub"] == "user-1"
+    assert op.rotate_keys() == staged
+    assert (op.active_kid(), op.staged_kid()) == (staged, None)
+    assert _kids(op) == [staged, current]
+    after = op.issue_token()
+    assert _segment(after, 0)["kid"] == staged
+    assert _verify(op, after)["sub"] == "user-1"
+    assert _verify(op, before)["sub"] == "user-1"
+
+
+def test_rotate_without_staging_still_generates_a_key(pingone_mock: MockPingOne) -> None:
+    op = pingone_mock
+    first = op.active_kid()
+    staged = op.stage_next_key()
+    assert op.rotate_keys() == staged
+    emergency = op.rotate_keys()  # nothing staged any more: a brand-new key
+    assert emergency not in (first, staged)
+    assert _kids(op) == [emergency, staged, first]
+
+
+def test_staging_per_algorithm_and_replacing(pingone_mock: MockPingOne) -> None:
+    op = pingone_mock
+    rs256 = op.active_kid()
+    replaced = op.stage_next_key("ES256")  # creates the current ES256 key too
+    es256 = op.active_kid("ES256")
+    staged = op.stage_next_key("ES256")
+    assert staged != replaced
+    assert op.staged_kid("ES256") == staged
+    assert op.staged_kid() is None
+    assert _kids(op) == [rs256, es256, staged]
+    assert op.rotate_keys(alg="ES256") == staged
+    assert op.active_kid() == rs256
+    token = op.issue_token(alg="ES256")
+    assert _segment(token, 0)["kid"] == staged
+    assert _verify(op, token, "ES256")["sub"] == "user-1"
+    with pytest.raises(ValueError, match="unsupported"):
+        op.stage_next_key("HS256")
+    assert op.staged_kid("HS256") is None
+
+
+def test_rotate_all_algorithms_uses_what_is_staged(pingone_mock: MockPingOne) -> None:
+    op = pingone_mock
+    op.issue_token(alg="EdDSA")
+    staged = op.stage_next_key("EdDSA")
+    old_rs256 = op.active_kid()
+    new_rs256 = op.rotate_keys()
+    assert op.active_kid("EdDSA") == staged
+    assert new_rs256 == op.active_kid() != old_rs256
+    assert op.staged_kid("EdDSA") is None
+
+
+def test_rotate_staged_key_without_keeping_old(pingone_mock: MockPingOne) -> None:
+    op = pingone_mock
+    op.rotate_keys()  # leaves a retired key behind
+    staged = op.stage_next_key()
+    assert op.rotate_keys(keep_old=False) == staged
+    assert _kids(op) == [staged]
+
+
+def test_guard_knows_a_staged_key_before_it_signs(pingone_mock: MockPingOne) -> None:
+    op = pingone_mock
+    guard = op.guard(pingone=op.pingone(jwks_cooldown=3600))
+    op.stage_next_key()
+    assert guard.verify(op.issue_token()).subject == "user-1"  # the one JWKS fetch
+    op.rotate_keys()
+    assert guard.verify(op.issue_token()).subject == "user-1"  # no unknown kid, no fetch
+    assert op.calls["jwks"] == 1
+
+
 # -- token endpoint ----------------------------------------------------------------------------
 
 
