@@ -14,10 +14,11 @@ Rules:
 1. The session is Starlette's own signed cookie (``request.session``); it only holds random ids,
    the tokens stay in the :class:`~p1guard.rp.WebLogin` store. No session middleware → a
    :class:`~p1guard.ConfigError` that says how to add it.
-2. Every answer of the login routes carries ``Cache-Control: no-store``.
-3. A failed sign-in is a 400 page (JSON when the client prefers ``application/json``) showing
-   only the error code and its safe description; PingOne unreachable is a 503 with
-   ``Retry-After``. Exception text never reaches the client.
+2. Every answer of the login routes carries ``Cache-Control: no-store``; pages, their
+   negotiation and ``/login``'s parameters are :mod:`p1guard.rp.pages`'.
+3. A failed sign-in is a 400 page (JSON for clients that do not ask for HTML) showing only the
+   error code and its safe description; PingOne unreachable is a 503 with ``Retry-After``.
+   Exception text never reaches the client.
 4. ``login_required``: browsers (``Accept`` names ``text/html``) are sent to the login route
    with ``return_to`` = the current path and query; other clients get a 401 JSON answer.
 5. The user is looked up once per request and kept on ``request.state.p1guard_user``.
@@ -28,14 +29,22 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping
-from html import escape
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .config import is_loopback
 from .errors import ConfigError, ProviderUnavailable
 from .rp import LoginError, SignedInUser, WebLogin
+from .rp.pages import (
+    Answer,
+    error_answer,
+    html_answer,
+    login_params,
+    login_required_answer,
+    logout_page,
+    with_custom_html,
+)
 from .settings import web_login_from_env
 
 if TYPE_CHECKING:
@@ -58,7 +67,6 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _NO_STORE = {"Cache-Control": "no-store"}
 _USER_STATE = "p1guard_user"
 _FORM_LIMIT = 16 * 1024
-_PASS_THROUGH = ("prompt", "login_hint")
 
 
 class LoginRoutes:
@@ -194,39 +202,33 @@ class LoginRoutes:
         try:
             user = await self.current_user(request)
         except ProviderUnavailable as err:
-            return self._error(request, err, "Sign-in unavailable")
+            return self._error(request, err, "Sign-in failed")
         if user is not None:
             return None
-        if "text/html" in request.headers.get("accept", ""):
-            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return _redirect(self._url(request, self.login_path, return_to=here))
-        body = {
-            "error": "login_required",
-            "error_description": f"Sign in first: GET {self._url(request, self.login_path)}",
-        }
-        return _json(body, 401)
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        login_url = self._url(request, self.login_path, return_to=here)
+        return _response(login_required_answer(request.headers.get("accept", ""), login_url))
 
     # -- the routes ------------------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
         """``GET {prefix}/login``: start a sign-in and redirect to PingOne."""
         session = _session(request)
-        query = request.query_params
         try:
-            params = _login_params(query)
-            start = await self.web.alogin(session, query.get("return_to", "/"), **params)
+            start = await self.web.alogin(session, **login_params(_query(request)))
         except (LoginError, ProviderUnavailable) as err:
             return self._error(request, err, "Sign-in failed")
         if start.method == "POST":
-            return _html(start.html_form(), 200)
+            from starlette.responses import HTMLResponse
+
+            return HTMLResponse(start.html_form(), headers=_NO_STORE)
         return _redirect(start.url)
 
     async def callback(self, request: Request) -> Response:
         """``GET {prefix}/callback``: finish the sign-in; redirect to its ``return_to``."""
         session = _session(request)
-        query = {key: request.query_params.getlist(key) for key in request.query_params}
         try:
-            return_to = await self.web.acallback(session, query)
+            return_to = await self.web.acallback(session, _query(request))
         except (LoginError, ProviderUnavailable) as err:
             return self._error(request, err, "Sign-in failed")
         return _redirect(return_to)
@@ -234,20 +236,14 @@ class LoginRoutes:
     async def logout(self, request: Request) -> Response:
         """``GET {prefix}/logout``: a confirmation form; ``POST``: sign out (needs ``csrf``)."""
         session = _session(request)
+        action = self._url(request, self.logout_path)
         if request.method != "POST":
-            action = escape(self._url(request, self.logout_path))
-            csrf = escape(self.web.csrf_token(session))
-            form = (
-                f'<form method="post" action="{action}">'
-                f'<input type="hidden" name="csrf" value="{csrf}">'
-                '<button type="submit">Sign out</button> <a href="/">Cancel</a></form>'
-            )
-            return _html(_page("Sign out", "<p>Sign out of this application?</p>" + form), 200)
+            return _response(html_answer(logout_page(action, self.web.csrf_token(session))))
         form_data = await _read_form(request)
         try:
             signoff_url = await self.web.alogout(session, form_data.get("csrf"))
         except (LoginError, ProviderUnavailable) as err:
-            return self._error(request, err, "Sign-out failed")
+            return self._error(request, err, "Sign-out failed", retry_url=action)
         setattr(request.state, _USER_STATE, None)
         return _redirect(signoff_url)
 
@@ -257,26 +253,22 @@ class LoginRoutes:
         root = str(request.scope.get("root_path", "")).rstrip("/")
         return root + path + (f"?{urlencode(query)}" if query else "")
 
-    def _error(self, request: Request, err: LoginFailure, title: str) -> Response:
-        if isinstance(err, ProviderUnavailable):
-            log.warning("%s %s: %s (503)", request.method, request.url.path, err.reason)
-            headers = {**err.headers, **_NO_STORE}
-        else:
-            log.info("%s %s: %s (400)", request.method, request.url.path, err.reason)
-            headers = dict(_NO_STORE)
-        if _prefers_json(request.headers.get("accept", "")):
-            return _json(err.body, err.status_code, headers)
-        if self.error_template is not None:
+    def _error(
+        self, request: Request, err: LoginFailure, title: str, *, retry_url: str | None = None
+    ) -> Response:
+        level = logging.WARNING if isinstance(err, ProviderUnavailable) else logging.INFO
+        log.log(
+            level, "%s %s: %s (%d)", request.method, request.url.path, err.reason, err.status_code
+        )
+        retry_url = retry_url or self._url(request, self.login_path)
+        accept = request.headers.get("accept", "")
+        answer = error_answer(err, accept, retry_url=retry_url, title=title)
+        if self.error_template is not None and answer.is_html:
             rendered = self.error_template(request, err)
             if not isinstance(rendered, str):
                 return rendered
-            return _html(rendered, err.status_code, headers)
-        retry = escape(self._url(request, self.login_path))
-        text = (
-            f"<p>{escape(err.description)}</p><p><code>{escape(err.error or 'error')}</code></p>"
-            f'<p><a href="{retry}">Sign in again</a> · <a href="/">Home</a></p>'
-        )
-        return _html(_page(title, text), err.status_code, headers)
+            answer = with_custom_html(answer, rendered)
+        return _response(answer)
 
 
 # -- private helpers ---------------------------------------------------------------------------
@@ -300,34 +292,9 @@ def _request_index(endpoint: Callable[..., Any]) -> int:
     return names.index("request") if "request" in names else 0
 
 
-def _login_params(query: Mapping[str, str]) -> dict[str, Any]:
-    params: dict[str, Any] = {name: query[name] for name in _PASS_THROUGH if query.get(name)}
-    if query.get("acr_values"):
-        params["acr_values"] = query["acr_values"].split()
-    max_age = query.get("max_age")
-    if max_age:
-        if not max_age.isdigit() or len(max_age) > 9:
-            raise LoginError("invalid_request", "max_age must be a whole number of seconds")
-        params["max_age"] = int(max_age)
-    return params
-
-
-def _prefers_json(accept: str) -> bool:
-    """Whether ``application/json`` has a higher quality than ``text/html`` in ``accept``."""
-    quality = {"application/json": 0.0, "text/html": 0.0}
-    for item in accept.lower().split(","):
-        media, *params = (part.strip() for part in item.split(";"))
-        if media in quality:
-            q = 1.0
-            for param in params:
-                key, _, number = param.partition("=")
-                if key.strip() == "q":
-                    try:
-                        q = float(number)
-                    except ValueError:
-                        q = 0.0
-            quality[media] = max(quality[media], q)
-    return quality["application/json"] > quality["text/html"]
+def _query(request: Request) -> dict[str, list[str]]:
+    """The query string with every value of each name (repeats are refused downstream)."""
+    return {key: request.query_params.getlist(key) for key in request.query_params}
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -343,25 +310,10 @@ async def _read_form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title></head>"
-        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
-    )
+def _response(answer: Answer) -> Response:
+    from starlette.responses import Response
 
-
-def _html(text: str, status: int, headers: Mapping[str, str] = _NO_STORE) -> Response:
-    from starlette.responses import HTMLResponse
-
-    return HTMLResponse(text, status_code=status, headers=dict(headers))
-
-
-def _json(body: Mapping[str, str], status: int, headers: Mapping[str, str] = _NO_STORE) -> Response:
-    from starlette.responses import JSONResponse
-
-    return JSONResponse(dict(body), status_code=status, headers=dict(headers))
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 def _redirect(location: str) -> Response:

@@ -13,7 +13,8 @@ route (name)                    behaviour
 ``POST …/logout``               ends the PingOne and Django sessions, 302 to PingOne signoff
 ==============================  ==============================================================
 
-PingOne unreachable (or the session store down): 503 with ``Retry-After``.
+PingOne unreachable (or the session store down): 503 with ``Retry-After``. The pages and the
+parsing of ``/login``'s query are :mod:`p1guard.rp.pages`'.
 """
 
 from __future__ import annotations
@@ -34,23 +35,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError, WebLogin, safe_return_to
+from p1guard.rp.pages import html_answer, login_params, logout_page
 
 from .conf import get_options, get_web_login
 from .login import session_of
-from .login_pages import (
-    confirm_logout_page,
-    login_error_response,
-    no_store_redirect,
-    unavailable_response,
-)
+from .login_pages import answer_response, login_error_response, no_store_redirect
 
 __all__ = ["AccountRefused", "callback", "login", "logout"]
 
 logger = logging.getLogger("p1guard.django")
 
 View = TypeVar("View", bound=Callable[..., Any])
-
-_MAX_PARAM = 1024
 
 
 class AccountRefused(LoginError):
@@ -73,34 +68,12 @@ def _public(view: View) -> View:
     return view
 
 
-def _login_params(request: HttpRequest) -> dict[str, Any]:
-    """The pass-through parameters of ``/login``, checked; :class:`LoginError` if malformed."""
-    params: dict[str, Any] = {}
-    for name in ("acr_values", "max_age", "prompt", "login_hint"):
-        value = request.GET.get(name)
-        if not value:
-            continue
-        if len(value) > _MAX_PARAM or not value.isprintable():
-            raise LoginError("invalid_request", f"The {name} parameter is malformed")
-        params[name] = value
-    if "acr_values" in params:
-        params["acr_values"] = params["acr_values"].split()
-    if "max_age" in params:
-        max_age = params["max_age"]
-        if not (max_age.isascii() and max_age.isdigit() and len(max_age) <= 9):
-            raise LoginError("invalid_request", "max_age must be a whole number of seconds")
-        params["max_age"] = int(max_age)
-    return params
-
-
-def _refused(request: HttpRequest, err: LoginError, *, title: str, retry: str) -> HttpResponse:
-    logger.info("%s %r refused: %s", request.method, request.path, err.reason)
+def _refused(
+    request: HttpRequest, err: LoginError | ProviderUnavailable, *, title: str, retry: str
+) -> HttpResponse:
+    level = logging.WARNING if isinstance(err, ProviderUnavailable) else logging.INFO
+    logger.log(level, "%s %r refused: %s", request.method, request.path, err.reason)
     return login_error_response(request, err, title=title, retry_url=reverse(retry))
-
-
-def _unavailable(request: HttpRequest, err: ProviderUnavailable) -> HttpResponse:
-    logger.warning("%s %r: %s (503)", request.method, request.path, err.reason)
-    return unavailable_response(request, err)
 
 
 @_public
@@ -113,14 +86,13 @@ def login(request: HttpRequest) -> HttpResponse:
     """
     options = get_options()
     default = str(resolve_url(options.login.login_redirect_url if options.login else "/"))
-    wanted = request.GET.get("return_to") or request.GET.get("next")
-    return_to = safe_return_to(wanted, safe_return_to(default)) if wanted else default
     try:
-        start = get_web_login().login(session_of(request), return_to, **_login_params(request))
-    except LoginError as err:
+        params = login_params(dict(request.GET.lists()), return_to_names=("return_to", "next"))
+        wanted = params.pop("return_to", None)
+        return_to = safe_return_to(wanted, safe_return_to(default)) if wanted else default
+        start = get_web_login().login(session_of(request), return_to, **params)
+    except (LoginError, ProviderUnavailable) as err:
         return _refused(request, err, title="Sign-in failed", retry="p1guard:login")
-    except ProviderUnavailable as err:
-        return _unavailable(request, err)
     if start.method == "POST":  # a very large request: the browser posts it to PingOne
         return HttpResponse(start.html_form(), headers={"Cache-Control": "no-store"})
     return no_store_redirect(start.url)
@@ -177,10 +149,8 @@ def callback(request: HttpRequest) -> HttpResponse:
         _sign_in_django_user(request, web, backend)
     except AccountRefused as err:
         return _refused(request, err, title="Sign-in refused", retry="p1guard:login")
-    except LoginError as err:
+    except (LoginError, ProviderUnavailable) as err:
         return _refused(request, err, title="Sign-in failed", retry="p1guard:login")
-    except ProviderUnavailable as err:
-        return _unavailable(request, err)
     return no_store_redirect(target)
 
 
@@ -193,18 +163,17 @@ def logout(request: HttpRequest) -> HttpResponse:
     web = get_web_login()
     session = session_of(request)
     if request.method != "POST":
-        return confirm_logout_page(
-            request,
-            action=reverse("p1guard:logout"),
-            csrf=web.csrf_token(session),
-            django_csrf=get_token(request),
+        django_csrf = {"csrfmiddlewaretoken": get_token(request)}  # for CsrfViewMiddleware
+        page = logout_page(
+            reverse("p1guard:logout"), web.csrf_token(session), extra_fields=django_csrf
         )
+        return answer_response(html_answer(page))
     try:
         signoff = web.logout(session, request.POST.get("csrf"))
     except LoginError as err:
         return _refused(request, err, title="Sign-out failed", retry="p1guard:logout")
     except ProviderUnavailable as err:  # the session is gone already: finish here
         auth.logout(request)
-        return _unavailable(request, err)
+        return _refused(request, err, title="Sign-out failed", retry="p1guard:logout")
     auth.logout(request)
     return no_store_redirect(signoff)

@@ -6,12 +6,14 @@ Rules:
    {prefix}/logout``, hidden from the OpenAPI document; their behaviour is
    :class:`~p1guard.rp.WebLogin`'s (async twins), run on Starlette's ``request.session``,
    which only ever holds random ids. Without ``SessionMiddleware`` they fail loudly.
-2. A refused sign-in answers 400 (HTML page, or ``LoginError.body`` as JSON when the client
-   prefers it) and creates no session; PingOne or the store being unreachable answers 503 with
-   ``Retry-After``. Only ``error``/``error_description`` reach the client.
+2. A refused sign-in answers 400 (HTML page for browsers, else ``LoginError.body`` as JSON)
+   and creates no session; PingOne or the store being unreachable answers 503 with
+   ``Retry-After``. Only ``error``/``error_description`` reach the client. Pages, negotiation
+   and their headers are :mod:`p1guard.rp.pages`'.
 3. ``/login`` passes ``acr_values`` (space-separated), ``max_age`` (whole seconds),
-   ``prompt`` and ``login_hint`` from its query to PingOne; ``return_to`` must be a same-origin
-   path, anything else becomes ``/``.
+   ``prompt`` and ``login_hint`` from its query to PingOne (see
+   :func:`p1guard.rp.pages.login_params`); ``return_to`` must be a same-origin path, anything
+   else becomes ``/``.
 4. Sign-out is a POST carrying the session's CSRF token in the form field ``csrf``; ``GET``
    only shows a confirmation page with that form.
 5. :meth:`LoginRouter.current_user` raises :class:`LoginRequired` when nobody is signed in: a
@@ -35,10 +37,18 @@ from starlette.routing import NoMatchFound
 
 from p1guard import ConfigError, ProviderUnavailable
 from p1guard.rp import LoginError, SignedInUser, WebLogin
+from p1guard.rp.pages import (
+    Answer,
+    error_answer,
+    html_answer,
+    login_params,
+    login_required_body,
+    logout_page,
+    negotiate,
+)
 from p1guard.rp.web import Session
 from p1guard.settings import web_login_from_env
 
-from ._pages import error_response, logout_page, wants_html
 from .security import AuthHTTPException
 from .sessions import add_session_middleware
 
@@ -49,7 +59,6 @@ logger = logging.getLogger("p1guard.fastapi")
 _NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept"}
 _USER_KEY = "p1guard.user"  # per-request cache in the ASGI scope
 _MAX_FORM_BYTES = 8192
-_PASSTHROUGH = ("acr_values", "max_age", "prompt", "login_hint")
 LOGIN, CALLBACK, LOGOUT = "p1guard_login", "p1guard_callback", "p1guard_logout"
 
 
@@ -75,8 +84,7 @@ class LoginRequired(HTTPException):
                 headers={"Location": login_url, **_NO_STORE},
             )
         else:
-            description = f"Sign in first: GET {login_url.partition('?')[0]}"
-            body = {"error": "login_required", "error_description": description}
+            body = login_required_body(login_url)
             super().__init__(status.HTTP_401_UNAUTHORIZED, detail=body, headers=dict(_NO_STORE))
 
 
@@ -107,24 +115,13 @@ def _session(conn: HTTPConnection) -> Session:
     return session
 
 
-def _login_params(query: Mapping[str, str]) -> dict[str, Any]:
-    """Rule 3: the parameters ``/login`` passes through to PingOne."""
-    params: dict[str, Any] = {}
-    for name in _PASSTHROUGH:
-        value = query.get(name, "").strip()
-        if not value:
-            continue
-        if name == "acr_values":
-            params[name] = value.split()
-        elif name == "max_age":
-            if not (value.isascii() and value.isdecimal()) or len(value) > 9:
-                raise LoginError(
-                    "invalid_request", "max_age must be a whole number of seconds", reason="max_age"
-                )
-            params[name] = int(value)
-        else:
-            params[name] = value
-    return params
+def _query(request: Request) -> dict[str, list[str]]:
+    """The query string with every value of each name (repeats are refused downstream)."""
+    return {key: request.query_params.getlist(key) for key in request.query_params}
+
+
+def _response(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 async def _form_field(request: Request, name: str) -> str | None:
@@ -270,7 +267,8 @@ class LoginRouter(APIRouter):
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason="login_required")
         return_to = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
         login_url = f"{self.login_path(conn)}?{urlencode({'return_to': return_to})}"
-        raise LoginRequired(login_url, redirect=wants_html(conn))
+        redirect = negotiate(conn.headers.get("accept", "")) == "html"
+        raise LoginRequired(login_url, redirect=redirect)
 
     async def csrf_token(self, request: Request) -> str:
         """Dependency: the session's CSRF token, for your own ``POST {prefix}/logout`` form.
@@ -292,11 +290,8 @@ class LoginRouter(APIRouter):
     async def _login(self, request: Request) -> Response:
         """``GET {prefix}/login``: start a sign-in and redirect to PingOne (rule 3)."""
         session = _session(request)
-        query = request.query_params
         try:
-            start = await self.web.alogin(
-                session, return_to=query.get("return_to", "/"), **_login_params(query)
-            )
+            start = await self.web.alogin(session, **login_params(_query(request)))
         except (LoginError, ProviderUnavailable) as err:
             return self._refused(request, err)
         return RedirectResponse(start.url, status.HTTP_302_FOUND, headers=_NO_STORE)
@@ -304,9 +299,8 @@ class LoginRouter(APIRouter):
     async def _callback(self, request: Request) -> Response:
         """``GET {prefix}/callback``: finish the sign-in, redirect to ``return_to`` (rule 2)."""
         session = _session(request)
-        query = {key: request.query_params.getlist(key) for key in request.query_params}
         try:
-            return_to = await self.web.acallback(session, query)
+            return_to = await self.web.acallback(session, _query(request))
         except (LoginError, ProviderUnavailable) as err:
             return self._refused(request, err)
         return RedirectResponse(return_to, status.HTTP_302_FOUND, headers=_NO_STORE)
@@ -314,7 +308,7 @@ class LoginRouter(APIRouter):
     async def _logout_page(self, request: Request) -> Response:
         """``GET {prefix}/logout``: a confirmation page whose form POSTs the CSRF token."""
         csrf = self.web.csrf_token(_session(request))
-        return logout_page(request.url.path, csrf)
+        return _response(html_answer(logout_page(request.url.path, csrf)))
 
     async def _logout(self, request: Request) -> Response:
         """``POST {prefix}/logout``: check ``csrf``, end the session, go to PingOne's signoff."""
@@ -323,19 +317,22 @@ class LoginRouter(APIRouter):
         try:
             signoff_url = await self.web.alogout(session, csrf)
         except (LoginError, ProviderUnavailable) as err:
-            return self._refused(request, err, retry_url=request.url.path)
+            return self._refused(request, err, "Sign-out failed", retry_url=request.url.path)
         return RedirectResponse(signoff_url, status.HTTP_302_FOUND, headers=_NO_STORE)
 
     def _refused(
         self,
         request: Request,
         err: LoginError | ProviderUnavailable,
+        title: str = "Sign-in failed",
         *,
         retry_url: str | None = None,
     ) -> Response:
         level = logging.WARNING if err.status_code >= 500 else logging.INFO
         logger.log(level, "%s %s refused: %s", request.method, request.url.path, err.reason)
-        return error_response(request, err, retry_url=retry_url or self.login_path(request))
+        retry_url = retry_url or self.login_path(request)
+        accept = request.headers.get("accept", "")
+        return _response(error_answer(err, accept, retry_url=retry_url, title=title))
 
     def __repr__(self) -> str:
         return f"LoginRouter(prefix={self.prefix!r}, client_id={self.web.rp.client_id!r})"
