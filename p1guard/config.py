@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .discovery import Discovery
     from .http import Transport
     from .jwks import JwksCache
+    from .metrics import Metrics
 
 __all__ = ["REGIONS", "PingOne", "Seconds", "is_loopback", "issuer_for", "to_seconds"]
 
@@ -105,6 +106,15 @@ def _validate_issuer(issuer: str, *, allow_insecure_http: bool) -> str:
     return issuer.rstrip("/")
 
 
+def _check_metrics(metrics: object) -> None:
+    from .metrics import Metrics
+
+    if not isinstance(metrics, Metrics):
+        raise ConfigError(
+            "metrics", "expected an object with count() and observe(), e.g. PrometheusMetrics()"
+        )
+
+
 class PingOne:
     """One PingOne environment: its issuer, HTTP settings, discovery document and key cache.
 
@@ -116,7 +126,9 @@ class PingOne:
     ``timeout`` bounds every call to PingOne; ``jwks_cooldown`` is the least time between two
     JWKS fetches caused by unknown ``kid`` values; ``jwks_max_age`` how long a fetched key set
     is used before it is refreshed; ``jwks_stale_if_error`` how long known keys keep working
-    past that when PingOne cannot be reached.
+    past that when PingOne cannot be reached. ``metrics`` (a :class:`~p1guard.metrics.Metrics`,
+    e.g. ``PrometheusMetrics()``) receives the counters and timings of everything built on this
+    PingOne; it is also handed to a ``transport`` given without one of its own.
     """
 
     def __init__(
@@ -132,6 +144,7 @@ class PingOne:
         discovery_max_age: Seconds = 86400.0,
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if env_id is not None:
             # Validated even beside a custom-domain issuer: the flows API still needs it.
@@ -149,6 +162,12 @@ class PingOne:
         self.jwks_stale_if_error = to_seconds("jwks_stale_if_error", jwks_stale_if_error)
         self.discovery_max_age = to_seconds("discovery_max_age", discovery_max_age, minimum=1)
         self.allow_insecure_http = allow_insecure_http
+        if metrics is not None:
+            _check_metrics(metrics)
+            if transport is not None and transport.metrics is None:
+                transport.metrics = metrics
+        #: Where counters and timings go (``None``: nowhere, at the cost of an ``is None`` check).
+        self.metrics = metrics
         self._transport = transport
         self._discovery: Discovery | None = None
         self._jwks: JwksCache | None = None
@@ -179,7 +198,7 @@ class PingOne:
         if self._transport is None:
             from .http import Transport
 
-            self._transport = Transport(timeout=self.timeout)
+            self._transport = Transport(timeout=self.timeout, metrics=self.metrics)
         return self._transport
 
     @property

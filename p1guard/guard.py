@@ -12,6 +12,8 @@ Order of work for ``verify(token, scopes=…)``:
    at introspection (cached for ``introspection_ttl``), since a revoked PingOne JWT still verifies.
 6. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
    :class:`InsufficientScope`.
+7. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
+   source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
 
 Sync and async share every step; only the HTTP pump differs (:mod:`p1guard.http`).
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .cache import VerifiedTokenCache, token_digest, token_id
 from .client_auth import AuthMethod, ClientAuth
@@ -50,8 +52,12 @@ from .jwt import (
     verify_signature,
 )
 from .keys import ALGORITHMS, SigningKey
+from .metrics import CACHE, VERIFICATIONS
 from .shared_cache import RedisCache, SharedAnswer
 from .tokens import AccessToken
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 __all__ = ["Guard", "Match", "Mode", "require_scopes"]
 
@@ -59,6 +65,9 @@ log = logging.getLogger("p1guard.guard")
 
 Mode = Literal["jwt", "introspect", "auto"]
 Match = Literal["all", "any"]
+# How _start left a call: answered from the verified-token cache, or validated right there, or
+# in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
+_Via = Literal["cache", "jwt", "flow", "revocation"]
 _MODES = ("jwt", "introspect", "auto")
 
 
@@ -187,6 +196,7 @@ class Guard:
         )
         self._introspected = IntrospectionCache(cache_size)
         self.shared_cache = shared_cache
+        self._metrics: Metrics | None = pingone.metrics
         self._client_auth: ClientAuth | None = None
         if client_id is not None:
             self._client_auth = ClientAuth(
@@ -218,13 +228,17 @@ class Guard:
 
         ``scopes`` may be a list or one space-separated string.
         """
+        via: _Via = "flow"  # until _start tells
         try:
-            raw, digest, revocation, access = self._start(token, check_revocation)
+            raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
-                access = self.pingone.transport.run(self._flow(raw, digest, revocation))
-            return require_scopes(access, scopes, match)
+                access = self.pingone.transport.run(self._flow(raw, digest, via))
+            access = require_scopes(access, scopes, match)
         except AuthError as exc:
-            raise self._finish(exc, token) from None
+            raise self._finish(exc, token, via) from None
+        if self._metrics is not None:
+            self._measure(self._metrics, access, token, via)
+        return access
 
     async def averify(
         self,
@@ -235,13 +249,17 @@ class Guard:
         check_revocation: bool | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
+        via: _Via = "flow"  # until _start tells
         try:
-            raw, digest, revocation, access = self._start(token, check_revocation)
+            raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
-                access = await self.pingone.transport.arun(self._flow(raw, digest, revocation))
-            return require_scopes(access, scopes, match)
+                access = await self.pingone.transport.arun(self._flow(raw, digest, via))
+            access = require_scopes(access, scopes, match)
         except AuthError as exc:
-            raise self._finish(exc, token) from None
+            raise self._finish(exc, token, via) from None
+        if self._metrics is not None:
+            self._measure(self._metrics, access, token, via)
+        return access
 
     @property
     def can_introspect(self) -> bool:
@@ -266,8 +284,12 @@ class Guard:
 
     def _start(
         self, token: str | None, check_revocation: bool | None
-    ) -> tuple[str, bytes, bool, AccessToken | None]:
-        """Steps 1, 2 and — when no I/O is needed — 3 and 4, without building a flow."""
+    ) -> tuple[str, bytes, _Via, AccessToken | None]:
+        """Steps 1, 2 and — when no I/O is needed — 3 and 4, without building a flow.
+
+        A hit of the verified-token cache is counted by the caller, with the outcome, so that
+        it costs no metrics check of its own.
+        """
         if not token:
             raise MissingToken()
         if not isinstance(token, str):
@@ -277,23 +299,38 @@ class Guard:
             raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
         digest = token_digest(token)
         if revocation:
-            return token, digest, revocation, None
+            return token, digest, "revocation", None
         access = self._verified.get(digest, time.time())
-        if access is None and self.mode == "jwt":
+        if access is not None:
+            return token, digest, "cache", access
+        metrics = self._metrics
+        if metrics is not None and self.mode != "introspect":
+            metrics.count(CACHE, cache="verified", result="miss")
+        if self.mode == "jwt":
             # The common miss: keys are cached, so the whole check runs here with no flow.
             jws = parse_jws(token, self.policy, self._rules)
             key = self.pingone.jwks.fresh_key(jws.kid, time.monotonic())
             if key is not None:
+                if metrics is not None:
+                    metrics.count(CACHE, cache="jwks", result="hit")
                 access = self._accept(jws, key, digest)
-        return token, digest, revocation, access
+                return token, digest, "jwt", access
+        return token, digest, "flow", None
 
-    def _flow(self, token: str, digest: bytes, revocation: bool) -> Flow[AccessToken]:
-        local = self.mode == "jwt" or (
+    def _is_local(self, token: str) -> bool:
+        """Step 3's routing: validate ``token`` here (``True``) or introspect it."""
+        return self.mode == "jwt" or (
             self.mode == "auto" and peek_issuer(token) in self.policy.issuers
         )
-        if not local:
+
+    def _flow(self, token: str, digest: bytes, via: _Via) -> Flow[AccessToken]:
+        revocation = via == "revocation"
+        if not self._is_local(token):
             return (yield from self._introspect(token, digest))
         access = self._verified.get(digest, time.time())
+        if revocation and self._metrics is not None:  # _start did not look: count it here
+            result = "miss" if access is None else "hit"
+            self._metrics.count(CACHE, cache="verified", result=result)
         if access is None:
             access = yield from self._verify_jwt(token, digest)
         if revocation:
@@ -302,6 +339,9 @@ class Guard:
 
     def _verify_jwt(self, token: str, digest: bytes) -> Flow[AccessToken]:
         jws = parse_jws(token, self.policy, self._rules)
+        if self._metrics is not None:
+            fresh = self.pingone.jwks.fresh_key(jws.kid, time.monotonic()) is not None
+            self._metrics.count(CACHE, cache="jwks", result="hit" if fresh else "miss")
         key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
         return self._accept(jws, key, digest)
 
@@ -316,6 +356,9 @@ class Guard:
 
     def _introspect(self, token: str, digest: bytes) -> Flow[AccessToken]:
         answer = self._introspected.get(digest)
+        if self._metrics is not None:
+            result = "miss" if answer is None else "hit"
+            self._metrics.count(CACHE, cache="introspection", result=result)
         if answer is None:
             answer = yield from self._shared_or_fresh(token, digest)
         if isinstance(answer, InvalidToken):
@@ -358,11 +401,32 @@ class Guard:
             yield shared.put(digest, answer, until)
         return answer
 
-    def _finish(self, exc: AuthError, token: str | None) -> AuthError:
+    def _finish(self, exc: AuthError, token: str | None, via: _Via) -> AuthError:
         exc.realm = self.realm
         if token and isinstance(token, str):
             log.debug("token %s refused: %s", token_id(token_digest(token)), exc.reason)
+        if self._metrics is not None:
+            self._measure(self._metrics, exc, token, via)
         return exc
+
+    def _measure(
+        self, metrics: Metrics, result: AccessToken | AuthError, token: str | None, via: _Via
+    ) -> None:
+        """Rule 7 for one verify/averify call, accepted or refused."""
+        if via == "cache":
+            metrics.count(CACHE, cache="verified", result="hit")
+            source = "cache"
+        elif isinstance(result, AccessToken):
+            source = result.source
+        elif not token or not isinstance(token, str):
+            source = "none"
+        else:
+            source = "jwt" if self._is_local(token) else "introspection"
+        if isinstance(result, AccessToken):
+            metrics.count(VERIFICATIONS, outcome="ok", reason="", source=source)
+        else:
+            outcome = "unavailable" if isinstance(result, ProviderUnavailable) else "refused"
+            metrics.count(VERIFICATIONS, outcome=outcome, reason=result.reason, source=source)
 
     def __repr__(self) -> str:
         audience = sorted(self.policy.audiences)

@@ -19,6 +19,9 @@ Rules:
 4. Transport failures (refused, reset, timeout, TLS) become ``ProviderUnavailable`` thrown into
    the flow, so a flow can fall back to a cached answer; otherwise it propagates.
 5. Requests and responses never carry secrets into ``repr`` or logs.
+6. With ``metrics``, every HTTP call actually made is counted (``PROVIDER_CALLS``, by status)
+   and timed (``PROVIDER_LATENCY``); a breaker's fast failure counts as ``circuit_open``.
+   Single-flight waiters make no call and count nothing.
 """
 
 from __future__ import annotations
@@ -32,12 +35,16 @@ import time
 import weakref
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
 from .backoff import Backoff
 from .errors import ProviderUnavailable
+from .metrics import PROVIDER_CALLS, PROVIDER_LATENCY
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 __all__ = [
     "Effect",
@@ -71,6 +78,8 @@ class Request:
     form: Mapping[str, str] | None = field(default=None, repr=False)
     flight_key: str | None = field(default=None, repr=False)
     retry: bool = field(default=False, repr=False)
+    #: When the flow decided to make this call (``time.monotonic()``); see :meth:`Transport.send`.
+    decided_at: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +198,13 @@ def _unreachable(request: Request, exc: BaseException) -> ProviderUnavailable:
     )
 
 
+def _measure(metrics: Metrics, request: Request, response: Response | None, started: float) -> None:
+    """Rule 6 for one HTTP call."""
+    status = "error" if response is None else str(response.status_code)
+    metrics.count(PROVIDER_CALLS, endpoint=request.purpose, status=status)
+    metrics.observe(PROVIDER_LATENCY, time.perf_counter() - started, endpoint=request.purpose)
+
+
 _BREAKER_THRESHOLD = 3
 
 
@@ -247,6 +263,7 @@ class Transport:
     """Sync and async HTTP clients plus single-flight bookkeeping, shared by one :class:`PingOne`.
 
     The async client is kept per event loop (an ``httpx.AsyncClient`` cannot cross loops).
+    ``metrics`` receives rule 6's counts and timings.
     """
 
     def __init__(
@@ -255,8 +272,10 @@ class Transport:
         timeout: float = 5.0,
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.timeout = timeout
+        self.metrics = metrics
         self._client = client
         self._given_async = async_client
         self._async_clients: weakref.WeakKeyDictionary[
@@ -265,6 +284,7 @@ class Transport:
         self._lock = threading.Lock()
         self._breakers: dict[str, _Breaker] = {}
         self._sync_flights: dict[str, _SyncFlight] = {}
+        self._landed: dict[str, tuple[Response, float]] = {}
         self._async_flights: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Future[Response]]
         ] = weakref.WeakKeyDictionary()
@@ -302,45 +322,81 @@ class Transport:
 
     def send(self, request: Request) -> Response:
         """Send one request synchronously (single-flight by ``flight_key``)."""
+        response, landing = self._send_shared(request)
+        if landing is not None:
+            self._land(landing)
+        return response
+
+    def _send_shared(self, request: Request) -> tuple[Response, str | None]:
+        """Like :meth:`send`, but a leader's flight stays joinable until :meth:`_land`.
+
+        :meth:`run` lands the flight only after the flow has stored the answer. A request that
+        was decided before the last landing of its key (a thread that missed the cache just
+        before the answer was stored) gets that answer instead of a second call; a request
+        decided after it saw the stored answer and really needs a new call.
+        """
         if request.flight_key is None:
-            return self._send_now(request)
+            return self._send_now(request), None
         key = request.flight_key
         with self._lock:
             flight = self._sync_flights.get(key)
+            if flight is None:
+                landed = self._landed.get(key)
+                if landed is not None and request.decided_at < landed[1]:
+                    # Decided before that answer was stored: it is the answer this call wants.
+                    return landed[0], None
             leader = flight is None
             if flight is None:
                 flight = self._sync_flights[key] = _SyncFlight()
         if not leader:
             flight.done.wait(self.timeout * 2 + 1)
             if flight.response is not None:
-                return flight.response
+                return flight.response, None
             raise flight.error or _unreachable(request, TimeoutError())
         try:
             flight.response = self._send_now(request)
-            return flight.response
-        except ProviderUnavailable as exc:
-            flight.error = exc
+        except BaseException as exc:
+            flight.error = exc if isinstance(exc, ProviderUnavailable) else None
+            self._land(key)
             raise
-        finally:
-            with self._lock:
-                self._sync_flights.pop(key, None)
+        flight.done.set()
+        return flight.response, key
+
+    def _land(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            flight = self._sync_flights.pop(key, None)
+            if flight is not None and flight.response is not None:
+                if len(self._landed) > 256:  # bounded: forget answers older than a second
+                    self._landed = {k: v for k, v in self._landed.items() if now - v[1] < 1.0}
+                self._landed[key] = (flight.response, now)
+        if flight is not None:
             flight.done.set()
 
-    def _breaker(self, request: Request) -> _Breaker:
+    def _admit(self, request: Request) -> _Breaker:
+        """The endpoint's breaker, once it lets ``request`` through (rule 2)."""
         breaker = self._breakers.get(request.purpose)
         if breaker is None:
             breaker = self._breakers.setdefault(request.purpose, _Breaker())
+        try:
+            breaker.check(request)
+        except ProviderUnavailable:
+            if self.metrics is not None:
+                self.metrics.count(PROVIDER_CALLS, endpoint=request.purpose, status="circuit_open")
+            raise
         return breaker
 
     def _send_now(self, request: Request) -> Response:
-        breaker = self._breaker(request)
-        breaker.check(request)
+        breaker = self._admit(request)
         for attempt in (1, 2):
             response, error = None, None
+            started = time.perf_counter()
             try:
                 response = _from_httpx(self.client.request(**_to_httpx(request)))
             except httpx.HTTPError as exc:
                 error = exc
+            if self.metrics is not None:
+                _measure(self.metrics, request, response, started)
             if (
                 not breaker.record(response)
                 or attempt == 2
@@ -380,14 +436,16 @@ class Transport:
         return response
 
     async def _asend_now(self, request: Request) -> Response:
-        breaker = self._breaker(request)
-        breaker.check(request)
+        breaker = self._admit(request)
         for attempt in (1, 2):
             response, error = None, None
+            started = time.perf_counter()
             try:
                 response = _from_httpx(await self.async_client().request(**_to_httpx(request)))
             except httpx.HTTPError as exc:
                 error = exc
+            if self.metrics is not None:
+                _measure(self.metrics, request, response, started)
             if (
                 not breaker.record(response)
                 or attempt == 2
@@ -404,12 +462,20 @@ class Transport:
         try:
             item = next(flow)
             while True:
+                landing = None
                 try:
-                    result = self.send(item) if isinstance(item, Request) else item.run()
+                    if isinstance(item, Request):
+                        result, landing = self._send_shared(item)
+                    else:
+                        result = item.run()
                 except ProviderUnavailable as exc:
                     item = flow.throw(exc)
                 else:
-                    item = flow.send(result)
+                    try:
+                        item = flow.send(result)
+                    finally:
+                        if landing is not None:
+                            self._land(landing)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 

@@ -107,7 +107,7 @@ def introspect(
         "introspection",
         headers=headers,
         form=form,
-        flight_key="introspect:" + digest.hex(),
+        flight_key=f"introspect:{auth.client_id}:{digest.hex()}",
         retry=True,
     )
     return read_answer(json_object(response, "introspection"), policy, now(), token_id)

@@ -12,7 +12,8 @@ Rules:
    another browser's ``state``, is refused, so no session is created (login CSRF).
 3. A successful callback clears the framework session and starts a new session id (fixation).
 4. The signed-in user's access token is refreshed ``refresh_margin`` seconds before expiry; a
-   refused refresh ends the session.
+   refused refresh ends the session. Each refresh counts in ``REFRESHES`` (ok, refused or
+   unavailable) when the PingOne has ``metrics``.
 5. Logout needs the session's CSRF token; it revokes the refresh and access tokens, forgets
    the session and returns PingOne's signoff URL.
 """
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 from ..errors import ProviderUnavailable
 from ..http import Flow
+from ..metrics import REFRESHES
 from ..tokens import TokenSet
 from .errors import LoginError
 from .pkce import new_secret
@@ -177,11 +179,16 @@ class WebLogin:
         if tokens.refresh_token and tokens.expires_within(self.refresh_margin):
             try:
                 tokens = yield from self.rp.refresh_flow(tokens.refresh_token, previous=tokens)
+            except ProviderUnavailable:
+                self._count_refresh("unavailable")
+                raise
             except LoginError:
+                self._count_refresh("refused")
                 log.info("refresh refused for %s; ending the session", _short(tokens.subject))
                 yield self._call("delete", f"session:{session_id}")
                 session.clear()
                 return None
+            self._count_refresh("ok")
             yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
         return SignedInUser(claims=tokens.claims, tokens=tokens)
 
@@ -219,6 +226,11 @@ class WebLogin:
                 except ProviderUnavailable:
                     log.warning("could not revoke the %s at sign-out", hint)
         return tokens.id_token
+
+    def _count_refresh(self, outcome: str) -> None:
+        metrics = self.rp.pingone.metrics
+        if metrics is not None:
+            metrics.count(REFRESHES, outcome=outcome)
 
     # -- shells ----------------------------------------------------------------------------
 
