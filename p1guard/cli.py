@@ -14,13 +14,8 @@ import argparse
 import json
 import logging
 import os
-import shlex
-import shutil
-import signal
-import socket
 import sys
 import textwrap
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
@@ -33,18 +28,12 @@ from .errors import AuthError, ConfigError, P1GuardError
 from .guard import Guard
 
 if TYPE_CHECKING:
-    import httpx
-
-    from .demo import DemoFramework, Probe
     from .discovery import ProviderMetadata
-    from .testing import MockPingOne
 
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
-_DEFAULT_DEMO_PORT = 8000
-_DEMO_TOKEN_LIFETIME = 3600
 _ENDPOINT_FIELDS = (
     "authorization_endpoint",
     "token_endpoint",
@@ -506,251 +495,10 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- demo --------------------------------------------------------------------------------------
-
-
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DemoServer, demo_framework
-    from .testing import MockPingOne
+    from .demo_cli import run_demo  # imported on use: the demo pulls in servers and frameworks
 
-    framework = demo_framework(args.framework)
-    with MockPingOne(token_lifetime=_DEMO_TOKEN_LIFETIME) as op:
-        sock, port_note = _demo_socket(args.host, args.port)
-        try:
-            app, sign_in_url = _demo_app(framework, op, sock)
-        except BaseException:
-            sock.close()
-            raise
-        with DemoServer(app, sock, access_log=not args.check) as server:
-            tokens = _demo_tokens(op)
-            if args.check:
-                return _demo_check(server.url, tokens, framework.name, op, sign_in_url)
-            _print_demo(server.url, tokens, framework.name, op, port_note, args, sign_in_url)
-            try:
-                with _sigterm_as_interrupt():
-                    server.wait()
-            except KeyboardInterrupt:
-                print("\nstopping the demo...", flush=True)
-    return 0
-
-
-def _demo_app(
-    framework: DemoFramework, op: MockPingOne, sock: socket.socket
-) -> tuple[Any, str | None]:
-    """The framework's demo app, with its sign-in page when it has one (and that page's URL)."""
-    from .demo import browser_url, demo_web_login
-
-    if framework.sign_in is None:
-        return framework.build(op.guard()), None
-    url = browser_url(sock)
-    return framework.sign_in(op.guard(), demo_web_login(op, url)), f"{url}/"
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Let ``kill`` (SIGTERM) stop the demo as cleanly as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _demo_socket(host: str, port: int | None) -> tuple[socket.socket, str | None]:
-    from .demo import bind
-
-    try:
-        if port is not None:
-            return bind(host, port), None
-        try:
-            return bind(host, _DEFAULT_DEMO_PORT), None
-        except OSError:
-            sock = bind(host, 0)
-            return sock, f"port {_DEFAULT_DEMO_PORT} is busy; using {sock.getsockname()[1]}"
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
-
-
-def _demo_tokens(op: MockPingOne) -> dict[str, str]:
-    from .demo import GARBAGE_TOKEN
-
-    auth = ClientAuth(op.client_id, client_secret=op.client_secret)
-    with _opened(PingOne(issuer=op.issuer)) as pingone:
-        minted = request_token(pingone, auth, ["read", "write"])
-    return {
-        "read": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME),
-        "write": minted["access_token"],
-        "garbage": GARBAGE_TOKEN,
-    }
-
-
-_TOKEN_VARIABLES = {"read": "$TOKEN", "write": "$WRITE_TOKEN"}
-
-
-def curl_line(probe: Probe, base_url: str) -> str:
-    """The ``curl -i`` command a reader can paste to send ``probe``."""
-    from .demo import GARBAGE_TOKEN
-
-    parts = ["curl", "-i"]
-    if probe.method != "GET":
-        parts += ["-X", probe.method]
-    if probe.sends != "none":
-        value = _TOKEN_VARIABLES.get(probe.sends, GARBAGE_TOKEN)
-        parts += ["-H", f'"Authorization: Bearer {value}"']
-    if probe.json is not None:
-        parts += ["-H", shlex.quote("Content-Type: application/json")]
-        parts += ["-d", shlex.quote(json.dumps(probe.json))]
-    parts.append(base_url + probe.path)
-    return " ".join(parts)
-
-
-def _expectation(probe: Probe) -> str:
-    if probe.expect_error:
-        return f"{probe.expect_status} {probe.expect_error}"
-    if probe.expect_error == "":
-        return f"{probe.expect_status} + WWW-Authenticate: Bearer"
-    return str(probe.expect_status)
-
-
-def _self_command() -> str:
-    return "p1guard" if shutil.which("p1guard") else f"{sys.executable} -m p1guard.cli"
-
-
-def _print_demo(
-    url: str,
-    tokens: Mapping[str, str],
-    framework: str,
-    op: MockPingOne,
-    port_note: str | None,
-    args: argparse.Namespace,
-    sign_in_url: str | None = None,
-) -> None:
-    from .demo import PROBES
-
-    me = _self_command()
-    lines = [
-        f"p1guard demo: a {framework.title()} API protected by p1guard, with a mock PingOne.",
-        *([f"({port_note})"] if port_note else []),
-        "",
-        f"  API       {url}",
-        "            GET /health (public), GET /items (read), POST /items (write), GET /me",
-    ]
-    if sign_in_url:
-        lines.append(f"  Sign-in   {sign_in_url}   (web page; routes under /auth)")
-    lines += [
-        f"  Issuer    {op.issuer}   (mock PingOne)",
-        f"  Audience  {op.audience}",
-        "",
-        "Tokens, valid for 1 hour (paste into a POSIX shell):",
-        "",
-        f"  TOKEN='{tokens['read']}'",
-        f"  WRITE_TOKEN='{tokens['write']}'",
-        "",
-        "Requests:",
-    ]
-    for probe in PROBES:
-        lines += ["", f"  # {_expectation(probe)}  ({probe.label})", f"  {curl_line(probe, url)}"]
-    issuer = shlex.quote(op.issuer)
-    lines += [
-        "",
-        "Mint more tokens (client-credentials grant against the mock):",
-        "",
-        f"  {me} token --issuer {issuer} --client-id {op.client_id} "
-        f"--client-secret={op.client_secret} --scope read write",
-        "",
-        "Verify a token:",
-        "",
-        f'  {me} verify "$TOKEN" --issuer {issuer} --audience {op.audience} --scope read',
-    ]
-    if not args.no_browser_hint:
-        if sign_in_url:
-            lines += [
-                "",
-                f"Open {sign_in_url} to sign in (the mock signs in its test user, "
-                f"{op.user.get('name', op.user['sub'])}, without a password).",
-            ]
-        else:
-            lines += ["", f"Or open {url}/health in a browser."]
-    lines += ["", "Serving until Ctrl-C.", ""]
-    print("\n".join(lines), flush=True)
-
-
-def _demo_check(
-    url: str,
-    tokens: Mapping[str, str],
-    framework: str,
-    op: MockPingOne,
-    sign_in_url: str | None = None,
-) -> int:
-    import httpx
-
-    from .demo import PROBES
-
-    print(f"p1guard demo --check: {framework} API at {url}, mock PingOne at {op.issuer}")
-    failures = 0
-    with httpx.Client(base_url=url, timeout=10.0) as client:
-        for probe in PROBES:
-            ok, report = _send_probe(client, probe, tokens)
-            failures += not ok
-            print(report, flush=True)
-        page_ok = True
-        if sign_in_url:
-            page_ok, report = _check_sign_in_page(client, sign_in_url)
-            print(report, flush=True)
-    if failures:
-        print(f"{failures} of {len(PROBES)} requests did not answer as expected")
-        return 1
-    if not page_ok:
-        print("the sign-in page did not answer as expected")
-        return 1
-    page = "; the sign-in page showed its Sign in button" if sign_in_url else ""
-    print(f"all {len(PROBES)} requests answered as expected{page}")
-    return 0
-
-
-def _check_sign_in_page(client: httpx.Client, page_url: str) -> tuple[bool, str]:
-    """``GET /`` of the demo: 200 with a "Sign in" button."""
-    import httpx
-
-    try:
-        response = client.get(page_url, headers={"Accept": "text/html"})
-    except httpx.HTTPError as exc:
-        return False, f"FAIL  GET  /: {type(exc).__name__}"
-    ok = response.status_code == 200 and ">Sign in</a>" in response.text
-    line = f"{'ok  ' if ok else 'FAIL'}  {response.status_code} GET  {'/':<8}  sign-in page"
-    if not ok:
-        line += '\n        expected 200 with a "Sign in" button'
-    return ok, line
-
-
-def _send_probe(client: httpx.Client, probe: Probe, tokens: Mapping[str, str]) -> tuple[bool, str]:
-    import httpx
-
-    from .demo import challenge_error
-
-    headers = {} if probe.sends == "none" else {"Authorization": f"Bearer {tokens[probe.sends]}"}
-    try:
-        response = client.request(probe.method, probe.path, headers=headers, json=probe.json)
-    except httpx.HTTPError as exc:
-        return False, f"FAIL  {probe.method} {probe.path}: {type(exc).__name__}"
-    challenge = response.headers.get("www-authenticate")
-    ok = response.status_code == probe.expect_status and (
-        probe.expect_error is None or challenge_error(challenge) == probe.expect_error
-    )
-    line = f"{'ok  ' if ok else 'FAIL'}  {response.status_code} {probe.method:<4} {probe.path:<8}"
-    line += f"  {probe.label}"
-    if challenge is not None:
-        line += f"\n        WWW-Authenticate: {challenge}"
-    if not ok:
-        line += f"\n        expected {_expectation(probe)}"
-    return ok, line
+    return run_demo(args)
 
 
 if __name__ == "__main__":

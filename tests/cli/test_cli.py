@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from p1guard import cli
+from p1guard import demo_cli
 from p1guard.cli import main
 from p1guard.demo import PROBES
 from p1guard.testing import MockPingOne
@@ -99,15 +99,15 @@ def test_demo_on_a_busy_explicit_port_exits_1(
 def test_demo_default_port_falls_back_when_busy(
     busy_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_DEFAULT_DEMO_PORT", busy_port)
-    sock, note = cli._demo_socket("127.0.0.1", None)
+    monkeypatch.setattr(demo_cli, "DEFAULT_DEMO_PORT", busy_port)
+    sock, note = demo_cli._demo_socket("127.0.0.1", None)
     with sock:
         assert sock.getsockname()[1] != busy_port
         assert note == f"port {busy_port} is busy; using {sock.getsockname()[1]}"
 
 
 def test_curl_lines_match_the_probes() -> None:
-    lines = [cli.curl_line(probe, "http://127.0.0.1:8000") for probe in PROBES]
+    lines = [demo_cli.curl_line(probe, "http://127.0.0.1:8000") for probe in PROBES]
     assert lines[0] == "curl -i http://127.0.0.1:8000/health"
     assert 'curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/items' in lines
     assert any("-X POST" in line and "$WRITE_TOKEN" in line for line in lines)
