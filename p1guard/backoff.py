@@ -19,7 +19,7 @@ class Backoff:
     0.0
     """
 
-    __slots__ = ("base", "cap", "failures", "jitter", "retry_at")
+    __slots__ = ("base", "cap", "failed_at", "failures", "jitter", "retry_at")
 
     def __init__(self, *, base: float = 1.0, cap: float = 60.0, jitter: float = 0.25) -> None:
         self.base = base
@@ -27,9 +27,19 @@ class Backoff:
         self.jitter = jitter
         self.failures = 0
         self.retry_at = 0.0
+        self.failed_at = float("-inf")
 
-    def failed(self, now: float, retry_after: float | None = None) -> None:
-        """Record a failure; ``retry_after`` (from a 429/503 answer) lengthens the wait."""
+    def failed(
+        self, now: float, retry_after: float | None = None, *, attempt_started: float | None = None
+    ) -> None:
+        """Record a failure; ``retry_after`` (from a 429/503 answer) lengthens the wait.
+
+        ``attempt_started``: callers that shared one failed call (single flight) record it once —
+        a failure already recorded since that attempt began is not counted again.
+        """
+        if attempt_started is not None and self.failed_at >= attempt_started:
+            return
+        self.failed_at = now
         self.failures += 1
         delay = min(self.cap, self.base * 2 ** min(self.failures - 1, 30))
         delay *= 1.0 - self.jitter * random.random()  # noqa: S311 - jitter, not a secret

@@ -308,4 +308,5 @@ def log_rejection(logger: logging.Logger, err: AuthError, method: str, path: str
     """Log a refused request: reason and place, never the token (503s at WARNING)."""
     level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
     if logger.isEnabledFor(level):
-        logger.log(level, "rejected %s %s: %s (%d)", method, path, err.reason, err.status_code)
+        # %r: a path with a newline must not forge a second log line
+        logger.log(level, "rejected %s %r: %s (%d)", method, path, err.reason, err.status_code)

@@ -21,7 +21,7 @@ V = TypeVar("V")
 
 def token_digest(token: str) -> bytes:
     """SHA-256 of the token: the cache key, so caches never hold raw tokens."""
-    return hashlib.sha256(token.encode()).digest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def token_id(digest: bytes) -> str:

@@ -41,7 +41,9 @@ _ENV_ID = re.compile(
 Seconds = float | int | timedelta
 
 
-def to_seconds(field: str, value: Seconds, *, minimum: float = 0.0) -> float:
+def to_seconds(
+    field: str, value: Seconds, *, minimum: float = 0.0, maximum: float = 366 * 86400.0
+) -> float:
     """Accept seconds or a ``timedelta``; raise :class:`ConfigError` naming ``field`` otherwise."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -51,6 +53,8 @@ def to_seconds(field: str, value: Seconds, *, minimum: float = 0.0) -> float:
         raise ConfigError(field, f"expected seconds or a timedelta, got {type(value).__name__}")
     if not seconds >= minimum:  # also rejects NaN
         raise ConfigError(field, f"must be at least {minimum:g} seconds, got {seconds:g}")
+    if not seconds <= maximum:  # also rejects infinity
+        raise ConfigError(field, f"must be at most {maximum:g} seconds, got {seconds:g}")
     return seconds
 
 

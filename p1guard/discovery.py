@@ -82,7 +82,10 @@ class ProviderMetadata:
 
 def _endpoint(name: str, value: object, allow_http: bool) -> str:
     if isinstance(value, str):
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = urlsplit("")
         if parts.hostname and (parts.scheme == "https" or (allow_http and parts.scheme == "http")):
             return value
     raise ProviderUnavailable(
@@ -130,7 +133,7 @@ class Discovery:
                 json_object(response, "discovery"), self.issuer
             )
         except ProviderUnavailable as exc:
-            self.backoff.failed(time.monotonic(), exc.retry_after)
+            self.backoff.failed(time.monotonic(), exc.retry_after, attempt_started=now)
             if self.metadata is not None:
                 return self.metadata
             exc.retry_after = exc.retry_after or self.backoff.wait(time.monotonic())

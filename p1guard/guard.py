@@ -20,7 +20,9 @@ Sync and async share every step; only the HTTP pump differs (:mod:`p1guard.http`
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
@@ -37,7 +39,7 @@ from .errors import (
     ProviderUnavailable,
 )
 from .http import Flow, Sleep
-from .introspection import IntrospectionCache, IntrospectionPolicy, introspect
+from .introspection import IntrospectionCache, IntrospectionPolicy, introspect, read_answer
 from .jwks import key_for
 from .jwt import (
     MAX_TOKEN_SIZE,
@@ -64,6 +66,7 @@ __all__ = ["Guard", "Match", "Mode", "require_scopes"]
 log = logging.getLogger("p1guard.guard")
 
 Mode = Literal["jwt", "introspect", "auto"]
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
 Match = Literal["all", "any"]
 # How _start left a call: answered from the verified-token cache, or validated right there, or
 # in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
@@ -175,7 +178,7 @@ class Guard:
         self.realm = realm
         issuers = frozenset({pingone.issuer})
         audiences = as_frozenset("audience", audience)
-        leeway_s = to_seconds("leeway", leeway)
+        leeway_s = to_seconds("leeway", leeway, maximum=300)  # more would disable expiry
         self.policy = JwtPolicy(
             issuers=issuers,
             audiences=audiences,
@@ -196,6 +199,9 @@ class Guard:
         )
         self._introspected = IntrospectionCache(cache_size)
         self.shared_cache = shared_cache
+        # Shared answers depend on who asked whom: PingOne environment and client credentials.
+        scope = f"{pingone.issuer}|{client_id or ''}".encode()
+        self._shared_scope = hashlib.sha256(scope).digest()[:8]
         self._metrics: Metrics | None = pingone.metrics
         self._client_auth: ClientAuth | None = None
         if client_id is not None:
@@ -292,8 +298,8 @@ class Guard:
         """
         if not token:
             raise MissingToken()
-        if not isinstance(token, str):
-            raise InvalidToken("The token must be text", reason="malformed")
+        if not isinstance(token, str) or not token.isascii():
+            raise InvalidToken("The token must be ASCII text", reason="malformed")
         revocation = self.check_revocation if check_revocation is None else check_revocation
         if revocation and self._client_auth is None:
             raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
@@ -326,6 +332,9 @@ class Guard:
     def _flow(self, token: str, digest: bytes, via: _Via) -> Flow[AccessToken]:
         revocation = via == "revocation"
         if not self._is_local(token):
+            if len(token) > self.policy.max_size or _B64TOKEN.fullmatch(token) is None:
+                # Never forward junk to PingOne: it costs rate limit and evicts good answers.
+                raise InvalidToken("The token is malformed", reason="malformed")
             return (yield from self._introspect(token, digest))
         access = self._verified.get(digest, time.time())
         if revocation and self._metrics is not None:  # _start did not look: count it here
@@ -366,13 +375,24 @@ class Guard:
         return answer
 
     def _shared_or_fresh(self, token: str, digest: bytes) -> Flow[AccessToken | InvalidToken]:
-        """An answer from another worker (shared cache), else from PingOne (and share it)."""
+        """An answer from another worker (shared cache), else from PingOne (and share it).
+
+        The shared cache holds PingOne's answer itself, keyed by issuer and client id too, and
+        every Guard applies its own rules (:func:`read_answer`) to it: another API's cached
+        answer can never pass this API's audience check.
+        """
         shared = self.shared_cache
+        shared_key = self._shared_scope + digest
         if shared is not None:
-            hit = yield from _answer_from_peers(shared, digest)
+            hit = yield from _answer_from_peers(shared, shared_key)
             if hit is not None:
-                self._introspected.put(digest, *hit)
-                return hit[0]
+                document, shared_until = hit
+                answer, until = read_answer(
+                    document, self.introspection_policy, time.time(), token_id(digest)
+                )
+                until = min(until, shared_until)
+                self._introspected.put(digest, answer, until)
+                return answer
         auth = self._client_auth
         if auth is None:  # guarded in __init__ and _start; kept for the type checker
             raise ConfigError("client_id", "introspection needs client credentials")
@@ -384,21 +404,17 @@ class Guard:
                     "The authorization server advertises no introspection endpoint",
                     reason="no_introspection_endpoint",
                 )
-            answer, until = yield from introspect(
-                endpoint,
-                token,
-                auth,
-                self.introspection_policy,
-                digest=digest,
-                token_id=token_id(digest),
-            )
+            document = yield from introspect(endpoint, token, auth, digest=digest)
         except ProviderUnavailable:
             if shared is not None:
-                yield shared.release(digest)
+                yield shared.release(shared_key)
             raise
+        answer, until = read_answer(
+            document, self.introspection_policy, time.time(), token_id(digest)
+        )
         self._introspected.put(digest, answer, until)
         if shared is not None:
-            yield shared.put(digest, answer, until)
+            yield shared.put(shared_key, document, until)
         return answer
 
     def _finish(self, exc: AuthError, token: str | None, via: _Via) -> AuthError:

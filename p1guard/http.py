@@ -82,6 +82,13 @@ class Request:
     decided_at: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_no_constants)
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """What PingOne answered: status, lower-cased headers, body bytes."""
@@ -91,8 +98,11 @@ class Response:
     content: bytes = field(repr=False)
 
     def json(self) -> Any:
-        """The body as JSON; raises ``ValueError`` on anything else."""
-        return json.loads(self.content)
+        """The body as JSON; raises ``ValueError`` on anything else (``NaN``, absurd nesting)."""
+        try:
+            return _STRICT_JSON.decode(self.content.decode("utf-8"))
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
     def retry_after(self) -> float | None:
         """``Retry-After`` in seconds when it is a number (RFC 9110 §10.2.3), else ``None``."""
@@ -257,6 +267,27 @@ class _SyncFlight:
         self.done = threading.Event()
         self.response: Response | None = None
         self.error: ProviderUnavailable | None = None
+
+
+def _settle(
+    flights: dict[str, asyncio.Future[Response]],
+    key: str,
+    future: asyncio.Future[Response],
+    done: asyncio.Task[Response],
+    request: Request,
+) -> None:
+    """Hand a taken-over call's outcome to the waiters of a cancelled leader."""
+    if flights.get(key) is future:
+        del flights[key]
+    if done.cancelled():
+        future.set_exception(_unreachable(request, asyncio.CancelledError()))
+    elif (exc := done.exception()) is not None:
+        future.set_exception(
+            exc if isinstance(exc, ProviderUnavailable) else _unreachable(request, exc)
+        )
+    else:
+        future.set_result(done.result())
+    future.exception()  # mark retrieved: there may be no waiters
 
 
 class Transport:
@@ -424,9 +455,14 @@ class Transport:
         flights[key] = future
         try:
             response = await self._asend_now(request)
+        except asyncio.CancelledError:
+            # The leader's caller went away (client disconnect, timeout): finish the call for
+            # the waiters instead of failing them all.
+            task = loop.create_task(self._asend_now(request))
+            task.add_done_callback(lambda done: _settle(flights, key, future, done, request))
+            raise
         except BaseException as exc:
             flights.pop(key, None)
-            # Waiters get the leader's failure; a cancelled leader must not cancel them.
             error = exc if isinstance(exc, ProviderUnavailable) else _unreachable(request, exc)
             future.set_exception(error)
             future.exception()  # mark retrieved: there may be no waiters

@@ -17,9 +17,9 @@ Rules:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,21 @@ class IntrospectionPolicy:
     negative_ttl: float = 10.0
 
 
+#: Expiries further ahead than this are treated as malformed (PingOne's longest is 30 days).
+MAX_LIFETIME = 10 * 365 * 86400.0
+
+
+def _plausible_time(value: object, now: float) -> bool:
+    """A finite number of seconds no further than :data:`MAX_LIFETIME` ahead."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(seconds) and seconds < now + MAX_LIFETIME
+
+
 def _inactive(description: str, reason: str) -> InvalidToken:
     return InvalidToken(description, reason=reason)
 
@@ -63,7 +78,7 @@ def read_answer(
         return _inactive("The token is not active", "inactive"), negative_until
     exp = document.get("exp")
     if exp is not None:
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
+        if not _plausible_time(exp, now):
             return _inactive("The token's expiry is malformed", "bad_exp"), negative_until
         if exp <= now - policy.leeway:
             return _inactive("The token expired", "expired"), negative_until
@@ -91,13 +106,11 @@ def introspect(
     endpoint: str,
     token: str,
     auth: ClientAuth,
-    policy: IntrospectionPolicy,
     *,
     digest: bytes,
-    token_id: str,
-    now: Callable[[], float] = time.time,
-) -> Flow[tuple[Answer, float]]:
-    """Rule 1 as a flow: one introspection call, read by :func:`read_answer`."""
+) -> Flow[dict[str, Any]]:
+    """Rule 1 as a flow: one introspection call; returns PingOne's answer for
+    :func:`read_answer` (which the caller applies, so answers can be shared between APIs)."""
     headers, form = auth.apply(
         {"token": token, "token_type_hint": "access_token"}, endpoint=endpoint
     )
@@ -110,7 +123,7 @@ def introspect(
         flight_key=f"introspect:{auth.client_id}:{digest.hex()}",
         retry=True,
     )
-    return read_answer(json_object(response, "introspection"), policy, now(), token_id)
+    return json_object(response, "introspection")
 
 
 class IntrospectionCache:
@@ -130,7 +143,7 @@ class IntrospectionCache:
 
     def put(self, digest: bytes, answer: Answer, until: float) -> None:
         """Remember ``answer`` until ``until`` (epoch seconds)."""
-        if until <= time.time():
+        if until <= time.time() or self._cache.maxsize == 0:
             return
         with self._lock:
             self._cache[digest] = (answer, until)

@@ -108,7 +108,7 @@ class JwksCache:
             keys = yield from self._fetch(jwks_uri)
         except ProviderUnavailable as exc:
             self.last_failed = True
-            self.backoff.failed(time.monotonic(), exc.retry_after)
+            self.backoff.failed(time.monotonic(), exc.retry_after, attempt_started=now)
             return self._fallback(kid, now, retry_after=self.backoff.wait(time.monotonic()))
         finally:
             self.pending -= 1

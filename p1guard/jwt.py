@@ -37,6 +37,8 @@ from .keys import ALGORITHMS, SigningKey
 __all__ = ["Jws", "JwtPolicy", "check_claims", "decode_payload", "parse_jws", "peek_issuer"]
 
 MAX_TOKEN_SIZE = 32 * 1024
+#: Expiries further ahead than this are refused (PingOne's longest access token lives 30 days).
+MAX_LIFETIME = 10 * 365 * 86400.0
 _BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _LENIENT_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt", "application/jwt"})
@@ -231,7 +233,10 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"The token's {name} claim is not a number", reason=f"bad_{name}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
         raise InvalidToken(f"The token's {name} claim is not a finite number", reason=f"bad_{name}")
     return number
@@ -258,6 +263,8 @@ def check_claims(claims: dict[str, Any], policy: JwtPolicy, now: float) -> None:
     leeway = policy.leeway
     if exp <= now - leeway:
         raise InvalidToken("The token expired", reason="expired")
+    if exp > now + MAX_LIFETIME:
+        raise InvalidToken("The token's expiry is implausibly far ahead", reason="bad_exp")
     nbf = _number(claims, "nbf")
     if nbf is not None and nbf > now + leeway:
         raise InvalidToken("The token is not valid yet", reason="not_yet_valid")

@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from jwt.exceptions import InvalidKeyError
 
 __all__ = ["ALGORITHMS", "SigningKey", "key_from_jwk", "parse_jwks"]
 
@@ -144,12 +143,12 @@ def key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey | None:
         log.info("JWKS key %r skipped: key_ops does not allow verify", kid)
         return None
     named_alg = jwk.get("alg")
-    if named_alg is not None and named_alg not in ALGORITHMS:
+    if named_alg is not None and (not isinstance(named_alg, str) or named_alg not in ALGORITHMS):
         log.info("JWKS key %r skipped: algorithm %r is not allowed", kid, named_alg)
         return None
     try:
         verifiers = _verifiers(dict(jwk), kid, kty)
-    except (InvalidKeyError, ValueError, TypeError, KeyError) as exc:
+    except Exception as exc:  # any malformed key is skipped, never a crash (InvalidKeyError…)
         log.warning("JWKS key %r skipped: unusable %s key (%s)", kid, kty, type(exc).__name__)
         return None
     if named_alg is not None:

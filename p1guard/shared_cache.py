@@ -3,9 +3,12 @@
 With ``Guard(..., shared_cache=RedisCache(url))`` N workers on M hosts ask PingOne once per
 token, not N×M times. Rules:
 
-1. Keys are namespaced and hashed: ``<prefix>introspect:<sha256(token)>``; raw tokens never
-   reach Redis. Entries expire when the answer would (``min(exp, now + ttl)``; refusals after
-   the negative TTL).
+1. Keys are namespaced and hashed: ``<prefix>introspect:<scope><sha256(token)>``, the scope
+   being a hash of the issuer and the asking client's id; raw tokens never reach Redis.
+   Entries hold PingOne's answer, not a verdict: each Guard applies its own issuer, audience
+   and expiry rules to it. They expire when the answer would (``min(exp, now + ttl)``;
+   refusals after the negative TTL). Redis must be trusted like the app itself: whoever can
+   write to it can write answers.
 2. The first worker to miss *claims* the token (``SET NX`` with a short expiry) and asks
    PingOne; the others poll the shared entry for a moment instead of asking too.
 3. Redis failing never fails a request: every operation degrades to "miss" (and a claim to
@@ -19,26 +22,24 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidToken
 from .redis_clients import RedisClients
-from .tokens import AccessToken
 
 __all__ = ["RedisCache", "SharedAnswer"]
 
 log = logging.getLogger("p1guard.shared_cache")
 
-SharedAnswer = tuple[AccessToken | InvalidToken, float]
+#: PingOne's introspection answer and until when it may be used (epoch seconds).
+SharedAnswer = tuple[dict[str, Any], float]
 
 
-def _encode(answer: AccessToken | InvalidToken, until: float) -> str:
-    if isinstance(answer, AccessToken):
-        return json.dumps({"claims": dict(answer.claims), "id": answer.token_id, "until": until})
-    return json.dumps({"refused": [answer.description, answer.reason], "until": until})
+def _encode(document: dict[str, Any], until: float) -> str:
+    return json.dumps({"document": document, "until": until})
 
 
 def _decode(raw: object) -> SharedAnswer | None:
@@ -47,13 +48,12 @@ def _decode(raw: object) -> SharedAnswer | None:
     try:
         data = json.loads(raw)
         until = float(data["until"])
-        if "claims" in data:
-            token = AccessToken(data["claims"], token_id=str(data["id"]), source="introspection")
-            return token, until
-        description, reason = data["refused"]
-        return InvalidToken(str(description), reason=str(reason)), until
-    except (ValueError, KeyError, TypeError):
+        document = data["document"]
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None  # a foreign or corrupt entry is a miss, never an answer
+    if not isinstance(document, dict) or not math.isfinite(until):
+        return None
+    return document, until
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +116,10 @@ class RedisCache:
 
         return _RedisCall(self, lambda client: _decode(client.get(key)), aget)
 
-    def put(self, digest: bytes, answer: AccessToken | InvalidToken, until: float) -> _RedisCall:
-        """Effect → store an answer until ``until`` (epoch seconds) and release the claim."""
+    def put(self, digest: bytes, document: dict[str, Any], until: float) -> _RedisCall:
+        """Effect → store PingOne's answer until ``until`` (epoch seconds), release the claim."""
         key, claim = self._key(digest), self._key(digest, "claim")
-        value = _encode(answer, until)
+        value = _encode(document, until)
         ttl_ms = max(1, int((until - time.time()) * 1000))
 
         def put_sync(client: Any) -> None:

@@ -116,3 +116,23 @@ def test_redis_killed_mid_run_requests_still_answered(
 def test_redis_down_from_the_start(pingone_mock: MockPingOne) -> None:
     guard = shared_guard(pingone_mock, "redis://127.0.0.1:1/0", "down:")
     assert guard.verify(pingone_mock.issue_token(opaque=True)).subject == "user-1"
+
+
+def test_another_apis_cached_answer_never_passes_this_apis_audience(
+    pingone_mock: MockPingOne, redis_server: str
+) -> None:
+    token = pingone_mock.issue_token(["admin"], opaque=True, audience="https://api-a.example.com")
+    api_a = pingone_mock.guard(
+        mode="introspect",
+        audience="https://api-a.example.com",
+        shared_cache=RedisCache(redis_server, prefix="aud:"),
+    )
+    api_b = pingone_mock.guard(
+        mode="introspect",
+        audience="https://api-b.example.com",
+        shared_cache=RedisCache(redis_server, prefix="aud:"),
+    )
+    assert api_a.verify(token).scopes == {"admin"}
+    with pytest.raises(InvalidToken) as info:
+        api_b.verify(token)
+    assert info.value.reason == "wrong_audience"
