@@ -33,7 +33,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .config import is_loopback
 from .errors import ConfigError, ProviderUnavailable
 from .rp import LoginError, SignedInUser, WebLogin
 from .rp.pages import (
@@ -45,6 +44,7 @@ from .rp.pages import (
     logout_page,
     with_custom_html,
 )
+from .rp.web import check_cookie_options, secure_cookie
 from .settings import web_login_from_env
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class LoginRoutes:
     def session_options(self, secret_key: object, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for Starlette's ``SessionMiddleware``, secure by default.
 
-        ``https_only`` (the ``Secure`` flag) unless the redirect URI's host is loopback,
+        ``https_only`` (the ``Secure`` flag) whenever the redirect URI is https,
         ``same_site="lax"`` (the callback is a top-level navigation from PingOne), and the
         cookie lives as long as the server-side session. Starlette always sets ``HttpOnly``.
 
@@ -138,14 +138,17 @@ class LoginRoutes:
                 "use at least 32 random characters, e.g. python -c "
                 '"import secrets; print(secrets.token_urlsafe(32))"',
             )
-        host = urlsplit(self.web.rp.redirect_uri).hostname or ""
+        redirect_uri = self.web.rp.redirect_uri
         options: dict[str, Any] = {
             "secret_key": secret_key,
-            "https_only": not is_loopback(host),
+            "https_only": secure_cookie(redirect_uri),
             "same_site": "lax",
             "max_age": max(1, int(self.web.session_ttl)),
         }
         options.update(overrides)
+        check_cookie_options(
+            redirect_uri, same_site=options["same_site"], secure=options["https_only"]
+        )
         return options
 
     def session_middleware(self, secret_key: object, **overrides: Any) -> Middleware:

@@ -185,7 +185,7 @@ class TokenSet:
         return sub if isinstance(sub, str) else None
 
     def expires_within(self, seconds: float, now: float | None = None) -> bool:
-        """Whether the access token expires in less than ``seconds`` (True if unknown expiry)."""
+        """Whether the access token expires in under ``seconds`` (False if expiry unknown)."""
         if self.expires_at is None:
             return False
         current = time.time() if now is None else now

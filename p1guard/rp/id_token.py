@@ -64,6 +64,7 @@ class IdTokenChecks:
             audiences=frozenset({client_id}),
             leeway=leeway,
             kind="id",
+            required_claims=("iat", "sub"),  # OIDC Core §2: both are mandatory
         )
         return cls(policy=policy, client_id=client_id, **kwargs)
 

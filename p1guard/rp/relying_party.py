@@ -45,7 +45,7 @@ class LoginStart:
     which posts :attr:`form` to :attr:`url` — for very large requests).
     """
 
-    url: str
+    url: str = field(repr=False)  # carries state and nonce
     transaction: LoginTransaction
     method: Literal["GET", "POST"] = "GET"
     form: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -32,10 +32,12 @@ class SessionStore(Protocol):
     def set(self, key: str, value: dict[str, Any], ttl: float) -> None: ...
     def pop(self, key: str) -> dict[str, Any] | None: ...
     def delete(self, key: str) -> None: ...
+    def claim(self, key: str, ttl: float) -> bool: ...
     async def aget(self, key: str) -> dict[str, Any] | None: ...
     async def aset(self, key: str, value: dict[str, Any], ttl: float) -> None: ...
     async def apop(self, key: str) -> dict[str, Any] | None: ...
     async def adelete(self, key: str) -> None: ...
+    async def aclaim(self, key: str, ttl: float) -> bool: ...
     def close(self) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -88,9 +90,23 @@ class MemoryStore:
         with self._lock:
             self._data.pop(_hashed("", key), None)
 
+    def claim(self, key: str, ttl: float) -> bool:
+        """Set ``key`` for ``ttl`` seconds unless it is set; ``True`` if this call set it."""
+        hashed = _hashed("", key)
+        with self._lock:
+            entry = self._data.get(hashed)
+            if entry is not None and entry[1] > time.time():
+                return False
+            self._data[hashed] = ("{}", time.time() + ttl)
+            return True
+
     async def aget(self, key: str) -> dict[str, Any] | None:
         """Async twin of :meth:`get`."""
         return self.get(key)
+
+    async def aclaim(self, key: str, ttl: float) -> bool:
+        """Async twin of :meth:`claim`."""
+        return self.claim(key, ttl)
 
     async def aset(self, key: str, value: dict[str, Any], ttl: float) -> None:
         """Async twin of :meth:`set`."""
@@ -167,6 +183,17 @@ class RedisStore:
         """Forget ``key``."""
         with self._errors():
             self._client.delete(self._key(key))
+
+    def claim(self, key: str, ttl: float) -> bool:
+        """``SET NX`` for ``ttl`` seconds; ``True`` if this call set it."""
+        with self._errors():
+            return bool(self._client.set(self._key(key), b"1", nx=True, px=max(1, int(ttl * 1000))))
+
+    async def aclaim(self, key: str, ttl: float) -> bool:
+        """Async twin of :meth:`claim`."""
+        with self._errors():
+            client = self._aclient()
+            return bool(await client.set(self._key(key), b"1", nx=True, px=max(1, int(ttl * 1000))))
 
     async def aget(self, key: str) -> dict[str, Any] | None:
         """Async twin of :meth:`get`."""

@@ -26,9 +26,10 @@ import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from ..errors import ProviderUnavailable
-from ..http import Flow
+from ..errors import ConfigError, ProviderUnavailable
+from ..http import Flow, Sleep
 from ..metrics import REFRESHES
 from ..tokens import TokenSet
 from .errors import LoginError
@@ -37,7 +38,7 @@ from .relying_party import LoginStart, RelyingParty
 from .store import MemoryStore, SessionStore
 from .transaction import TRANSACTION_TTL, LoginTransaction, safe_return_to
 
-__all__ = ["SignedInUser", "WebLogin"]
+__all__ = ["SignedInUser", "WebLogin", "check_cookie_options", "secure_cookie"]
 
 log = logging.getLogger("p1guard.rp")
 
@@ -50,7 +51,7 @@ class StoreCall:
     """An :class:`~p1guard.http.Effect`: one session-store operation, run by the pump."""
 
     store: SessionStore = field(repr=False)
-    op: Literal["get", "set", "pop", "delete"]
+    op: Literal["get", "set", "pop", "delete", "claim"]
     key: str = field(repr=False)
     value: dict[str, Any] | None = field(default=None, repr=False)
     ttl: float = 0.0
@@ -59,12 +60,16 @@ class StoreCall:
         """Call the store synchronously."""
         if self.op == "set":
             return self.store.set(self.key, self.value or {}, self.ttl)
+        if self.op == "claim":
+            return self.store.claim(self.key, self.ttl)
         return getattr(self.store, self.op)(self.key)
 
     async def arun(self) -> Any:
         """Call the store's async twin."""
         if self.op == "set":
             return await self.store.aset(self.key, self.value or {}, self.ttl)
+        if self.op == "claim":
+            return await self.store.aclaim(self.key, self.ttl)
         return await getattr(self.store, "a" + self.op)(self.key)
 
 
@@ -171,26 +176,73 @@ class WebLogin:
         session_id = session.get(SESSION_KEY)
         if not isinstance(session_id, str):
             return None
-        data = yield self._call("get", f"session:{session_id}")
-        if data is None:
-            session.pop(SESSION_KEY, None)
+        key = f"session:{session_id}"
+        data = yield self._call("get", key)
+        signed_in_at = _signed_in_at(data)
+        left = self.session_ttl - (time.time() - signed_in_at)
+        if data is None or left <= 0:  # session_ttl bounds a sign-in, refreshes do not extend it
+            if data is not None:
+                yield self._call("delete", key)
+            session.clear()
             return None
         tokens = TokenSet.from_dict(data["tokens"])
-        if tokens.refresh_token and tokens.expires_within(self.refresh_margin):
-            try:
-                tokens = yield from self.rp.refresh_flow(tokens.refresh_token, previous=tokens)
-            except ProviderUnavailable:
-                self._count_refresh("unavailable")
-                raise
-            except LoginError:
-                self._count_refresh("refused")
-                log.info("refresh refused for %s; ending the session", _short(tokens.subject))
-                yield self._call("delete", f"session:{session_id}")
-                session.clear()
-                return None
-            self._count_refresh("ok")
-            yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
+        if tokens.expires_within(self.refresh_margin):
+            if not tokens.refresh_token:
+                if tokens.expires_within(0):  # expired and nothing to renew it with
+                    yield self._call("delete", key)
+                    session.clear()
+                    return None
+            else:
+                tokens = yield from self._refreshed(session, key, tokens, signed_in_at, left)
+                if tokens is None:
+                    return None
         return SignedInUser(claims=tokens.claims, tokens=tokens)
+
+    def _refreshed(
+        self, session: Session, key: str, tokens: TokenSet, signed_in_at: float, left: float
+    ) -> Effects:
+        """Refresh once per session, even when several requests find the token due.
+
+        PingOne treats a second use of a refresh token as replay and revokes the whole chain,
+        so only the request that claims the refresh sends it; the others use the tokens it
+        stores (or, while those are not there yet, the still valid current ones).
+        """
+        used = tokens.refresh_token or ""
+        if not (yield self._call("claim", f"refresh:{key}", ttl=self.rp.pingone.timeout * 2 + 1)):
+            for _ in range(40):
+                if not tokens.expires_within(0):
+                    return tokens  # still valid: no need to wait for the other request
+                yield Sleep(0.05)
+                data = yield self._call("get", key)
+                if data is None:
+                    return None
+                stored = TokenSet.from_dict(data["tokens"])
+                if stored.refresh_token != used:
+                    return stored
+            return tokens
+        data = yield self._call("get", key)  # claimed: another request may just have finished
+        if data is not None:
+            stored = TokenSet.from_dict(data["tokens"])
+            if stored.refresh_token != used:
+                yield self._call("delete", f"refresh:{key}")
+                return stored
+        try:
+            tokens = yield from self.rp.refresh_flow(used, previous=tokens)
+        except ProviderUnavailable:
+            self._count_refresh("unavailable")
+            yield self._call("delete", f"refresh:{key}")
+            raise
+        except LoginError:
+            self._count_refresh("refused")
+            log.info("refresh refused for %s; ending the session", _short(tokens.subject))
+            yield self._call("delete", key)
+            yield self._call("delete", f"refresh:{key}")
+            session.clear()
+            return None
+        self._count_refresh("ok")
+        yield self._call("set", key, _record(tokens, signed_in_at), left)
+        yield self._call("delete", f"refresh:{key}")
+        return tokens
 
     def logout_flow(self, session: Session, csrf: str | None) -> Effects:
         """Rule 5: end the session; returns PingOne's signoff URL."""
@@ -236,7 +288,7 @@ class WebLogin:
 
     def _call(
         self,
-        op: Literal["get", "set", "pop", "delete"],
+        op: Literal["get", "set", "pop", "delete", "claim"],
         key: str,
         value: dict[str, Any] | None = None,
         ttl: float = 0.0,
@@ -311,8 +363,39 @@ class WebLogin:
         return safe_return_to(value)
 
 
-def _record(tokens: TokenSet) -> dict[str, Any]:
-    return {"tokens": tokens.to_dict(), "updated_at": time.time()}
+def secure_cookie(redirect_uri: str) -> bool:
+    """Whether the session cookie must be ``Secure``: yes whenever the callback is https.
+
+    An http callback exists only on loopback or with an explicit insecure opt-out; there a
+    ``Secure`` cookie would never come back and every sign-in would fail.
+    """
+    return urlsplit(redirect_uri).scheme == "https"
+
+
+def check_cookie_options(redirect_uri: str, *, same_site: object, secure: object) -> None:
+    """Refuse session-cookie settings that break or weaken sign-in (``ConfigError``)."""
+    if str(same_site).lower() != "lax":
+        raise ConfigError(
+            "same_site",
+            "the session cookie must be SameSite=Lax: Strict drops it when PingOne redirects "
+            "back, None sends it with cross-site requests",
+        )
+    if secure_cookie(redirect_uri) and secure is not True:
+        raise ConfigError("https_only", "an https app must mark its session cookie Secure")
+
+
+def _record(tokens: TokenSet, signed_in_at: float | None = None) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "tokens": tokens.to_dict(),
+        "signed_in_at": now if signed_in_at is None else signed_in_at,
+        "updated_at": now,
+    }
+
+
+def _signed_in_at(data: dict[str, Any] | None) -> float:
+    value = (data or {}).get("signed_in_at")
+    return float(value) if isinstance(value, int | float) else time.time()
 
 
 def _short(subject: str | None) -> str:

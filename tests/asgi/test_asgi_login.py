@@ -421,3 +421,33 @@ async def test_demo_sign_in_page_escapes_the_claims(browser: httpx.AsyncClient) 
     assert "<script>" not in page
     assert "&quot;sub&quot;: &quot;user-&lt;b&gt;&quot;" in page
     assert f'<input type="hidden" name="csrf" value="{csrf}">' in page
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"same_site": "none"}, "same_site"), ({"same_site": "strict"}, "same_site")],
+)
+def test_unsafe_session_cookie_overrides_are_refused(
+    pingone_mock: MockPingOne, overrides: dict[str, object], field: str
+) -> None:
+    from p1guard.rp import RelyingParty, WebLogin
+
+    client = pingone_mock.register_client(redirect_uris=[CALLBACK])
+    rp = RelyingParty(
+        pingone_mock.pingone(),
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        redirect_uri=CALLBACK,
+    )
+    with pytest.raises(ConfigError) as info:
+        LoginRoutes(WebLogin(rp)).session_options("s" * 32, **overrides)
+    assert info.value.field == field
+
+
+def test_https_callback_needs_a_secure_cookie() -> None:
+    from p1guard.rp.web import check_cookie_options, secure_cookie
+
+    assert secure_cookie("https://app.example.com/auth/callback")
+    assert not secure_cookie("http://127.0.0.1:5000/auth/callback")
+    with pytest.raises(ConfigError):
+        check_cookie_options("https://app.example.com/auth/callback", same_site="lax", secure=False)

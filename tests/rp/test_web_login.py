@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -156,3 +158,42 @@ def test_signing_in_again_ends_the_old_session(
     assert web.store.get(f"session:{old_session_id}") is None
     assert not pingone_mock.introspect(old_user.access_token)["active"]
     assert web.user(session) is not None
+
+
+async def test_concurrent_refreshes_send_the_refresh_token_once(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock, refresh_margin=10**9)
+    session: dict[str, Any] = {}
+    start = await web.alogin(session)
+    async with httpx.AsyncClient() as browser:
+        location = (await browser.get(start.url)).headers["location"]
+    await web.acallback(session, {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()})
+    users = await asyncio.gather(*(web.auser(session) for _ in range(5)))
+    assert all(user is not None for user in users)  # nobody was logged out by a replay
+    assert await web.auser(session) is not None
+    await web.rp.pingone.aclose()
+
+
+def test_session_ttl_bounds_a_sign_in_even_with_refreshes(
+    pingone_mock: MockPingOne, browser: httpx.Client
+) -> None:
+    web = make_web(pingone_mock, session_ttl=1, refresh_margin=10**9)
+    session: dict[str, Any] = {}
+    sign_in(web, browser, session)
+    assert web.user(session) is not None
+    time.sleep(1.1)
+    assert web.user(session) is None
+
+
+def test_expired_access_token_without_refresh_token_ends_the_session(
+    pingone_mock: MockPingOne, browser: httpx.Client
+) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    sign_in(web, browser, session)
+    key = f"session:{session[SESSION_KEY]}"
+    data = web.store.get(key)
+    assert data is not None
+    data["tokens"]["refresh_token"] = None
+    data["tokens"]["expires_at"] = time.time() - 1
+    web.store.set(key, data, ttl=60)
+    assert web.user(session) is None

@@ -139,7 +139,8 @@ def test_wrong_issuer_in_id_token_rejected(
         ({"aud": "another-client"}, "wrong_audience"),
         ({"exp": 1_000_000}, "expired"),
         ({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "at_hash_mismatch"),
-        ({"sub": None}, "no_sub"),
+        ({"sub": None}, "missing_claim"),
+        ({"iat": None}, "missing_claim"),
         ({"azp": "another-client"}, "bad_azp"),
     ],
 )

@@ -1,8 +1,8 @@
 """The session cookie the login routes need: Starlette's ``SessionMiddleware``, set up safely.
 
-The cookie is signed (``itsdangerous``), ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` unless the
-app's redirect URI is on a loopback host (``127.0.0.1``, ``localhost``: local development over
-plain http). It only ever holds random ids; tokens stay server-side in the ``WebLogin`` store.
+The cookie is signed (``itsdangerous``), ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` whenever
+the app's redirect URI is https (plain http is only possible on loopback hosts, for local
+development, or with PingOne's explicit insecure opt-out). It only ever holds random ids; tokens stay server-side in the ``WebLogin`` store.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from p1guard import ConfigError
-from p1guard.config import is_loopback
+from p1guard.rp.web import secure_cookie
 
 __all__ = ["add_session_middleware"]
 
@@ -32,8 +32,8 @@ def add_session_middleware(
 ) -> None:
     """Add Starlette's ``SessionMiddleware`` to ``app`` with the cookie settings login needs.
 
-    ``redirect_uri`` is the app's PingOne redirect URI: the cookie is ``Secure`` unless its
-    host is loopback. ``secret_key`` signs the cookie (at least 32 characters; keep it out of
+    ``redirect_uri`` is the app's PingOne redirect URI: the cookie is ``Secure`` whenever it is
+    https. ``secret_key`` signs the cookie (at least 32 characters; keep it out of
     the code and the same on every worker). ``max_age`` should match ``WebLogin.session_ttl``;
     ``None`` makes a browser-session cookie. Needs the ``itsdangerous`` package.
 
@@ -64,6 +64,6 @@ def add_session_middleware(
         session_cookie=session_cookie,
         max_age=None if max_age is None else max(1, int(max_age)),
         same_site="lax",
-        https_only=not is_loopback(host),
+        https_only=secure_cookie(redirect_uri),
         domain=domain,
     )
