@@ -2,7 +2,8 @@
 
 The cookie is signed (``itsdangerous``), ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` whenever
 the app's redirect URI is https (plain http is only possible on loopback hosts, for local
-development, or with PingOne's explicit insecure opt-out). It only ever holds random ids; tokens stay server-side in the ``WebLogin`` store.
+development, or with PingOne's explicit insecure opt-out). It only ever holds random ids;
+tokens stay server-side in the ``WebLogin`` store.
 """
 
 from __future__ import annotations
