@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask, g
+from flask import Blueprint, Flask, g, request
 from flask_helpers import AppFactory, bearer, body, mock_config
 
 from p1guard import AuthError, ConfigError, Guard
 from p1guard.testing import MockPingOne
+from p1guard.wsgi import ENVIRON_KEY
 from p1guard_flask import P1Guard, auth_error_response, current_token, get_token
 
 ENV_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -254,6 +255,45 @@ def test_current_token_in_unprotected_view_raises_clearly(guard: Guard) -> None:
         app.test_client().get("/unprotected")
 
 
+def test_token_does_not_leak_into_a_later_request_in_one_app_context(
+    guard: Guard, pingone_mock: MockPingOne
+) -> None:
+    # Flask reuses a pushed app context (and its `g`) for every request made inside it.
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard)
+    _route(app, p1)
+    app.testing = True
+    seen: list[object] = []
+
+    @app.get("/unprotected")
+    def unprotected() -> dict[str, Any]:
+        seen.append(get_token())
+        return {"sub": current_token.subject}
+
+    client = app.test_client()
+    with app.app_context():
+        response = client.get("/items", headers=bearer(pingone_mock.issue_token()))
+        assert body(response)["sub"] == "user-1"
+        with pytest.raises(RuntimeError, match="no verified token"):
+            client.get("/unprotected")
+    assert seen == [None]
+
+
+def test_token_is_in_the_wsgi_environ_like_the_core_middleware(
+    guard: Guard, pingone_mock: MockPingOne
+) -> None:
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard)
+
+    @app.get("/environ")
+    @p1.require_token
+    def environ() -> dict[str, Any]:
+        return {"same": request.environ[ENVIRON_KEY] is get_token() is not None}
+
+    response = app.test_client().get("/environ", headers=bearer(pingone_mock.issue_token()))
+    assert body(response) == {"same": True}
+
+
 def test_verify_request_in_a_hook(guard: Guard, pingone_mock: MockPingOne) -> None:
     app = Flask(__name__)
     p1 = P1Guard(app, guard=guard)
@@ -277,3 +317,126 @@ def test_bad_decorator_arguments_are_refused(guard: Guard) -> None:
         p1.require_token("read", 3)  # type: ignore[call-overload]
     with pytest.raises(ConfigError, match="scopes"):
         p1.require_token(" ")
+
+
+# -- check_revocation needs client credentials: refused at set-up, not a 500 per request ----
+
+
+@pytest.fixture
+def guard_without_credentials(pingone_mock: MockPingOne) -> Guard:
+    return pingone_mock.guard(client_id=None, client_secret=None)
+
+
+def _revocation_view(p1: P1Guard) -> Any:
+    @p1.require_token("read", check_revocation=True)
+    def revocation_checked() -> dict[str, Any]:
+        return {"sub": current_token.subject}
+
+    return revocation_checked
+
+
+def test_check_revocation_without_credentials_refused_at_decoration(
+    guard_without_credentials: Guard,
+) -> None:
+    p1 = P1Guard(Flask(__name__), guard=guard_without_credentials)
+    with pytest.raises(ConfigError) as info:
+        _revocation_view(p1)
+    assert info.value.field == "check_revocation"
+    assert "revocation_checked" in str(info.value)
+    with pytest.raises(ConfigError, match=r"check_revocation: the blueprint 'api'"):
+        p1.protect_blueprint(Blueprint("api", __name__), check_revocation=True)
+    # Without revocation checks the same Guard is fine.
+    p1.require_token("read", check_revocation=False)(lambda: None)
+    p1.protect_blueprint(Blueprint("other", __name__))
+
+
+def test_check_revocation_without_credentials_refused_by_a_config_built_guard(
+    pingone_mock: MockPingOne,
+) -> None:
+    app = Flask(__name__)
+    app.config.update(P1GUARD_ISSUER=pingone_mock.issuer, P1GUARD_AUDIENCE=pingone_mock.audience)
+    p1 = P1Guard(app)
+    with pytest.raises(ConfigError, match=r"check_revocation: the view .*revocation_checked"):
+        _revocation_view(p1)
+
+
+def test_check_revocation_without_credentials_refused_at_init_app(
+    guard_without_credentials: Guard, pingone_mock: MockPingOne
+) -> None:
+    p1 = P1Guard()  # app factory: the views exist before any app is set up
+    _revocation_view(p1)
+    app = Flask(__name__)
+    with pytest.raises(ConfigError) as info:
+        p1.init_app(app, guard=guard_without_credentials)
+    assert info.value.field == "check_revocation"
+    assert "revocation_checked" in str(info.value)
+    assert "p1guard" not in app.extensions
+    config_app = Flask(__name__)
+    config_app.config.update(
+        P1GUARD_ISSUER=pingone_mock.issuer, P1GUARD_AUDIENCE=pingone_mock.audience
+    )
+    with pytest.raises(ConfigError, match=r"check_revocation: the view .*revocation_checked"):
+        p1.init_app(config_app)
+    assert "p1guard" not in config_app.extensions
+
+
+def test_check_revocation_blueprint_without_credentials_refused_at_init_app(
+    guard_without_credentials: Guard,
+) -> None:
+    p1 = P1Guard(guard=guard_without_credentials)
+    p1.protect_blueprint(Blueprint("api", __name__), check_revocation=True)
+    with pytest.raises(ConfigError, match=r"check_revocation: the blueprint 'api'"):
+        p1.init_app(Flask(__name__))
+
+
+def test_check_revocation_with_credentials_still_rejects_revoked_tokens(
+    configured_app: AppFactory, pingone_mock: MockPingOne
+) -> None:
+    p1 = P1Guard()
+    view = _revocation_view(p1)
+    api = Blueprint("api", __name__)
+    api.add_url_rule("/api/items", view_func=lambda: {"sub": current_token.subject})
+    p1.protect_blueprint(api, check_revocation=True)
+    app = configured_app(mock_config(pingone_mock), p1)
+    app.add_url_rule("/items", view_func=view)
+    app.register_blueprint(api)
+    client = app.test_client()
+    token, revoked = pingone_mock.issue_token(["read"]), pingone_mock.issue_token(["read"])
+    pingone_mock.revoke(revoked)
+    for path in ("/items", "/api/items"):
+        assert client.get(path, headers=bearer(token)).status_code == 200
+        assert body(client.get(path, headers=bearer(revoked)))["error"] == "invalid_token"
+
+
+def test_check_revocation_config_without_credentials_refused() -> None:
+    app = Flask(__name__)
+    app.config.update(_with(P1GUARD_CHECK_REVOCATION="true"))
+    with pytest.raises(ConfigError) as info:
+        P1Guard(app)
+    assert info.value.field == "P1GUARD_CLIENT_ID"
+    assert "p1guard" not in app.extensions
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_verify_request_check_revocation_without_credentials_fails_on_every_request(
+    guard_without_credentials: Guard, pingone_mock: MockPingOne, is_async: bool
+) -> None:
+    # Decided at run time, so it cannot fail at set-up; but it must not hide behind 401s
+    # (no token) and fail only for valid tokens: a ConfigError before the token is read.
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard_without_credentials)
+    app.testing = True
+
+    @app.get("/sync")
+    def sync_view() -> dict[str, Any]:
+        return {"sub": p1.verify_request(check_revocation=True).subject}
+
+    @app.get("/async")
+    async def async_view() -> dict[str, Any]:
+        return {"sub": (await p1.averify_request(check_revocation=True)).subject}
+
+    client = app.test_client()
+    path = "/async" if is_async else "/sync"
+    for headers in ({}, bearer(pingone_mock.issue_token())):
+        with pytest.raises(ConfigError, match=r"check_revocation: the endpoint '.*_view'"):
+            client.get(path, headers=headers)

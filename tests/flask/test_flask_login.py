@@ -352,6 +352,21 @@ def test_current_user_without_sign_in_raises(make_web: WebFactory) -> None:
         _ = current_user.name
 
 
+def test_user_does_not_leak_into_a_later_request_in_one_app_context(
+    make_web: WebFactory, browser: httpx.Client
+) -> None:
+    # Flask reuses a pushed app context (and its `g`) for every request made inside it.
+    app = login_app(make_web())[0]
+    signed_in, stranger = app.test_client(), app.test_client()
+    sign_in(signed_in, browser)
+    with app.app_context():
+        assert body(signed_in.get("/profile")) == {"name": "Ada Lovelace", "sub": "user-1"}
+        assert body(stranger.get("/")) == {"user": None}
+        assert stranger.get("/profile", headers=JSON).status_code == 401
+        assert body(signed_in.get("/async/home")) == {"user": "Ada Lovelace", "same": True}
+        assert body(stranger.get("/async/home")) == {"user": None, "same": True}
+
+
 def test_login_required_without_init_login_fails_closed() -> None:
     app = Flask(__name__)
     app.testing = True

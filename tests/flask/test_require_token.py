@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_helpers import bearer, body
+from werkzeug.test import Client, TestResponse
 
 from p1guard import Guard, InsufficientScope
 from p1guard.testing import MockPingOne
+from p1guard.wsgi import BearerTokenMiddleware
 from p1guard_flask import P1Guard, current_token
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 
 @pytest.fixture
@@ -252,3 +257,57 @@ def test_basic_credentials_are_no_token(client: FlaskClient) -> None:
     response = client.get("/items", headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# -- the same rules (and log line) as the core WSGI middleware -------------------------------
+
+
+def _core_app(guard: Guard, allow_query: bool) -> Client:
+    def ok(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return Client(BearerTokenMiddleware(ok, guard=guard, allow_query_token=allow_query))
+
+
+def _outcome(response: TestResponse) -> tuple[int, str | None, str | None]:
+    error = body(response)["error"] if response.status_code != 200 else None
+    return response.status_code, error, response.headers.get("WWW-Authenticate")
+
+
+@pytest.mark.parametrize("allow_query", [False, True])
+@pytest.mark.parametrize(
+    "how",
+    ["none", "basic", "bearer", "lowercase", "two_tokens", "empty", "merged", "query", "both"],
+)
+def test_bearer_extraction_matches_the_core_rules(
+    pingone_mock: MockPingOne, how: str, allow_query: bool
+) -> None:
+    guard = pingone_mock.guard(realm="api")
+    token = pingone_mock.issue_token(["read"])
+    headers, query = {
+        "none": ({}, {}),
+        "basic": ({"Authorization": "Basic dXNlcjpwYXNz"}, {}),
+        "bearer": (bearer(token), {}),
+        "lowercase": ({"Authorization": f"bearer   {token}"}, {}),
+        "two_tokens": ({"Authorization": f"Bearer {token} {token}"}, {}),
+        "empty": ({"Authorization": "Bearer "}, {}),
+        "merged": ({"Authorization": f"Bearer {token}, Bearer {token}"}, {}),
+        "query": ({}, {"access_token": token}),
+        "both": (bearer(token), {"access_token": token}),
+    }[how]
+    flask_client = build(guard, P1GUARD_ALLOW_QUERY_TOKEN=allow_query).test_client()
+    ours = flask_client.get("/items", headers=headers, query_string=query)
+    core = _core_app(guard, allow_query).get("/items", headers=headers, query_string=query)
+    assert _outcome(ours) == _outcome(core)
+
+
+def test_refusal_log_line_matches_the_core_middleware(
+    guard: Guard, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="p1guard"):
+        client.get("/items", headers={"Authorization": "Bearer a b"})
+        _core_app(guard, False).get("/items", headers={"Authorization": "Bearer a b"})
+    lines = {record.name: record.getMessage() for record in caplog.records}
+    assert lines["p1guard.flask"] == lines["p1guard.wsgi"]
+    assert lines["p1guard.flask"] == "rejected GET '/items': malformed_authorization (400)"

@@ -1,24 +1,30 @@
-"""``current_token``: the verified :class:`~p1guard.AccessToken` of a request, kept on ``g``.
+"""``current_token``: the verified :class:`~p1guard.AccessToken` of a request.
 
 Like ``flask.request`` it is a :class:`werkzeug.local.LocalProxy`: import it once, use it in any
 view that :meth:`P1Guard.require_token <p1guard_flask.P1Guard.require_token>` (or a protected
 blueprint) guards. Anywhere else it raises :class:`RuntimeError` instead of handing out
 ``None`` — code that expects a token never runs without one.
+
+The token is kept in the request's WSGI environ under ``"p1guard.access_token"``
+(:data:`p1guard.wsgi.ENVIRON_KEY`), not on ``flask.g``: ``g`` belongs to the app context, which
+Flask reuses for every request made while one is pushed (``with app.app_context(): …``), so a
+token kept there would outlive its request. The key is the one the core
+:class:`p1guard.wsgi.BearerTokenMiddleware` fills, so both agree on a request's token.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import g, has_app_context, has_request_context
+from flask import has_app_context, has_request_context, request
 from werkzeug.local import LocalProxy
+
+from p1guard.wsgi import ENVIRON_KEY
 
 if TYPE_CHECKING:
     from p1guard import AccessToken
 
 __all__ = ["current_token", "get_token", "set_token"]
-
-_G_KEY = "p1guard_access_token"
 
 
 def set_token(token: AccessToken) -> None:
@@ -26,7 +32,7 @@ def set_token(token: AccessToken) -> None:
 
     >>> set_token(guard.verify(raw_token))                          # doctest: +SKIP
     """
-    setattr(g, _G_KEY, token)
+    request.environ[ENVIRON_KEY] = token
 
 
 def get_token() -> AccessToken | None:
@@ -44,7 +50,7 @@ def get_token() -> AccessToken | None:
             "p1guard_flask.current_token is only available while handling a request "
             "(working outside of request context)"
         )
-    token: AccessToken | None = g.get(_G_KEY)
+    token: AccessToken | None = request.environ.get(ENVIRON_KEY)
     return token
 
 

@@ -5,19 +5,26 @@ Per-app state lives in ``app.extensions["p1guard"]`` (a :class:`P1GuardState`, b
 and ``app.extensions["p1guard_login"]`` (a :class:`LoginState`, sign-in), so one ``P1Guard``
 object can serve several apps (the app-factory pattern); views look their app's state up
 through ``current_app`` at request time. Either half works without the other.
+
+``check_revocation=True`` on a view or blueprint needs a Guard with client credentials (it
+introspects). That is checked when the app is set up, never left to a 500 on each request: at
+decoration time against every app this extension already serves, and in :meth:`init_app`
+against the new app's Guard.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask.typing import ResponseReturnValue
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard
+from p1guard.guard import Match
 
 from .context import set_token
 from .login_settings import PINGONE_KEYS, uses_login_config
@@ -31,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Match", "P1Guard"]
 
-Match = Literal["all", "any"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -50,9 +56,36 @@ def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def _check_match(match: str) -> Match:
+    # The same refusal as p1guard.guard.require_scopes, but at decoration time: that one
+    # needs a token, so it would only fire on the first request.
     if match not in ("all", "any"):
         raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
     return cast(Match, match)
+
+
+def _revocation_error(where: str) -> ConfigError:
+    return ConfigError(
+        "check_revocation",
+        f"{where} asks for check_revocation=True, which introspects and so needs the custom "
+        "resource's client credentials on the Guard (P1GUARD_CLIENT_ID and "
+        "P1GUARD_CLIENT_SECRET, or a Guard built with client_id and client_secret)",
+    )
+
+
+def _state_for(check_revocation: bool | None) -> P1GuardState:
+    """The app's state, once sure its Guard can do what ``check_revocation`` asks."""
+    state = current_state()
+    if check_revocation and not state.guard.can_introspect:
+        raise _revocation_error(f"the endpoint {request.endpoint!r}")
+    return state
+
+
+def _view_name(view: Callable[..., Any]) -> str:
+    name = getattr(view, "__qualname__", None) or getattr(view, "__name__", None)
+    module = getattr(view, "__module__", None)
+    if name is None:
+        return f"the view {view!r}"
+    return f"the view {module}.{name}" if module else f"the view {name}"
 
 
 class P1Guard(SignIn):
@@ -83,6 +116,10 @@ class P1Guard(SignIn):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
         self._guard = guard
         self._error_handler = error_handler
+        # Views and blueprints that ask for check_revocation=True, and the Guards of the apps
+        # set up so far: each side is checked against the other when it appears.
+        self._revocation_users: list[str] = []
+        self._app_guards: weakref.WeakSet[Guard] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
 
@@ -90,7 +127,9 @@ class P1Guard(SignIn):
         """Validate ``app.config``, build (or take) the Guard, register the error handler.
 
         ``guard`` overrides the one given to the constructor, for this app only. Raises
-        :class:`~p1guard.ConfigError` naming the config key at fault.
+        :class:`~p1guard.ConfigError` naming the config key at fault, or ``check_revocation``
+        (naming the view) when a view or blueprint of this extension asks for revocation checks
+        and the app's Guard has no client credentials to introspect with.
 
         >>> p1 = P1Guard()
         >>> def create_app() -> Flask:                               # doctest: +SKIP
@@ -104,6 +143,7 @@ class P1Guard(SignIn):
         if guard is not None and not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
         chosen = guard if guard is not None else self._guard
+        built = chosen is None
         if chosen is None:
             chosen = guard_from_config(app.config)
         elif uses_login_config(app.config):
@@ -111,6 +151,11 @@ class P1Guard(SignIn):
             reject_guard_keys({k: v for k, v in app.config.items() if k not in PINGONE_KEYS})
         else:
             reject_guard_keys(app.config)
+        if self._revocation_users and not chosen.can_introspect:
+            if built:
+                chosen.close()
+            raise _revocation_error(self._revocation_users[0])
+        self._app_guards.add(chosen)
         state = P1GuardState(self, chosen, allow_query_token(app.config))
         app.extensions[EXTENSION_KEY] = state
         app.register_error_handler(AuthError, self._handle_auth_error)
@@ -144,8 +189,12 @@ class P1Guard(SignIn):
         For hooks and views that decide at run time what to demand:
 
         >>> token = p1.verify_request(["admin"] if item.locked else ["write"])  # doctest: +SKIP
+
+        ``check_revocation=True`` with a Guard that has no client credentials cannot be caught
+        at set-up time here: it raises :class:`~p1guard.ConfigError` on every call (before the
+        token is even read, so it shows on the first try), not an :class:`~p1guard.AuthError`.
         """
-        state = current_state()
+        state = _state_for(check_revocation)
         token = state.guard.verify(
             state.bearer(), scopes=scopes, match=match, check_revocation=check_revocation
         )
@@ -163,7 +212,7 @@ class P1Guard(SignIn):
 
         >>> token = await p1.averify_request("read")                 # doctest: +SKIP
         """
-        state = current_state()
+        state = _state_for(check_revocation)
         token = await state.guard.averify(
             state.bearer(), scopes=scopes, match=match, check_revocation=check_revocation
         )
@@ -185,6 +234,8 @@ class P1Guard(SignIn):
 
         ``match="all"`` (default) needs every scope, ``"any"`` at least one. No scopes: any
         valid token. The verified token is :data:`~p1guard_flask.current_token` in the view.
+        ``check_revocation=True`` needs a Guard with client credentials: without, a
+        :class:`~p1guard.ConfigError` here (an app is already set up) or in :meth:`init_app`.
 
         >>> @app.post("/items")                                    # doctest: +SKIP
         ... @p1.require_token("write")
@@ -202,6 +253,8 @@ class P1Guard(SignIn):
     def _wrap(
         self, view: F, scopes: tuple[str, ...], match: Match, check_revocation: bool | None
     ) -> F:
+        if check_revocation:
+            self._needs_revocation(_view_name(view))
         wanted = scopes or None
         if inspect.iscoroutinefunction(view):
 
@@ -233,7 +286,8 @@ class P1Guard(SignIn):
         Call it before ``app.register_blueprint(bp)``. ``public_endpoints`` are served without
         a token: a bare name (``"health"``) is relative to ``bp``; a dotted one
         (``"api.health"``) is a full endpoint name. Automatic ``OPTIONS`` answers (CORS
-        preflight) stay public, as with :meth:`require_token`.
+        preflight) stay public, as with :meth:`require_token`. ``check_revocation=True`` is
+        validated as in :meth:`require_token`.
 
         >>> api = Blueprint("api", __name__, url_prefix="/api")       # doctest: +SKIP
         >>> p1.protect_blueprint(api, ["read"], public_endpoints=["health"])  # doctest: +SKIP
@@ -245,6 +299,8 @@ class P1Guard(SignIn):
         names = tuple(public_endpoints)
         if not all(isinstance(name, str) and name.strip() == name != "" for name in names):
             raise ConfigError("public_endpoints", f"expected endpoint names, got {names!r}")
+        if check_revocation:
+            self._needs_revocation(f"the blueprint {bp.name!r}")
         public = {name for name in names if "." in name}
         relative = [name for name in names if "." not in name]
 
@@ -262,6 +318,13 @@ class P1Guard(SignIn):
 
         bp.record(remember_public)
         bp.before_request(check_token)
+
+    def _needs_revocation(self, where: str) -> None:
+        """Record that ``where`` asks for revocation checks; refuse it at once if an app
+        already set up has a Guard that cannot introspect (``init_app`` checks later ones)."""
+        if any(not guard.can_introspect for guard in self._app_guards):
+            raise _revocation_error(where)
+        self._revocation_users.append(where)
 
     # -- errors ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 
 from p1guard import AuthError
-from p1guard.bearer import error_response
+from p1guard.bearer import error_response, log_rejection
 
 __all__ = ["ErrorHandler", "auth_error_response", "log_refusal"]
 
@@ -42,17 +42,9 @@ def auth_error_response(err: AuthError) -> Response:
 def log_refusal(err: AuthError) -> None:
     """Log a refused request: reason code, method and path; never the token or error text.
 
-    5xx (PingOne unreachable) at WARNING, the rest at DEBUG, on the ``p1guard.flask`` logger.
+    5xx (PingOne unreachable) at WARNING, the rest at DEBUG, on the ``p1guard.flask`` logger
+    (:func:`p1guard.bearer.log_rejection`, as the ASGI and WSGI middleware log).
 
     >>> log_refusal(InvalidToken(reason="expired"))                 # doctest: +SKIP
     """
-    level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
-    if logger.isEnabledFor(level):
-        logger.log(
-            level,
-            "rejected %s %r: %s (%d)",
-            request.method,
-            request.path,
-            err.reason,
-            err.status_code,
-        )
+    log_rejection(logger, err, request.method, request.path)

@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from flask import current_app, request
 
 from p1guard import Guard
-from p1guard.bearer import extract_bearer, query_tokens
+from p1guard.bearer import BearerRules
 
 if TYPE_CHECKING:
     from .extension import P1Guard
@@ -32,20 +33,24 @@ class P1GuardState:
     guard: Guard
     allow_query_token: bool
 
+    @cached_property
+    def _rules(self) -> BearerRules:
+        """How this app finds a request's bearer token (its realm, whether query tokens count).
+
+        Scopes, ``match`` and ``check_revocation`` are per view, so they are not part of it.
+        """
+        return BearerRules(self.guard, allow_query_token=self.allow_query_token)
+
     def bearer(self) -> str:
         """The bearer token of the current request (syntax only), or raise its AuthError.
 
-        Every ``Authorization`` value goes to :func:`p1guard.bearer.extract_bearer`, which also
-        refuses duplicates that a WSGI server merged into one comma-joined value.
+        Every ``Authorization`` value goes to :func:`p1guard.bearer.extract_bearer` (through
+        :meth:`p1guard.bearer.BearerRules.raw_token`), which also refuses duplicates that a WSGI
+        server merged into one comma-joined value.
 
         >>> raw = current_state().bearer()                            # doctest: +SKIP
         """
-        return extract_bearer(
-            request.headers.getlist("Authorization"),
-            query_tokens=query_tokens(request.query_string),
-            allow_query=self.allow_query_token,
-            realm=self.guard.realm,
-        )
+        return self._rules.raw_token(request.headers.getlist("Authorization"), request.query_string)
 
 
 def current_state() -> P1GuardState:

@@ -1,4 +1,4 @@
-"""``current_user``: the signed-in :class:`~p1guard.rp.SignedInUser` of a request, kept on ``g``.
+"""``current_user``: the signed-in :class:`~p1guard.rp.SignedInUser` of a request.
 
 Like :data:`~p1guard_flask.current_token` it is a :class:`werkzeug.local.LocalProxy`. In a view
 that :meth:`P1Guard.login_required <p1guard_flask.P1Guard.login_required>` guards it is the user
@@ -8,13 +8,17 @@ request). When nobody is signed in ``current_user`` raises :class:`RuntimeError`
 
 The user's :attr:`~p1guard.rp.SignedInUser.access_token` is fresh: it was refreshed with
 PingOne if it was about to expire.
+
+The user is kept in the request's WSGI environ (``"p1guard.user"``), not on ``flask.g``: ``g``
+belongs to the app context, which Flask reuses for every request made while one is pushed, so a
+user kept there would be handed to the next request.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import g, has_app_context, has_request_context, session
+from flask import has_app_context, has_request_context, request, session
 from werkzeug.local import LocalProxy
 
 from p1guard.rp import SignedInUser
@@ -23,7 +27,7 @@ from .login import current_login
 
 __all__ = ["aget_user", "current_user", "get_user", "set_user"]
 
-_G_KEY = "p1guard_user"
+_ENVIRON_KEY = "p1guard.user"
 _UNSET: Any = object()
 
 
@@ -32,7 +36,7 @@ def set_user(user: SignedInUser | None) -> None:
 
     >>> set_user(web.user(session))                                 # doctest: +SKIP
     """
-    setattr(g, _G_KEY, user)
+    request.environ[_ENVIRON_KEY] = user
 
 
 def _cached() -> Any:
@@ -41,7 +45,7 @@ def _cached() -> Any:
             "p1guard_flask.current_user is only available while handling a request "
             "(working outside of request context)"
         )
-    return g.get(_G_KEY, _UNSET)
+    return request.environ.get(_ENVIRON_KEY, _UNSET)
 
 
 def get_user() -> SignedInUser | None:
