@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views import View
@@ -32,6 +33,16 @@ def plain(request: HttpRequest) -> JsonResponse:
 
 async def async_plain(request: HttpRequest) -> JsonResponse:
     return JsonResponse({**describe(request), "async": True})
+
+
+@login_required
+def django_login_required(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(describe(request))
+
+
+@permission_required("auth.view_user", raise_exception=True)
+def django_permission_required(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(describe(request))
 
 
 @require_token("read")
@@ -73,6 +84,16 @@ class AsyncItemsView(TokenRequiredMixin, View):
 
     async def get(self, request: HttpRequest) -> JsonResponse:
         return JsonResponse({**describe(request), "async": True})
+
+
+class AsyncMappedView(TokenRequiredMixin, View):
+    required_scopes: ClassVar[RequiredScopes] = {"GET": ["read"]}
+
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        return JsonResponse(describe(request))
+
+    async def delete(self, request: HttpRequest) -> JsonResponse:  # listed in no scope mapping
+        return JsonResponse({"deleted": True})
 
 
 class DrfItems(APIView):
@@ -123,7 +144,10 @@ urlpatterns = [
     path("open/async-me", async_me),
     path("open/async-write", async_write),
     path("open/items", ItemsView.as_view()),
+    path("open/django-login-required", django_login_required),
+    path("open/django-permission-required", django_permission_required),
     path("open/async-items", AsyncItemsView.as_view()),
+    path("open/async-mapped", AsyncMappedView.as_view()),
     path("drf/items", DrfItems.as_view()),
     path("drf/any", DrfAny.as_view()),
     path("drf/misconfigured", DrfMisconfigured.as_view()),

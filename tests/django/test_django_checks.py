@@ -177,3 +177,95 @@ def test_exports_match_all() -> None:
         if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
     }
     assert public == set(p1guard_django.__all__) - {"__version__"}
+
+
+# -- PROTECTED_PATHS: the PUBLIC_PATHS entry syntax; anything else is E005 ------------------
+
+
+def test_protected_paths_star_entry_is_a_prefix() -> None:
+    settings = {**GOOD, "PROTECTED_PATHS": ["/api/*"], "PUBLIC_PATHS": ["/api/health"]}
+    assert run(settings) == []
+    with override_settings(P1GUARD=settings):
+        options = get_options()
+        assert is_protected("/api", options)
+        assert is_protected("/api/", options)
+        assert is_protected("/api/items/1", options)
+        assert not is_protected("/api/health", options)
+        assert is_protected("/api/health/../admin", options)
+        assert is_protected("/x/..//api/items", options)
+        assert is_protected("//api//items", options)
+        assert is_protected("/x/%2e%2e/api/items", options)
+        assert not is_protected("/apix", options)
+        assert not is_protected("/", options)
+
+
+def test_protected_paths_exact_entry_matches_only_that_path() -> None:
+    with override_settings(P1GUARD={**GOOD, "PROTECTED_PATHS": ["/metrics"]}):
+        options = get_options()
+        assert is_protected("/metrics", options)
+        assert is_protected("/x/../metrics", options)
+        assert not is_protected("/metrics/x", options)
+        assert not is_protected("/metricsx", options)
+
+
+@pytest.mark.parametrize("everything", [["/"], ["/*"]])
+def test_protected_paths_root_protects_every_path(everything: list[str]) -> None:
+    with override_settings(P1GUARD={**GOOD, "PROTECTED_PATHS": everything}):
+        options = get_options()
+        assert all(is_protected(p, options) for p in ("/", "/a", "/api/items"))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["/api*", "/api/*/items", "/*/items", "/api/**", "/api?x=1", "/api#top", "/ap?", "//",
+     "/api//", "/api/../admin", "/api/./x", "/a;b", "/a%2Fb", "/a\\b", "*", "api/*", "", 7],
+)  # fmt: skip
+def test_protected_paths_unsupported_entry_is_e005(entry: object) -> None:
+    found = run({**GOOD, "PROTECTED_PATHS": ["/ok/*", entry]})
+    assert [found_id for found_id, _ in found] == ["p1guard.E005"]
+    assert found[0][1].startswith("P1GUARD['PROTECTED_PATHS'] is invalid: ")
+    assert repr(entry) in found[0][1]
+
+
+def test_protected_paths_unsupported_entry_fails_at_use() -> None:
+    with (
+        override_settings(P1GUARD={**GOOD, "PROTECTED_PATHS": ["/api*"]}),
+        pytest.raises(ImproperlyConfigured, match=r"p1guard\.E005"),
+    ):
+        get_options()
+
+
+# -- USER_FIELD must be a unique field of the user model -------------------------------------
+
+
+@pytest.mark.parametrize("mapping", ["get", "create"])
+def test_user_field_missing_from_user_model_is_e006(mapping: str) -> None:
+    found = run({**GOOD, "USER_MAPPING": mapping, "USER_FIELD": "pingone_sub"})
+    assert found == [
+        ("p1guard.E006", "P1GUARD['USER_FIELD'] = 'pingone_sub': auth.User has no such field")
+    ]
+
+
+def test_user_field_not_unique_is_e006() -> None:
+    [(found_id, message)] = run({**GOOD, "USER_MAPPING": "get", "USER_FIELD": "email"})
+    assert found_id == "p1guard.E006"
+    assert message.startswith("P1GUARD['USER_FIELD'] = 'email' is not unique on auth.User")
+
+
+def test_user_field_that_is_a_relation_is_e006() -> None:
+    assert ids({**GOOD, "USER_MAPPING": "get", "USER_FIELD": "groups"}) == ["p1guard.E006"]
+
+
+@pytest.mark.parametrize("field", [None, "username", "id"])
+def test_unique_user_field_passes(field: str | None) -> None:
+    assert run({**GOOD, "USER_MAPPING": "create", "USER_FIELD": field}) == []
+
+
+def test_user_field_is_checked_for_sign_in_too() -> None:
+    login = {"CLIENT_ID": "web-app", "REDIRECT_URI": "https://app.example.com/auth/callback"}
+    assert "p1guard.E006" in ids({**GOOD, "LOGIN": login, "USER_FIELD": "email"})
+
+
+def test_protected_exact_path_entry_warns_that_it_protects_one_path_only() -> None:
+    found = ids({**GOOD, "PROTECTED_PATHS": ["/admin", "/api/*", "/"]})
+    assert found.count("p1guard.W006") == 1

@@ -78,12 +78,32 @@ def test_per_method_scopes(p1guard: Use, api: APIClient, pingone_mock: MockPingO
     assert api.get("/drf/items", **writer).status_code == 403
 
 
-def test_method_missing_from_scope_mapping_is_refused(
+def test_method_missing_from_scope_mapping_is_405_with_allow(
     p1guard: Use, api: APIClient, pingone_mock: MockPingOne
 ) -> None:
     token = pingone_mock.issue_token(["read", "write", "admin"])
     response = api.delete("/drf/items", **auth(token))
-    assert response.status_code == 403
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, POST"  # not DRF's default (every handler)
+    assert response["Cache-Control"] == "no-store"
+    assert "WWW-Authenticate" not in response
+    assert response.json() == {
+        "error": "method_not_allowed",
+        "error_description": "No scope grants this method on this resource",
+    }
+    assert api.delete("/drf/items").status_code == 401  # the token is checked first
+
+
+def test_method_missing_from_scope_mapping_is_405_with_drf_default_handler(
+    p1guard: Use, api: APIClient, pingone_mock: MockPingOne
+) -> None:
+    plain = {**TEST_SETTINGS["REST_FRAMEWORK"]}
+    del plain["EXCEPTION_HANDLER"]
+    with override_settings(REST_FRAMEWORK=plain):
+        response = api.delete("/drf/items", **auth(pingone_mock.issue_token(["read"])))
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, POST"
+    assert response.json()["error"] == "method_not_allowed"
 
 
 def test_has_any_scope(p1guard: Use, api: APIClient, pingone_mock: MockPingOne) -> None:

@@ -34,7 +34,6 @@ from p1guard_django import (
     get_guard,
     get_web_login,
     login_required,
-    settings_from_env,
 )
 
 User = get_user_model()
@@ -502,32 +501,3 @@ def test_https_redirect_uri_needs_a_secure_session_cookie(
     site(REDIRECT_URI="https://app.example.com/auth/callback")
     assert check_ids() == ["p1guard.E013"]
     assert check_ids(SESSION_COOKIE_SECURE=True) == []
-
-
-def test_settings_from_env() -> None:
-    env = {
-        "P1GUARD_ENV_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-        "P1GUARD_REGION": "EU",
-        "P1GUARD_CLIENT_ID": "web-app",
-        "P1GUARD_CLIENT_SECRET": "s3cr3t",
-        "P1GUARD_REDIRECT_URI": "https://app.example.com/auth/callback",
-        "P1GUARD_SCOPES": "openid,profile",
-        "P1GUARD_TIMEOUT": "3",
-    }
-    assert settings_from_env(env) == {
-        "ENV_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-        "REGION": "EU",
-        "PINGONE_OPTIONS": {"timeout": 3.0},
-        "LOGIN": {
-            "CLIENT_ID": "web-app",
-            "CLIENT_SECRET": "s3cr3t",
-            "REDIRECT_URI": "https://app.example.com/auth/callback",
-            "SCOPES": "openid,profile",
-        },
-    }
-    api_only = {"P1GUARD_ENV_ID": "e", "P1GUARD_AUDIENCE": "a,b", "P1GUARD_CLIENT_ID": "res"}
-    assert settings_from_env(api_only) == {
-        "ENV_ID": "e",
-        "AUDIENCE": ["a", "b"],
-        "CLIENT_ID": "res",
-    }

@@ -39,11 +39,11 @@ def test_valid_token_attached_on_protected_path(
 ) -> None:
     response = client.get("/api/plain", headers=bearer(pingone_mock.issue_token(["read"])))
     assert response.status_code == 200
-    assert body(response) == {
+    assert body(response) == {  # without USER_MAPPING, request.user is the session's
         "token": "user-1",
-        "user": "TokenUser",
-        "username": "user-1",
-        "authenticated": True,
+        "user": "SimpleLazyObject",
+        "username": "AnonymousUser",
+        "authenticated": False,
     }
 
 
@@ -230,3 +230,43 @@ async def test_async_chain_forged_token_on_unprotected_path_is_not_attached(
     response = await async_client.get("/open/async", headers=bearer(bad_token))
     assert response.status_code == 200
     assert body(response)["token"] is None
+
+
+# -- PROTECTED_PATHS entries: the PUBLIC_PATHS syntax ----------------------------------------
+
+
+def test_protected_paths_star_entry_protects_the_prefix(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(PROTECTED_PATHS=["/api/*"])
+    assert client.get("/api/plain").status_code == 401
+    assert client.get("/api").status_code == 401
+    assert client.get("/api/health").status_code == 200  # PUBLIC_PATHS still win
+    assert client.get("/open/plain").status_code == 200
+    token = pingone_mock.issue_token(["read"])
+    assert client.get("/api/plain", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/x/../api/plain", "/open/..\\api/plain", "/open/..%2Fapi/plain", "/open/.//../api/x"]
+)
+def test_protected_paths_star_entry_resists_path_tricks(
+    p1guard: Use, client: Client, path: str
+) -> None:
+    p1guard(PROTECTED_PATHS=["/api/*"])
+    assert client.get(path).status_code == 401
+
+
+def test_protected_paths_exact_entry_protects_only_that_path(p1guard: Use, client: Client) -> None:
+    p1guard(PROTECTED_PATHS=["/open/plain"])
+    assert client.get("/open/plain").status_code == 401
+    assert client.get("/open/async").status_code == 200
+    assert client.get("/api/plain").status_code == 200
+
+
+async def test_protected_paths_star_entry_in_async_chain(
+    async_client: AsyncClient, p1guard: Use
+) -> None:
+    p1guard(PROTECTED_PATHS=["/api/*"])
+    assert (await async_client.get("/api/async")).status_code == 401
+    assert (await async_client.get("/open/async")).status_code == 200

@@ -155,3 +155,136 @@ def test_token_user_looks_like_an_authenticated_anonymous_user() -> None:
     assert user.get_all_permissions() == set()
     assert user == TokenUser(token)
     assert "u1" in repr(user)
+
+
+# -- USER_FIELD that is not unique, or cannot hold the subject: 401, never a 500 -------------
+
+
+def test_non_unique_user_field_is_401_not_500(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne, caplog: pytest.LogCaptureFixture
+) -> None:
+    p1guard(USER_MAPPING="get", USER_FIELD="email")  # auth.User.email is not unique
+    User.objects.create(username="twin-1", email="shared-sub")
+    User.objects.create(username="twin-2", email="shared-sub")
+    token = pingone_mock.issue_token(["read"], sub="shared-sub")
+    protected = client.get("/api/plain", headers=bearer(token))
+    assert protected.status_code == 401
+    assert body(protected)["error"] == "invalid_token"
+    assert "p1guard.E006" in caplog.text
+    unprotected = client.get("/open/plain", headers=bearer(token))
+    assert unprotected.status_code == 200
+    assert body(unprotected)["token"] is None
+
+
+def test_non_unique_user_field_through_drf_is_401_not_500(
+    p1guard: Use, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="create", USER_FIELD="email")
+    User.objects.create(username="twin-1", email="shared-sub")
+    User.objects.create(username="twin-2", email="shared-sub")
+    token = pingone_mock.issue_token(["read"], sub="shared-sub")
+    response = APIClient().get("/drf/items", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert User.objects.count() == 2
+
+
+def test_user_field_that_cannot_hold_the_subject_is_401_not_500(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="get", USER_FIELD="id")  # an integer column; sub is a UUID
+    token = pingone_mock.issue_token(["read"], sub="2a6b1e3c-not-a-number")
+    assert client.get("/api/plain", headers=bearer(token)).status_code == 401
+
+
+# -- request.user is only replaced when USER_MAPPING asks for it ----------------------------
+
+
+def test_token_without_user_mapping_does_not_pass_django_login_required(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["anything"])
+    response = client.get("/open/django-login-required", headers=bearer(token))
+    assert response.status_code == 302  # Django's login_required: to LOGIN_URL
+    denied = client.get("/open/django-permission-required", headers=bearer(token))
+    assert denied.status_code == 403
+
+
+def test_token_without_user_mapping_still_attaches_access_token(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    response = client.get("/open/plain", headers=bearer(pingone_mock.issue_token(["read"])))
+    assert body(response)["token"] == "user-1"
+    assert body(response)["user"] == "SimpleLazyObject"  # the session's, untouched
+    assert body(response)["authenticated"] is False
+
+
+def test_token_user_mapping_sets_request_user_explicitly(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="p1guard_django.TokenUser")
+    response = client.get("/open/plain", headers=bearer(pingone_mock.issue_token(["read"])))
+    assert body(response) == {
+        "token": "user-1",
+        "user": "TokenUser",
+        "username": "user-1",
+        "authenticated": True,
+    }
+    denied = client.get(
+        "/open/django-permission-required", headers=bearer(pingone_mock.issue_token(["read"]))
+    )
+    assert denied.status_code == 403  # a TokenUser has no Django permissions
+
+
+async def test_token_user_mapping_sets_auser_in_async_chain(
+    async_client: AsyncClient, p1guard: Use, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="p1guard_django.TokenUser")
+    token = pingone_mock.issue_token(["read"])
+    response = await async_client.get("/open/async-me", headers=bearer(token))
+    assert (body(response)["user"], body(response)["auser"]) == ("TokenUser", "TokenUser")
+
+
+def test_mapped_user_passes_django_login_required(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="create")
+    token = pingone_mock.issue_token(["read"], sub="frank")
+    response = client.get("/open/django-login-required", headers=bearer(token))
+    assert response.status_code == 200
+    assert body(response)["username"] == "frank"
+
+
+# -- the 401 of an unknown or inactive mapped user names the realm ---------------------------
+
+
+def test_unknown_mapped_user_401_names_the_realm(
+    p1guard: Use, client: Client, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="get", REALM="items-api")
+    token = pingone_mock.issue_token(["read"], sub="stranger")
+    response = client.get("/api/plain", headers=bearer(token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith(
+        'Bearer realm="items-api", error="invalid_token"'
+    )
+
+
+def test_inactive_mapped_user_401_names_the_realm_through_drf(
+    p1guard: Use, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="get", REALM="items-api")
+    User.objects.create(username="gina", is_active=False)
+    token = pingone_mock.issue_token(["read"], sub="gina")
+    response = APIClient().get("/drf/items", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert 'realm="items-api"' in response["WWW-Authenticate"]
+
+
+async def test_unknown_mapped_user_401_names_the_realm_in_async_chain(
+    async_client: AsyncClient, p1guard: Use, pingone_mock: MockPingOne
+) -> None:
+    p1guard(USER_MAPPING="get", REALM="items-api")
+    token = pingone_mock.issue_token(["read"], sub="stranger")
+    response = await async_client.get("/api/async", headers=bearer(token))
+    assert response.status_code == 401
+    assert 'realm="items-api"' in response["WWW-Authenticate"]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client, override_settings
+from django.views import View
+from django.views.generic import RedirectView, TemplateView
 from django_support import TEST_SETTINGS, Use, bearer
 
 from p1guard import ConfigError
 from p1guard.testing import MockPingOne
-from p1guard_django import require_token
+from p1guard_django import RequiredScopes, TokenRequiredMixin, require_token
 
 
 def body(response: object) -> dict[str, object]:
@@ -33,7 +37,7 @@ def test_decorator_valid_token_with_scope(
     response = client.get("/open/read", headers=bearer(pingone_mock.issue_token(["read"])))
     assert response.status_code == 200
     assert body(response)["token"] == "user-1"
-    assert body(response)["user"] == "TokenUser"
+    assert body(response)["user"] == "SimpleLazyObject"  # the session's (no USER_MAPPING)
 
 
 def test_decorator_no_token_is_401(p1guard: Use, client: Client) -> None:
@@ -105,7 +109,8 @@ def test_async_view_via_sync_client(
 ) -> None:
     response = client.get("/open/async-me", headers=bearer(pingone_mock.issue_token([])))
     assert response.status_code == 200
-    assert body(response)["auser"] == "TokenUser"
+    assert body(response)["token"] == "user-1"
+    assert body(response)["auser"] == "AnonymousUser"  # the session's (no USER_MAPPING)
 
 
 async def test_async_view_valid_token(async_client: AsyncClient, pingone_mock: MockPingOne) -> None:
@@ -114,10 +119,10 @@ async def test_async_view_valid_token(async_client: AsyncClient, pingone_mock: M
     assert response.status_code == 200
     assert body(response) == {
         "token": "user-1",
-        "user": "TokenUser",
-        "username": "user-1",
-        "authenticated": True,
-        "auser": "TokenUser",
+        "user": "SimpleLazyObject",
+        "username": "AnonymousUser",
+        "authenticated": False,
+        "auser": "AnonymousUser",
         "async": True,
     }
 
@@ -159,13 +164,31 @@ def test_mixin_per_method_scopes(p1guard: Use, client: Client, pingone_mock: Moc
     assert 'scope="write"' in denied["WWW-Authenticate"]
 
 
-def test_mixin_unlisted_method_refused_even_with_every_scope(
+def test_mixin_unlisted_method_is_405_with_allow_even_with_every_scope(
     p1guard: Use, client: Client, pingone_mock: MockPingOne
 ) -> None:
     token = pingone_mock.issue_token(["read", "write", "admin"])
     response = client.delete("/open/items", headers=bearer(token))
-    assert response.status_code == 403
-    assert body(response)["error"] == "insufficient_scope"
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, POST"  # DELETE is implemented but not mapped
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    assert "WWW-Authenticate" not in response
+    assert body(response) == {
+        "error": "method_not_allowed",
+        "error_description": "No scope grants this method on this resource",
+    }
+
+
+async def test_async_mixin_unlisted_method_is_405_with_allow(
+    async_client: AsyncClient, pingone_mock: MockPingOne
+) -> None:
+    token = pingone_mock.issue_token(["read", "write"])
+    response = await async_client.delete("/open/async-mapped", headers=bearer(token))
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert body(response)["error"] == "method_not_allowed"
+    assert (await async_client.delete("/open/async-mapped")).status_code == 401  # token first
 
 
 def test_mixin_no_token_is_401(p1guard: Use, client: Client) -> None:
@@ -183,3 +206,44 @@ async def test_mixin_async_view(async_client: AsyncClient, pingone_mock: MockPin
     )
     assert denied.status_code == 403
     assert (await async_client.get("/open/async-items")).status_code == 401
+
+
+# -- TokenRequiredMixin placed right of View -----------------------------------------------
+
+
+def test_mixin_right_of_view_is_improperly_configured() -> None:
+    with pytest.raises(ImproperlyConfigured, match="put TokenRequiredMixin left of View"):
+        # class Unprotected(View, TokenRequiredMixin): View.dispatch would skip the check
+        type("Unprotected", (View, TokenRequiredMixin), {})
+
+
+@pytest.mark.parametrize("base", [TemplateView, RedirectView])
+def test_mixin_right_of_a_generic_view_is_improperly_configured(base: type[View]) -> None:
+    with pytest.raises(ImproperlyConfigured, match="TokenRequiredMixin"):
+        type("Unprotected", (base, TokenRequiredMixin), {})
+
+
+def test_mixin_subclass_right_of_view_is_improperly_configured() -> None:
+    class ReadMixin(TokenRequiredMixin):  # not a view yet: fine
+        required_scopes: ClassVar[RequiredScopes] = ["read"]
+
+    with pytest.raises(ImproperlyConfigured):
+        type("Unprotected", (View, ReadMixin), {})
+    assert issubclass(type("Protected", (ReadMixin, View), {}), View)
+
+
+def test_mixin_right_of_drf_api_view_is_improperly_configured() -> None:
+    from rest_framework.views import APIView
+
+    with pytest.raises(ImproperlyConfigured):
+        type("Unprotected", (APIView, TokenRequiredMixin), {})
+
+
+def test_mixin_left_of_view_and_subclasses_are_fine() -> None:
+    class Items(TokenRequiredMixin, View):
+        pass
+
+    class MoreItems(Items):
+        pass
+
+    assert MoreItems.__mro__.index(TokenRequiredMixin) < MoreItems.__mro__.index(View)

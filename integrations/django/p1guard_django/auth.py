@@ -8,6 +8,7 @@ Header parsing and error rendering come from :mod:`p1guard.bearer`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,23 +17,25 @@ from typing import Any, Literal
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
-from p1guard import AccessToken, AuthError, InsufficientScope, ProviderUnavailable
+from p1guard import AccessToken, AuthError, Guard, InsufficientScope, ProviderUnavailable
 from p1guard.bearer import error_response, extract_bearer, query_tokens
 from p1guard.guard import require_scopes
 
 from .conf import Options, get_guard, get_options
-from .users import user_for
+from .users import TokenUser, user_for
 
 __all__ = [
+    "METHOD_NOT_ALLOWED",
     "Match",
-    "MethodNotGranted",
     "Outcome",
     "RequiredScopes",
     "TokenRequest",
     "aauthenticate",
+    "allowed_methods",
     "authenticate",
     "check_scopes",
     "error_response_for",
+    "method_not_allowed",
     "outcome_of",
     "scopes_for",
 ]
@@ -90,7 +93,7 @@ def verify(request: HttpRequest) -> Outcome:
         token = guard.verify(_raw_token(request, options, guard.realm))
         return Outcome(token, user_for(token, options))
     except AuthError as err:
-        return Outcome(None, error=err)
+        return _refused(err, guard)
 
 
 async def averify(request: HttpRequest) -> Outcome:
@@ -101,16 +104,27 @@ async def averify(request: HttpRequest) -> Outcome:
     guard, options = get_guard(), get_options()
     try:
         token = await guard.averify(_raw_token(request, options, guard.realm))
-        if options.user_mapping is None:
+        if options.user_mapping is None or options.user_mapping is TokenUser:
             return Outcome(token, user_for(token, options))
         return Outcome(token, await sync_to_async(user_for)(token, options))
     except AuthError as err:
-        return Outcome(None, error=err)
+        return _refused(err, guard)
+
+
+def _refused(err: AuthError, guard: Guard) -> Outcome:
+    """The outcome of a refusal; errors raised outside the Guard (the user mapping's
+    ``InvalidToken``) get its ``realm`` too, so every challenge names it."""
+    if err.realm is None:
+        err.realm = guard.realm
+    return Outcome(None, error=err)
 
 
 def attach(request: HttpRequest, outcome: Outcome | None) -> None:
-    """Set ``request.access_token`` (and ``request.user`` for a token); remember the outcome.
+    """Set ``request.access_token``; remember the outcome.
 
+    ``request.user`` (and ``request.auser``) become the token's user only when
+    ``P1GUARD["USER_MAPPING"]`` is set: a token is not a Django login, so by default Django's
+    ``login_required`` / ``permission_required`` keep seeing the session user.
     ``outcome=None`` (a public path) only sets ``access_token = None``.
 
     >>> attach(request, verify(request))                         # doctest: +SKIP
@@ -119,7 +133,7 @@ def attach(request: HttpRequest, outcome: Outcome | None) -> None:
     if outcome is None:
         return
     setattr(request, _STATE, outcome)
-    if outcome.token is not None:
+    if outcome.token is not None and get_options().user_mapping is not None:
         user = outcome.user
         request.user = user
 
@@ -205,16 +219,41 @@ def check_scopes(
     return None
 
 
-class MethodNotGranted(AuthError):
-    """403 for a method that a per-method scope mapping does not list (fail closed).
+#: ``error_description`` of the 405 for a method no scope grants.
+METHOD_NOT_ALLOWED = "No scope grants this method on this resource"
 
-    >>> MethodNotGranted().status_code, MethodNotGranted().error
-    (403, 'insufficient_scope')
+
+def allowed_methods(required: RequiredScopes, implemented: Iterable[str]) -> list[str]:
+    """The methods of ``implemented`` that ``required`` grants with some scope (for ``Allow``).
+
+    >>> allowed_methods({"GET": ["read"], "POST": ["write"]}, ["GET", "POST", "DELETE", "HEAD"])
+    ['GET', 'HEAD', 'POST']
     """
+    return sorted(
+        method
+        for method in {m.upper() for m in implemented}
+        if scopes_for(required, method) is not None
+    )
 
-    status_code = 403
-    error = "insufficient_scope"
-    default_description = "No scope grants this method on this resource"
+
+def method_not_allowed(request: HttpRequest, allowed: Iterable[str]) -> HttpResponse:
+    """405 for a method that a per-method scope mapping does not list (fail closed): JSON
+    ``{"error": "method_not_allowed", …}`` with ``Allow`` naming the ``allowed`` methods.
+
+    >>> method_not_allowed(request, ["GET", "HEAD"])["Allow"]    # doctest: +SKIP
+    'GET, HEAD'
+    """
+    body = json.dumps(
+        {"error": "method_not_allowed", "error_description": METHOD_NOT_ALLOWED}
+    ).encode()
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("rejected %s %s: method_not_allowed (405)", request.method, request.path)
+    return HttpResponse(
+        body,
+        status=405,
+        content_type="application/json",
+        headers={"Allow": ", ".join(allowed), "Cache-Control": "no-store"},
+    )
 
 
 def error_response_for(err: AuthError, request: HttpRequest | None = None) -> HttpResponse:

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
@@ -132,6 +132,10 @@ def user_for_subject(
     except model.DoesNotExist:
         if not create:
             return None
+    except model.MultipleObjectsReturned:  # USER_FIELD is not unique (p1guard.E006)
+        return None
+    except (ValueError, TypeError, ValidationError):  # a subject the field cannot hold
+        return None
     values: dict[str, Any] = {**profile_from_claims(model, claims), name: subject}
     values.setdefault(cast(str, model.USERNAME_FIELD), subject)
     user = model(**values)

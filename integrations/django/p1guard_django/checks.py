@@ -10,13 +10,14 @@ The ids and what they mean are listed in :mod:`p1guard_django.validation`. Silen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from .conf import parse
+from .conf import Options, parse
 from .login_checks import login_problems
 from .validation import Problem, try_build
 
@@ -69,14 +70,66 @@ def check_settings(
                     "'django.contrib.auth' in INSTALLED_APPS",
                 )
             )
+        else:
+            problems += _user_field_problems(options)
     return [_message(problem) for problem in problems]
+
+
+def _user_field_problems(options: Options) -> list[Problem]:
+    """``USER_FIELD`` (or ``USERNAME_FIELD``) must be a unique field of the user model when
+    users are looked up by ``sub`` (``"get"``/``"create"``, for tokens or sign-in)."""
+    login_mapping = options.login.user_mapping if options.login is not None else None
+    looked_up = options.user_mapping in ("get", "create") or login_mapping in ("get", "create")
+    if not (looked_up or options.user_field) or not apps.is_installed("django.contrib.auth"):
+        return []
+    from django.contrib.auth import get_user_model
+
+    try:
+        model = get_user_model()
+    except ImproperlyConfigured:  # a bad AUTH_USER_MODEL: Django's own checks report it
+        return []
+    name = options.user_field or cast(str, model.USERNAME_FIELD)
+    label = f"P1GUARD['USER_FIELD'] = {name!r}"
+    if not options.user_field:
+        label = f"{model._meta.label}.USERNAME_FIELD {name!r}"
+    hint = (
+        f"Name a unique field of {model._meta.label} that stores the PingOne user id (sub), "
+        "e.g. a CharField(unique=True)."
+    )
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return [Problem("p1guard.E006", f"{label}: {model._meta.label} has no such field", hint)]
+    if not getattr(field, "concrete", False) or field.many_to_many or field.one_to_many:
+        return [Problem("p1guard.E006", f"{label} is not a column of {model._meta.label}", hint)]
+    if not _is_unique(model, field.name):
+        return [
+            Problem(
+                "p1guard.E006",
+                f"{label} is not unique on {model._meta.label}: a subject could match "
+                "several users",
+                hint,
+            )
+        ]
+    return []
+
+
+def _is_unique(model: Any, name: str) -> bool:
+    """Whether ``name`` alone is unique: ``unique=True``, the primary key, or a single-field
+    unconditional ``UniqueConstraint`` / ``unique_together``."""
+    meta = model._meta
+    if meta.get_field(name).unique:
+        return True
+    together = [tuple(fields) for fields in meta.unique_together]
+    constrained = [tuple(c.fields) for c in meta.total_unique_constraints]
+    return (name,) in together + constrained
 
 
 def check_middleware(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Warn when the middleware runs before ``AuthenticationMiddleware`` (which would replace
-    the token's ``request.user`` with the session user).
+    the token's ``request.user``, set with ``USER_MAPPING``, with the session user).
 
     >>> [m.id for m in check_middleware()]                       # doctest: +SKIP
     ['p1guard.W002']

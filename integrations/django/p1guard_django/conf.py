@@ -4,7 +4,7 @@
 ...     "ENV_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
 ...     "REGION": "EU",
 ...     "AUDIENCE": "https://api.example.com",
-...     "PROTECTED_PATHS": ["/api/"],
+...     "PROTECTED_PATHS": ["/api/*"],
 ... }
 
 :func:`get_options` reads and validates the dict (every problem is also a system check, see
@@ -31,6 +31,7 @@ from p1guard.bearer import PathMatcher
 from p1guard.rp import WebLogin
 
 from .login_settings import LoginSettings, read_login, try_login
+from .paths import ProtectedPaths
 from .validation import DEFAULTS, Problem, UserMapping, read_settings, try_build
 
 __all__ = ["DEFAULTS", "Options", "get_guard", "get_options", "get_web_login", "reset"]
@@ -41,11 +42,11 @@ class Options:
     """The validated ``settings.P1GUARD``: what the middleware, decorators and DRF classes use.
 
     >>> get_options().protected_paths                            # doctest: +SKIP
-    ('/api/',)
+    ProtectedPaths(['/api/*'])
     """
 
     values: Mapping[str, Any] = field(repr=False)  # holds client secrets
-    protected_paths: tuple[str, ...]
+    protected_paths: ProtectedPaths
     public_paths: PathMatcher
     user_mapping: UserMapping
     user_field: str | None
@@ -118,7 +119,7 @@ def parse(raw: object) -> tuple[Options | None, list[Problem]]:
         return None, problems
     options = Options(
         values=values,
-        protected_paths=tuple(values["PROTECTED_PATHS"]),
+        protected_paths=ProtectedPaths(values["PROTECTED_PATHS"]),
         public_paths=PathMatcher(values["PUBLIC_PATHS"]),
         user_mapping=values["USER_MAPPING"],
         user_field=values["USER_FIELD"],

@@ -54,7 +54,7 @@ def require_token(*scopes: Any, match: Match = "all") -> Any:
     Refusals are JSON ``{"error", "error_description"}`` with the status (400/401/403/503) and
     ``WWW-Authenticate`` header of the :class:`~p1guard.AuthError`. The view is marked
     ``csrf_exempt``: it only accepts a bearer token, which browsers never send on their own.
-    ``request.access_token`` and ``request.user`` are set for the view.
+    ``request.access_token`` is set for the view (``request.user`` too, with ``USER_MAPPING``).
 
     >>> @require_token                                           # doctest: +SKIP
     ... async def me(request): ...                              # any valid token

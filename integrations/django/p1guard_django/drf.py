@@ -21,6 +21,7 @@ with its challenge (:class:`ScopeDenied` carries ``auth_header``, which DRF's ha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -30,7 +31,16 @@ from rest_framework.permissions import BasePermission
 
 from p1guard import AccessToken, AuthError, MissingToken, ProviderUnavailable
 
-from .auth import Match, MethodNotGranted, authenticate, check_scopes, outcome_of, scopes_for
+from .auth import (
+    METHOD_NOT_ALLOWED,
+    Match,
+    RequiredScopes,
+    allowed_methods,
+    authenticate,
+    check_scopes,
+    outcome_of,
+    scopes_for,
+)
 from .conf import get_guard
 
 if TYPE_CHECKING:  # rest_framework.views imports the authentication classes: no cycle
@@ -41,6 +51,7 @@ if TYPE_CHECKING:  # rest_framework.views imports the authentication classes: no
 __all__ = [
     "HasAnyScope",
     "HasScopes",
+    "MethodRefused",
     "P1GuardAPIException",
     "PingOneTokenAuthentication",
     "ScopeDenied",
@@ -49,6 +60,7 @@ __all__ = [
     "TokenRequired",
     "api_exception",
     "exception_handler",
+    "method_not_allowed",
 ]
 
 
@@ -144,7 +156,7 @@ class HasScopes(BasePermission):
 
     ``required_scopes`` is a list (``[]``: any valid token) or a dict per HTTP method
     (``{"GET": ["read"], "POST": ["write"]}``; ``HEAD`` falls back to ``GET``, ``"*"`` is the
-    default entry; an unlisted method is refused with 403). A view without
+    default entry; an unlisted method is refused with 405 and ``Allow``). A view without
     ``required_scopes`` is a configuration error (:class:`ImproperlyConfigured`).
 
     >>> class ItemsView(APIView):                                # doctest: +SKIP
@@ -155,7 +167,8 @@ class HasScopes(BasePermission):
     match: Match = "all"
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        """Raise :class:`TokenRequired` (401) or :class:`ScopeDenied` (403), else ``True``."""
+        """Raise :class:`TokenRequired` (401), :class:`MethodRefused` (405) or
+        :class:`ScopeDenied` (403), else ``True``."""
         required = getattr(view, "required_scopes", None)
         if required is None:
             raise ImproperlyConfigured(
@@ -166,14 +179,38 @@ class HasScopes(BasePermission):
         if not isinstance(token, AccessToken):
             raise api_exception(MissingToken(realm=realm))
         scopes = scopes_for(required, request.method)
-        denied = (
-            MethodNotGranted(realm=realm)
-            if scopes is None
-            else check_scopes(token, scopes, self.match, realm)
-        )
+        if scopes is None:
+            raise method_not_allowed(request, view, required)
+        denied = check_scopes(token, scopes, self.match, realm)
         if denied is not None:
             raise api_exception(denied)
         return True
+
+
+class MethodRefused(exceptions.MethodNotAllowed):
+    """405 for a method that the view's per-method ``required_scopes`` does not list; ``detail``
+    is ``{"error": "method_not_allowed", "error_description": …}``, ``allow`` the listed methods.
+
+    >>> MethodRefused("DELETE", ["GET", "HEAD"]).status_code
+    405
+    """
+
+    def __init__(self, method: str, allow: Sequence[str]) -> None:
+        super().__init__(
+            method, {"error": "method_not_allowed", "error_description": METHOD_NOT_ALLOWED}
+        )
+        self.allow = list(allow)
+
+
+def method_not_allowed(request: Request, view: APIView, required: RequiredScopes) -> MethodRefused:
+    """The 405 for ``request``'s unlisted method. DRF sets ``Allow`` from ``view.headers`` on
+    every response, so that header is narrowed here to the methods a scope grants."""
+    allow = allowed_methods(required, view.allowed_methods)
+    headers = getattr(view, "headers", None)
+    if isinstance(headers, dict):
+        headers["Allow"] = ", ".join(allow)
+        headers["Cache-Control"] = "no-store"
+    return MethodRefused(request.method or "", allow)
 
 
 class HasAnyScope(HasScopes):

@@ -9,11 +9,8 @@
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections.abc import Awaitable, Callable
 from typing import cast
-from urllib.parse import unquote
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
@@ -26,37 +23,34 @@ __all__ = ["BearerTokenMiddleware", "is_protected"]
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
-_SLASHES = re.compile(r"/{2,}")
-
 
 def is_protected(path: str, options: Options) -> bool:
-    """Whether ``path`` needs a valid token: under a ``PROTECTED_PATHS`` prefix, not public.
+    """Whether ``path`` needs a valid token: it matches a ``PROTECTED_PATHS`` entry and no
+    ``PUBLIC_PATHS`` entry.
 
-    Fail closed: a path is also protected when a normalised spelling of it (dot segments,
-    repeated slashes, backslashes, percent-encoding resolved — as a proxy might) falls under
-    a prefix; ``PUBLIC_PATHS`` only match plain paths (see :class:`~p1guard.bearer.PathMatcher`).
-    A prefix ``"/api/"`` also covers ``"/api"``.
+    Both use the same entries (``"/metrics"`` exact, ``"/api/*"`` — or ``"/api/"`` — for
+    ``/api`` and below). Fail closed: a path is also protected when a normalised spelling of
+    it (dot segments, repeated slashes, backslashes, percent-encoding resolved — as a proxy
+    might) matches (see :class:`~p1guard_django.paths.ProtectedPaths`); ``PUBLIC_PATHS`` only
+    match plain paths (see :class:`~p1guard.bearer.PathMatcher`).
 
     >>> is_protected("/api/../admin/x", get_options())           # doctest: +SKIP
     """
-    prefixes = options.protected_paths
-    if not prefixes or options.public_paths.matches(path):
+    protected = options.protected_paths
+    if not protected or options.public_paths.matches(path):
         return False
-    for spelling in (path, unquote(path)):
-        slashed = spelling.replace("\\", "/")
-        for variant in (spelling, slashed, posixpath.normpath(_SLASHES.sub("/", slashed))):
-            if (variant + "/").startswith(prefixes):
-                return True
-    return False
+    return protected.matches(path)
 
 
 class BearerTokenMiddleware:
     """Attach ``request.access_token`` (an :class:`~p1guard.AccessToken` or ``None``).
 
     * Every request's ``Authorization: Bearer`` token is verified (sync or async, as the
-      middleware chain runs). A valid one is attached, and ``request.user`` becomes its user
-      (a :class:`~p1guard_django.users.TokenUser` or the mapped Django user).
-    * On paths under ``P1GUARD["PROTECTED_PATHS"]`` (minus ``PUBLIC_PATHS``) a missing or bad
+      middleware chain runs). A valid one is attached; with ``P1GUARD["USER_MAPPING"]`` set,
+      ``request.user`` becomes its user too (the mapped Django user, or a
+      :class:`~p1guard_django.users.TokenUser`). Without one ``request.user`` is left alone,
+      so Django's ``login_required`` does not accept a token of any scope.
+    * On paths matching ``P1GUARD["PROTECTED_PATHS"]`` (minus ``PUBLIC_PATHS``) a missing or bad
       token is answered here: JSON ``{"error", "error_description"}`` with the error's status
       (400/401/503) and ``WWW-Authenticate``; the view never runs.
     * Elsewhere the request goes on with ``access_token = None`` — a bad token is never
@@ -64,7 +58,7 @@ class BearerTokenMiddleware:
       reuse the result (the token is verified once per request).
     * ``PUBLIC_PATHS`` are not checked at all.
 
-    >>> P1GUARD = {..., "PROTECTED_PATHS": ["/api/"], "PUBLIC_PATHS": ["/api/health"]}
+    >>> P1GUARD = {..., "PROTECTED_PATHS": ["/api/*"], "PUBLIC_PATHS": ["/api/health"]}
     ... # doctest: +SKIP
     """
 

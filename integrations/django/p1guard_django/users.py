@@ -1,10 +1,17 @@
-"""Who ``request.user`` is for a verified token: a :class:`TokenUser`, or a mapped Django user.
+"""The user of a verified token: a :class:`TokenUser`, or a mapped Django user.
+
+DRF's ``request.user`` is always this user. Django's own ``request.user`` (what
+``login_required`` and ``permission_required`` look at) is replaced by it only when
+``USER_MAPPING`` is set: a token is not a Django login.
 
 ``P1GUARD["USER_MAPPING"]``:
 
-* ``None`` (default) — a :class:`TokenUser` (no database access).
-* ``"get"`` — the user whose ``USER_FIELD`` (default: the model's ``USERNAME_FIELD``) equals
-  the token's ``sub``; no such user, or an inactive one, → 401 ``invalid_token``.
+* ``None`` (default) — a :class:`TokenUser` for DRF (no database access); Django's
+  ``request.user`` stays the session's. ``"p1guard_django.TokenUser"`` sets it to the
+  :class:`TokenUser` as well.
+* ``"get"`` — the user whose ``USER_FIELD`` (default: the model's ``USERNAME_FIELD``, which
+  must be unique: system check ``p1guard.E006``) equals the token's ``sub``; no such user,
+  several, or an inactive one, → 401 ``invalid_token``.
 * ``"create"`` — the same, creating the user (unusable password) on first sight.
 * a callable or its dotted path — ``callable(token) -> user | None``; ``None`` → 401.
 
@@ -14,6 +21,7 @@ get a :class:`TokenUser`; a callable sees every token.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -24,10 +32,13 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenUser", "user_for"]
 
+logger = logging.getLogger("p1guard.django")
+
 
 class TokenUser:
-    """``request.user`` for a verified token when no Django user is mapped (like ``AnonymousUser``,
-    but authenticated).
+    """The user of a verified token when no Django user is mapped (like ``AnonymousUser``, but
+    authenticated): DRF's ``request.user``, and Django's with
+    ``USER_MAPPING = "p1guard_django.TokenUser"``.
 
     It has no database row (``pk``/``id`` are ``None``) and no Django permissions; use the
     token's scopes instead.
@@ -119,6 +130,7 @@ def user_for(token: AccessToken, options: Options) -> Any:
 
 def _lookup(subject: str, field: str | None, *, create: bool) -> Any:
     from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
     from django.db import IntegrityError, transaction
 
     model = get_user_model()
@@ -130,6 +142,12 @@ def _lookup(subject: str, field: str | None, *, create: bool) -> Any:
     except model.DoesNotExist:
         if not create:
             return None
+    except model.MultipleObjectsReturned:
+        # USER_FIELD is not unique (system check p1guard.E006): refuse, never guess a user.
+        logger.warning("several users have %s == the token's sub: refused (p1guard.E006)", name)
+        raise InvalidToken(_UNKNOWN, reason="ambiguous_user") from None
+    except (ValueError, TypeError, ValidationError):  # a subject the field cannot hold
+        return None
     user = model(**lookup)
     user.set_unusable_password()
     try:

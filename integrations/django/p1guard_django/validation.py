@@ -9,7 +9,7 @@ p1guard.E001    ``AUDIENCE`` is missing (needed for bearer tokens; a ``LOGIN``-o
 p1guard.E002    neither ``ENV_ID`` nor ``ISSUER`` is set
 p1guard.E003    ``MODE`` is not ``"jwt"``, ``"introspect"`` or ``"auto"``
 p1guard.E004    introspection (``MODE`` or ``CHECK_REVOCATION``) without ``CLIENT_ID``/``SECRET``
-p1guard.E005    ``PROTECTED_PATHS`` / ``PUBLIC_PATHS`` are not lists of absolute paths
+p1guard.E005    ``PROTECTED_PATHS`` / ``PUBLIC_PATHS`` hold an unsupported entry
 p1guard.E006    ``USER_MAPPING`` / ``USER_FIELD`` are unusable
 p1guard.E007    a value has the wrong type (``LEEWAY``, ``REALM``, booleans, ``*_OPTIONS``)
 p1guard.E008    ``P1GUARD`` is missing or not a dict
@@ -23,6 +23,7 @@ p1guard.W002    the middleware is placed before ``AuthenticationMiddleware``
 p1guard.W003    ``settings.LOGIN_URL`` is not the sign-in route (``"p1guard:login"``)
 p1guard.W004    the sign-in routes are not mounted, or not where ``REDIRECT_URI`` points
 p1guard.W005    signed-cookie sessions: a copied cookie outlives sign-out
+p1guard.W006    a ``PROTECTED_PATHS`` entry without ``/*`` protects one exact path only
 ==============  ==============================================================================
 """
 
@@ -40,6 +41,9 @@ from p1guard import Guard
 from p1guard.bearer import PathMatcher
 from p1guard.errors import ConfigError
 from p1guard.tokens import AccessToken
+
+from .paths import HINT as PROTECTED_HINT
+from .paths import ProtectedPaths
 
 __all__ = ["DEFAULTS", "GUARD_KEYS", "Problem", "UserMapping", "read_settings", "try_build"]
 
@@ -248,16 +252,35 @@ def _check_connection(values: Mapping[str, Any]) -> list[Problem]:
 def _check_paths(values: Mapping[str, Any]) -> list[Problem]:
     problems = []
     protected = values["PROTECTED_PATHS"]
-    if not isinstance(protected, list | tuple) or not all(
-        isinstance(p, str) and p.startswith("/") for p in protected
-    ):
+    if not isinstance(protected, list | tuple):
         problems.append(
             Problem(
                 "p1guard.E005",
-                "P1GUARD['PROTECTED_PATHS'] must be a list of path prefixes starting with '/'",
-                "For example ['/api/']; '/' protects every path.",
+                "P1GUARD['PROTECTED_PATHS'] must be a list of paths",
+                "For example ['/api/*']; '/' protects every path.",
             )
         )
+    else:
+        try:
+            ProtectedPaths(protected)
+        except ConfigError as exc:
+            problems.append(
+                Problem(
+                    "p1guard.E005",
+                    f"P1GUARD['PROTECTED_PATHS'] is invalid: {exc.message}",
+                    PROTECTED_HINT,
+                )
+            )
+            protected = ()
+        for entry in protected:
+            if isinstance(entry, str) and entry not in ("", "/") and not entry.endswith(("/", "*")):
+                problems.append(
+                    Problem(
+                        "p1guard.W006",
+                        f"P1GUARD['PROTECTED_PATHS'] entry {entry!r} protects that exact path only",
+                        f"To protect everything below it, write {entry + '/*'!r}.",
+                    )
+                )
     try:
         PathMatcher(values["PUBLIC_PATHS"])
     except (ConfigError, TypeError) as exc:

@@ -10,23 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from django.http import HttpRequest
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from p1guard import AuthError
-
 from .auth import (
     Match,
-    MethodNotGranted,
     Outcome,
     RequiredScopes,
     aauthenticate,
+    allowed_methods,
     authenticate,
     error_response_for,
+    method_not_allowed,
     scopes_for,
 )
-from .conf import get_guard
 from .decorators import refusal
 
 __all__ = ["TokenRequiredMixin"]
@@ -38,13 +37,15 @@ else:
 
 
 class TokenRequiredMixin(_Base):
-    """Require a valid token (and scopes) before ``dispatch``; put it left of ``View``.
+    """Require a valid token (and scopes) before ``dispatch``; put it left of ``View`` (to its
+    right, defining the class raises :class:`ImproperlyConfigured`).
 
     ``required_scopes`` is one list for every method or a dict per HTTP method
     (``HEAD`` falls back to ``GET``, ``"*"`` is the default entry); a method the dict does not
-    list is refused with 403 (fail closed). ``scope_match = "any"`` needs one scope instead
-    of all. Async views (``async def get``) are checked with ``averify``. Like the decorator,
-    the view is ``csrf_exempt`` and refusals are JSON with ``WWW-Authenticate``.
+    list is refused with 405 and an ``Allow`` header of the listed ones (fail closed).
+    ``scope_match = "any"`` needs one scope instead of all. Async views (``async def get``)
+    are checked with ``averify``. Like the decorator, the view is ``csrf_exempt`` and
+    refusals are JSON with ``WWW-Authenticate``.
 
     >>> class MeView(TokenRequiredMixin, View):                  # doctest: +SKIP
     ...     async def get(self, request):
@@ -53,6 +54,18 @@ class TokenRequiredMixin(_Base):
 
     required_scopes: ClassVar[RequiredScopes] = ()
     scope_match: ClassVar[Match] = "all"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a view that lists the mixin right of ``View``: ``View.dispatch`` would run
+        first and never call the mixin's, so the view would be served without a token."""
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        if issubclass(cls, View) and mro.index(View) < mro.index(TokenRequiredMixin):
+            raise ImproperlyConfigured(
+                f"{cls.__module__}.{cls.__qualname__}: put TokenRequiredMixin left of View "
+                f"(class {cls.__name__}(TokenRequiredMixin, View)); to its right, "
+                "View.dispatch runs first and no token is ever checked"
+            )
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
@@ -63,20 +76,23 @@ class TokenRequiredMixin(_Base):
         """Check the token, then hand over to the view's ``dispatch``."""
         if self.view_is_async:
             return self._adispatch(request, *args, **kwargs)
-        denied = self._refusal(request, authenticate(request))
-        if denied is not None:
-            return error_response_for(denied, request)
+        refused = self._refusal(request, authenticate(request))
+        if refused is not None:
+            return refused
         return super().dispatch(request, *args, **kwargs)
 
     async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        denied = self._refusal(request, await aauthenticate(request))
-        if denied is not None:
-            return error_response_for(denied, request)
+        refused = self._refusal(request, await aauthenticate(request))
+        if refused is not None:
+            return refused
         return await cast(Any, super().dispatch(request, *args, **kwargs))
 
-    def _refusal(self, request: HttpRequest, outcome: Outcome) -> AuthError | None:
+    def _refusal(self, request: HttpRequest, outcome: Outcome) -> HttpResponse | None:
         scopes = scopes_for(self.required_scopes, request.method)
         denied = refusal(outcome, scopes or (), self.scope_match)
-        if denied is None and scopes is None:
-            return MethodNotGranted(realm=get_guard().realm)
-        return denied
+        if denied is not None:
+            return error_response_for(denied, request)
+        if scopes is None:
+            implemented = [m.upper() for m in self.http_method_names if hasattr(self, m)]
+            return method_not_allowed(request, allowed_methods(self.required_scopes, implemented))
+        return None
