@@ -40,6 +40,7 @@ from django.utils.module_loading import import_string
 from p1guard import Guard
 from p1guard.bearer import PathMatcher
 from p1guard.errors import ConfigError
+from p1guard.settings import GUARD_SETTINGS
 from p1guard.tokens import AccessToken
 
 from .paths import HINT as PROTECTED_HINT
@@ -77,16 +78,7 @@ DEFAULTS: Mapping[str, Any] = {
 
 #: Keys that ``GUARD`` replaces: setting both is an error.
 GUARD_KEYS = (
-    "ENV_ID",
-    "REGION",
-    "ISSUER",
-    "AUDIENCE",
-    "MODE",
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "CHECK_REVOCATION",
-    "LEEWAY",
-    "REALM",
+    *(name for name in GUARD_SETTINGS if name in DEFAULTS),  # the core's names Django takes
     "GUARD_OPTIONS",
     "PINGONE_OPTIONS",
 )
