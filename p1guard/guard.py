@@ -139,7 +139,8 @@ class Guard:
     ``exp``/``nbf``/``iat``; ``strict_typ`` demands ``typ: at+jwt``; ``required_claims`` lists
     claims every token must carry; ``cache_size`` bounds both token caches;
     ``shared_cache`` (a :class:`~p1guard.shared_cache.RedisCache`) shares introspection answers
-    between workers and hosts.
+    between workers and hosts; ``denylist=True`` also shares the tokens :meth:`deny` refuses
+    (one Redis lookup per request).
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class Guard:
         introspection_ttl: Seconds = 60,
         negative_ttl: Seconds = 10,
         shared_cache: RedisCache | None = None,
+        denylist: bool = False,
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
@@ -199,6 +201,10 @@ class Guard:
         )
         self._introspected = IntrospectionCache(cache_size)
         self.shared_cache = shared_cache
+        if denylist and shared_cache is None:
+            raise ConfigError("denylist", "the shared denylist needs shared_cache=RedisCache(...)")
+        self.denylist = denylist
+        self._denied: VerifiedTokenCache[bool] | None = None  # created by the first deny()
         # Shared answers depend on who asked whom: PingOne environment and client credentials.
         scope = f"{pingone.issuer}|{client_id or ''}".encode()
         self._shared_scope = hashlib.sha256(scope).digest()[:8]
@@ -273,10 +279,31 @@ class Guard:
         return self._client_auth is not None
 
     def forget(self, token: str) -> None:
-        """Drop ``token`` from both caches (e.g. after the app revoked it)."""
+        """Drop ``token`` from both in-process caches."""
         digest = token_digest(token)
         self._verified.discard(digest)
         self._introspected.discard(digest)
+
+    def deny(self, token: str) -> None:
+        """Refuse ``token`` from now on in this process and, with ``denylist=True``, in every
+        worker sharing the Redis cache (e.g. after the app revoked it at sign-out)."""
+        self.pingone.transport.run(self._deny_flow(token))
+
+    async def adeny(self, token: str) -> None:
+        """Async twin of :meth:`deny`."""
+        await self.pingone.transport.arun(self._deny_flow(token))
+
+    def _deny_flow(self, token: str) -> Flow[None]:
+        digest = token_digest(token)
+        cached = self._verified.get(digest, time.time())
+        until = (cached.exp if cached is not None and cached.exp else None) or time.time() + 86400
+        self._verified.discard(digest)
+        self._introspected.discard(digest)
+        if self._denied is None:
+            self._denied = VerifiedTokenCache(max(1, self._verified.maxsize))
+        self._denied.put(digest, True, until)
+        if self.denylist and self.shared_cache is not None:
+            yield self.shared_cache.deny(digest, until)
 
     def close(self) -> None:
         """Close the PingOne HTTP clients."""
@@ -304,8 +331,13 @@ class Guard:
         if revocation and self._client_auth is None:
             raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
         digest = token_digest(token)
+        denied = self._denied
+        if denied is not None and denied.get(digest, time.time()):
+            raise InvalidToken("The token was revoked", reason="denied")
         if revocation:
             return token, digest, "revocation", None
+        if self.denylist:  # every request asks Redis: no answer without a flow
+            return token, digest, "flow", None
         access = self._verified.get(digest, time.time())
         if access is not None:
             return token, digest, "cache", access
@@ -331,6 +363,9 @@ class Guard:
 
     def _flow(self, token: str, digest: bytes, via: _Via) -> Flow[AccessToken]:
         revocation = via == "revocation"
+        shared = self.shared_cache
+        if self.denylist and shared is not None and (yield shared.denied(digest)):
+            raise InvalidToken("The token was revoked", reason="denied")
         if not self._is_local(token):
             if len(token) > self.policy.max_size or _B64TOKEN.fullmatch(token) is None:
                 # Never forward junk to PingOne: it costs rate limit and evicts good answers.

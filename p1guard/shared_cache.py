@@ -11,7 +11,9 @@ token, not N×M times. Rules:
    write to it can write answers.
 2. The first worker to miss *claims* the token (``SET NX`` with a short expiry) and asks
    PingOne; the others poll the shared entry for a moment instead of asking too.
-3. Redis failing never fails a request: every operation degrades to "miss" (and a claim to
+3. A denylist (``deny``/``denied``) shares tokens the app revoked itself (sign-out), so every
+   worker refuses them at once instead of after its cached answer expires.
+4. Redis failing never fails a request: every operation degrades to "miss" (and a claim to
    "granted"), so the Guard falls back to its in-process cache and PingOne, with a warning
    logged at most every 30 seconds.
 
@@ -166,6 +168,24 @@ class RedisCache:
         return _RedisCall(
             self, lambda client: bool(client.set(key, b"1", nx=True, px=ms)), aclaim, fallback=True
         )
+
+    def deny(self, digest: bytes, until: float) -> _RedisCall:
+        """Effect → put a token on the shared denylist until ``until`` (epoch seconds)."""
+        key, ms = self._key(digest, "deny"), max(1000, int((until - time.time()) * 1000))
+
+        async def adeny(client: Any) -> None:
+            await client.set(key, b"1", px=ms)
+
+        return _RedisCall(self, lambda client: client.set(key, b"1", px=ms), adeny)
+
+    def denied(self, digest: bytes) -> _RedisCall:
+        """Effect → whether a token is on the shared denylist (``False`` if Redis is down)."""
+        key = self._key(digest, "deny")
+
+        async def adenied(client: Any) -> bool:
+            return bool(await client.exists(key))
+
+        return _RedisCall(self, lambda client: bool(client.exists(key)), adenied, fallback=False)
 
     def close(self) -> None:
         """Close the sync connection pool."""

@@ -136,3 +136,55 @@ def test_another_apis_cached_answer_never_passes_this_apis_audience(
     with pytest.raises(InvalidToken) as info:
         api_b.verify(token)
     assert info.value.reason == "wrong_audience"
+
+
+def test_deny_refuses_a_token_at_once_in_this_process(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard()
+    token = pingone_mock.issue_token(["read"])
+    guard.verify(token)
+    guard.deny(token)
+    with pytest.raises(InvalidToken) as info:
+        guard.verify(token)
+    assert info.value.reason == "denied"
+    assert guard.verify(pingone_mock.issue_token(["read"])).scopes == {"read"}
+
+
+def test_shared_denylist_reaches_every_worker(pingone_mock: MockPingOne, redis_server: str) -> None:
+    token = pingone_mock.issue_token(["read"])
+    workers = [
+        pingone_mock.guard(shared_cache=RedisCache(redis_server, prefix="deny:"), denylist=True)
+        for _ in range(3)
+    ]
+    for guard in workers:
+        assert guard.verify(token).scopes == {"read"}
+    workers[0].deny(token)
+    for guard in workers:
+        with pytest.raises(InvalidToken) as info:
+            guard.verify(token)
+        assert info.value.reason == "denied"
+
+
+async def test_adeny_is_the_async_twin(pingone_mock: MockPingOne, redis_server: str) -> None:
+    guard = pingone_mock.guard(
+        shared_cache=RedisCache(redis_server, prefix="adeny:"), denylist=True
+    )
+    token = pingone_mock.issue_token(["read"])
+    assert (await guard.averify(token)).scopes == {"read"}
+    await guard.adeny(token)
+    other = pingone_mock.guard(
+        shared_cache=RedisCache(redis_server, prefix="adeny:"), denylist=True
+    )
+    with pytest.raises(InvalidToken):
+        await other.averify(token)
+    for g in (guard, other):
+        assert g.shared_cache is not None
+        await g.shared_cache.aclose()
+        await g.aclose()
+
+
+def test_denylist_needs_a_shared_cache(pingone_mock: MockPingOne) -> None:
+    from p1guard import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        pingone_mock.guard(denylist=True)
+    assert info.value.field == "denylist"
