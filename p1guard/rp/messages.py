@@ -26,6 +26,7 @@ __all__ = [
     "authorization_params",
     "authorization_url",
     "new_transaction",
+    "query_value",
     "read_callback",
     "read_par_response",
 ]
@@ -125,7 +126,8 @@ def read_par_response(response: Response) -> tuple[str, int]:
     return request_uri, expires_in
 
 
-def _single(query: Mapping[str, Any], name: str) -> str | None:
+def query_value(query: Mapping[str, Any], name: str) -> str | None:
+    """One query parameter's value (a repeated one is an ``invalid_request``)."""
     value = query.get(name)
     if isinstance(value, list | tuple):
         if len(value) != 1:
@@ -148,14 +150,14 @@ def read_callback(
         raise LoginError(
             "expired_login", "The sign-in took too long; start again", reason="expired"
         )
-    state = _single(query, "state")
+    state = query_value(query, "state")
     if state is None or not hmac.compare_digest(state.encode(), transaction.state.encode()):
         raise LoginError(
             "invalid_state",
             "The sign-in response does not belong to this login",
             reason="state_mismatch",
         )
-    iss = _single(query, "iss")
+    iss = query_value(query, "iss")
     if iss is None and iss_required:
         raise LoginError(
             "invalid_issuer", "The sign-in response does not name its issuer", reason="iss_missing"
@@ -164,10 +166,10 @@ def read_callback(
         raise LoginError(
             "invalid_issuer", "The sign-in response came from another issuer", reason="iss_mismatch"
         )
-    error = _single(query, "error")
+    error = query_value(query, "error")
     if error is not None:
-        raise LoginError(error, _single(query, "error_description"), reason="provider_error")
-    code = _single(query, "code")
+        raise LoginError(error, query_value(query, "error_description"), reason="provider_error")
+    code = query_value(query, "code")
     if not code:
         raise LoginError("invalid_request", "The sign-in response has no code", reason="no_code")
     return code

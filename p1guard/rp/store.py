@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -49,6 +50,10 @@ def _hashed(prefix: str, key: str) -> str:
 class MemoryStore:
     """A bounded in-process store (one worker only; use :class:`RedisStore` for several).
 
+    Each namespace (the part of a key before ``:``, e.g. ``login`` or ``session``) has its own
+    bound, so a flood of anonymous ``/login`` requests can only push out other pending logins,
+    never signed-in sessions. When a namespace is full the least recently written entry goes.
+
     >>> store = MemoryStore()
     >>> store.set("k", {"a": 1}, ttl=60); store.pop("k"), store.pop("k")
     ({'a': 1}, None)
@@ -56,30 +61,44 @@ class MemoryStore:
 
     def __init__(self, maxsize: int = 100_000) -> None:
         self.maxsize = maxsize
-        self._data: dict[str, tuple[str, float]] = {}
+        self._spaces: dict[str, OrderedDict[str, tuple[str, float]]] = {}
         self._lock = threading.Lock()
+
+    def _space(self, key: str) -> tuple[OrderedDict[str, tuple[str, float]], str]:
+        name = key.partition(":")[0] if ":" in key else ""
+        space = self._spaces.get(name)
+        if space is None:
+            space = self._spaces[name] = OrderedDict()
+        return space, _hashed("", key)
+
+    def _write(self, key: str, encoded: str, ttl: float) -> None:
+        space, hashed = self._space(key)
+        space.pop(hashed, None)  # re-written entries move to the young end
+        while len(space) >= self.maxsize:
+            space.popitem(last=False)
+        space[hashed] = (encoded, time.time() + ttl)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The value, if present and not expired."""
         with self._lock:
-            entry = self._data.get(_hashed("", key))
+            space, hashed = self._space(key)
+            entry = space.get(hashed)
         if entry is None or entry[1] <= time.time():
             return None
         value: dict[str, Any] = json.loads(entry[0])
         return value
 
     def set(self, key: str, value: dict[str, Any], ttl: float) -> None:
-        """Store ``value`` for ``ttl`` seconds (the oldest entry goes when full)."""
+        """Store ``value`` for ``ttl`` seconds."""
         encoded = json.dumps(value)
         with self._lock:
-            while len(self._data) >= self.maxsize:
-                del self._data[next(iter(self._data))]
-            self._data[_hashed("", key)] = (encoded, time.time() + ttl)
+            self._write(key, encoded, ttl)
 
     def pop(self, key: str) -> dict[str, Any] | None:
         """Get and delete in one step."""
         with self._lock:
-            entry = self._data.pop(_hashed("", key), None)
+            space, hashed = self._space(key)
+            entry = space.pop(hashed, None)
         if entry is None or entry[1] <= time.time():
             return None
         value: dict[str, Any] = json.loads(entry[0])
@@ -88,16 +107,17 @@ class MemoryStore:
     def delete(self, key: str) -> None:
         """Forget ``key``."""
         with self._lock:
-            self._data.pop(_hashed("", key), None)
+            space, hashed = self._space(key)
+            space.pop(hashed, None)
 
     def claim(self, key: str, ttl: float) -> bool:
         """Set ``key`` for ``ttl`` seconds unless it is set; ``True`` if this call set it."""
-        hashed = _hashed("", key)
         with self._lock:
-            entry = self._data.get(hashed)
+            space, hashed = self._space(key)
+            entry = space.get(hashed)
             if entry is not None and entry[1] > time.time():
                 return False
-            self._data[hashed] = ("{}", time.time() + ttl)
+            self._write(key, "{}", ttl)
             return True
 
     async def aget(self, key: str) -> dict[str, Any] | None:

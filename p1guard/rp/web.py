@@ -7,9 +7,11 @@ Rules:
 
 1. The framework session holds only random ids (``p1guard.login``, ``p1guard.sid``,
    ``p1guard.csrf``); transactions and tokens live server-side in a :class:`SessionStore`.
-2. ``/login`` stores the transaction under a fresh id for 10 minutes and binds it to the
-   browser's session; the callback takes it out (single use) — a callback without it, or with
-   another browser's ``state``, is refused, so no session is created (login CSRF).
+2. ``/login`` stores the transaction for 10 minutes under a hash of its ``state`` and adds
+   that hash to the browser's session (up to five logins in flight, for several tabs); the
+   callback takes the matching one out (single use). A callback whose ``state`` is not one of
+   this browser's is refused without touching the others, so no session is created (login
+   CSRF).
 3. A successful callback clears the framework session and starts a new session id (fixation).
 4. The signed-in user's access token is refreshed ``refresh_margin`` seconds before expiry; a
    refused refresh ends the session. Each refresh counts in ``REFRESHES`` (ok, refused or
@@ -20,6 +22,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import time
@@ -33,6 +36,7 @@ from ..http import Flow, Sleep
 from ..metrics import REFRESHES
 from ..tokens import TokenSet
 from .errors import LoginError
+from .messages import query_value
 from .pkce import new_secret
 from .relying_party import LoginStart, RelyingParty
 from .store import MemoryStore, SessionStore
@@ -43,6 +47,8 @@ __all__ = ["SignedInUser", "WebLogin", "check_cookie_options", "secure_cookie"]
 log = logging.getLogger("p1guard.rp")
 
 LOGIN_KEY, SESSION_KEY, CSRF_KEY = "p1guard.login", "p1guard.sid", "p1guard.csrf"
+#: Logins a browser may have in flight at once (several tabs); older ones are forgotten.
+MAX_PENDING_LOGINS = 5
 Session = MutableMapping[str, Any]
 
 
@@ -136,22 +142,33 @@ class WebLogin:
     def login_flow(self, session: Session, return_to: object = "/", **params: Any) -> Effects:
         """Rule 2: start a login bound to this browser session."""
         start: LoginStart = yield from self.rp.begin_flow(return_to, **params)
-        login_id = new_secret()
-        yield self._call("set", f"login:{login_id}", start.transaction.to_dict(), TRANSACTION_TTL)
-        session[LOGIN_KEY] = login_id
+        handle = _login_handle(start.transaction.state)
+        yield self._call("set", f"login:{handle}", start.transaction.to_dict(), TRANSACTION_TTL)
+        pending = [h for h in _pending(session) if h != handle]
+        session[LOGIN_KEY] = [*pending[-(MAX_PENDING_LOGINS - 1) :], handle]
         return start
 
     def callback_flow(self, session: Session, query: Mapping[str, Any]) -> Effects:
         """Rules 2 and 3: finish the login; returns where to send the browser."""
-        login_id = session.pop(LOGIN_KEY, None)
-        if not isinstance(login_id, str):
+        pending = _pending(session)
+        if not pending:
             raise LoginError(
                 "invalid_state",
                 "No sign-in is in progress in this browser: the session cookie is missing "
                 "(blocked cookies, a SameSite or http/https mix-up, or no session middleware)",
                 reason="no_login_in_session",
             )
-        data = yield self._call("pop", f"login:{login_id}")
+        state = query_value(query, "state")
+        handle = _login_handle(state) if state is not None else None
+        if handle not in pending:
+            # Another browser's or a forged state: leave this browser's logins untouched.
+            raise LoginError(
+                "invalid_state",
+                "The sign-in response does not belong to this login",
+                reason="state_mismatch",
+            )
+        session[LOGIN_KEY] = [h for h in pending if h != handle]
+        data = yield self._call("pop", f"login:{handle}")
         if data is None:
             raise LoginError(
                 "invalid_state",
@@ -163,7 +180,10 @@ class WebLogin:
         previous = session.get(SESSION_KEY)
         if isinstance(previous, str):  # signing in again (step-up): end the old session too
             yield from self._end_session(previous)
+        still_pending = _pending(session)  # other tabs' logins survive the rotation
         session.clear()
+        if still_pending:
+            session[LOGIN_KEY] = still_pending
         session_id = new_secret()
         yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
         session[SESSION_KEY] = session_id
@@ -384,6 +404,18 @@ def check_cookie_options(redirect_uri: str, *, same_site: object, secure: object
         raise ConfigError("https_only", "an https app must mark its session cookie Secure")
 
 
+def _login_handle(state: str) -> str:
+    """Where a login's transaction is stored: a hash of its ``state`` (never the state itself)."""
+    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _pending(session: Session) -> list[str]:
+    value = session.get(LOGIN_KEY)
+    if not isinstance(value, list):
+        return []
+    return [h for h in value if isinstance(h, str)]
+
+
 def _record(tokens: TokenSet, signed_in_at: float | None = None) -> dict[str, Any]:
     now = time.time()
     return {
@@ -399,6 +431,4 @@ def _signed_in_at(data: dict[str, Any] | None) -> float:
 
 
 def _short(subject: str | None) -> str:
-    import hashlib
-
     return hashlib.sha256((subject or "").encode()).hexdigest()[:8]

@@ -139,7 +139,10 @@ async def test_full_login_shows_the_user(
     assert "samesite=lax" in cookie
     assert "secure" not in cookie  # loopback redirect URI: plain http allowed
     after = session_of(app)
-    assert set(after) == {SESSION_KEY, CSRF_KEY}  # rotated: a new id, no login left
+    # rotated: a new id; only the first, unfinished /login (another tab) is still pending
+    assert set(after) == {SESSION_KEY, CSRF_KEY, LOGIN_KEY}
+    assert len(after[LOGIN_KEY]) == 1
+    assert after[SESSION_KEY] != before.get(SESSION_KEY)
     assert (await app.get("/")).text == "Hello Ada Lovelace"
     body = (await app.get("/orders")).json()
     assert body["name"] == "Ada Lovelace"

@@ -197,3 +197,47 @@ def test_expired_access_token_without_refresh_token_ends_the_session(
     data["tokens"]["expires_at"] = time.time() - 1
     web.store.set(key, data, ttl=60)
     assert web.user(session) is None
+
+
+def test_two_tabs_can_sign_in_at_once(pingone_mock: MockPingOne, browser: httpx.Client) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    tab_a, tab_b = web.login(session, return_to="/a"), web.login(session, return_to="/b")
+
+    def query(start: Any) -> dict[str, str]:
+        location = browser.get(start.url).headers["location"]
+        return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+    query_a, query_b = query(tab_a), query(tab_b)
+    assert web.callback(session, query_b) == "/b"
+    assert web.callback(session, query_a) == "/a"
+    assert web.user(session) is not None
+
+
+def test_forged_callback_does_not_consume_the_pending_login(
+    pingone_mock: MockPingOne, browser: httpx.Client
+) -> None:
+    from p1guard.rp import LoginError
+
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    start = web.login(session)
+    with pytest.raises(LoginError) as info:
+        web.callback(session, {"state": "forged", "code": "x"})
+    assert info.value.reason == "state_mismatch"
+    location = browser.get(start.url).headers["location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert web.callback(session, query) == "/"
+
+
+def test_anonymous_login_flood_cannot_evict_sessions(
+    pingone_mock: MockPingOne, browser: httpx.Client
+) -> None:
+    from p1guard.rp import MemoryStore
+
+    web = make_web(pingone_mock, store=MemoryStore(maxsize=50))
+    victim: dict[str, Any] = {}
+    sign_in(web, browser, victim)
+    for _ in range(200):
+        web.login({})  # an attacker's anonymous /login requests
+    assert web.user(victim) is not None

@@ -91,9 +91,9 @@ def test_replayed_callback_in_same_browser_rejected(
     session: dict[str, Any] = {}
     start = web.login(session)
     query = callback_query(browser, start.url)
-    login_id = session["p1guard.login"]
+    pending = list(session["p1guard.login"])
     web.callback(session, query)
-    replay: dict[str, Any] = {"p1guard.login": login_id}  # a stolen pre-login cookie
+    replay: dict[str, Any] = {"p1guard.login": pending}  # a stolen pre-login cookie
     assert refused(web, replay, query).reason == "login_not_found"
 
 
