@@ -10,12 +10,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from .bearer import BearerRules, error_response, log_rejection
+from .bearer import BearerRules, ErrorResponse, error_response, log_rejection
 from .errors import AuthError
 from .tokens import AccessToken
 
 if TYPE_CHECKING:
     from .guard import Guard
+    from .resource_metadata import ResourceMetadata
 
 __all__ = ["BearerTokenMiddleware", "TokenUser"]
 
@@ -92,6 +93,9 @@ class BearerTokenMiddleware:
       attached, nor silently downgraded to anonymous).
     * ``lifespan`` and other scope types pass through untouched.
     * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
+    * ``resource_metadata`` (a :class:`~p1guard.resource_metadata.ResourceMetadata`): its
+      RFC 9728 document is answered at its ``well_known_path`` (``GET``, no token needed) and
+      401 challenges carry ``resource_metadata="<its URL>"``.
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health", "/docs/*"])
     ... # doctest: +SKIP
@@ -108,6 +112,7 @@ class BearerTokenMiddleware:
         match: Literal["all", "any"] = "all",
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
+        resource_metadata: ResourceMetadata | None = None,
     ) -> None:
         self.app = app
         self.rules = BearerRules(
@@ -118,6 +123,7 @@ class BearerTokenMiddleware:
             match=match,
             check_revocation=check_revocation,
             allow_query_token=allow_query_token,
+            resource_metadata=resource_metadata,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -126,7 +132,13 @@ class BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         rules = self.rules
-        if rules.is_public(_route_path(scope)):
+        path = _route_path(scope)
+        if rules.resource_metadata is not None and kind == "http":
+            served = rules.metadata_response(path, scope.get("method", "GET"))
+            if served is not None:
+                await _respond(served, send)
+                return
+        if rules.is_public(path):
             _attach(scope, None, overwrite=False)
             await self.app(scope, receive, send)
             return
@@ -135,7 +147,7 @@ class BearerTokenMiddleware:
         except AuthError as err:
             if not rules.tolerates(err):
                 log_rejection(logger, err, scope.get("method", "WEBSOCKET"), scope.get("path", ""))
-                await _reject(err, kind, receive, send)
+                await _reject(rules.challenge(err), kind, receive, send)
                 return
             token = None
         _attach(scope, token, overwrite=True)
@@ -178,7 +190,11 @@ async def _reject(err: AuthError, kind: str, receive: Receive, send: Send) -> No
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.close", "code": 1008, "reason": err.body["error"]})
         return
-    status, headers, body = error_response(err)
+    await _respond(error_response(err), send)
+
+
+async def _respond(response: ErrorResponse, send: Send) -> None:
+    status, headers, body = response
     await send(
         {
             "type": "http.response.start",

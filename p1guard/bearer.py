@@ -32,6 +32,7 @@ from .errors import AuthError, ConfigError, InvalidRequest, MissingToken
 
 if TYPE_CHECKING:
     from .guard import Guard
+    from .resource_metadata import ResourceMetadata
     from .tokens import AccessToken
 
 __all__ = [
@@ -253,6 +254,8 @@ class BearerRules:
     ``public_paths`` skip authentication (see :class:`PathMatcher`); ``required=False`` lets
     requests *without* bearer credentials through (a token that is sent must still be valid);
     ``scopes``/``match``/``check_revocation`` are passed to :meth:`Guard.verify`.
+    ``resource_metadata`` (RFC 9728) is served at its well-known path, without a token, and
+    its URL added to 401 challenges (as is ``guard.resource_metadata_url`` otherwise).
     """
 
     def __init__(
@@ -265,8 +268,16 @@ class BearerRules:
         match: Literal["all", "any"] = "all",
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
+        resource_metadata: ResourceMetadata | None = None,
     ) -> None:
         self.guard = guard
+        self.resource_metadata = resource_metadata
+        self._metadata_body = b"" if resource_metadata is None else resource_metadata.json_bytes()
+        self.resource_metadata_url: str | None = (
+            getattr(guard, "resource_metadata_url", None)
+            if resource_metadata is None
+            else resource_metadata.metadata_url
+        )
         self.public_paths = PathMatcher(public_paths)
         self.required = required
         self.scopes = None if scopes is None else tuple(scopes)
@@ -298,6 +309,26 @@ class BearerRules:
         return await self.guard.averify(
             raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
         )
+
+    def metadata_response(self, path: str, method: str) -> ErrorResponse | None:
+        """The RFC 9728 document's response if ``path`` is its well-known path, else ``None``.
+
+        ``GET``/``HEAD`` get 200 JSON with ``Cache-Control: max-age=3600``; other methods 405.
+        """
+        metadata = self.resource_metadata
+        if metadata is None or path != metadata.well_known_path:
+            return None
+        if method not in ("GET", "HEAD"):
+            return ErrorResponse(405, [("Allow", "GET, HEAD"), ("Content-Length", "0")], b"")
+        body = self._metadata_body
+        headers = metadata.response_headers(body)
+        return ErrorResponse(200, headers, b"" if method == "HEAD" else body)
+
+    def challenge(self, err: AuthError) -> AuthError:
+        """Stamp the RFC 9728 metadata URL on ``err`` (shown in 401 challenges only)."""
+        if self.resource_metadata_url is not None and err.resource_metadata is None:
+            err.resource_metadata = self.resource_metadata_url
+        return err
 
     def tolerates(self, err: AuthError) -> bool:
         """Whether the request may go on without a token (``required=False``, none sent)."""

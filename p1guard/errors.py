@@ -15,6 +15,9 @@
   :class:`ProviderUnavailable`  503     ``temporarily_unavailable`` PingOne down or wrong
   ============================  ======  ========================  ==========================
 
+  :class:`InsufficientUserAuthentication` (401, ``insufficient_user_authentication``, RFC 9470):
+  the user must sign in again with a stronger method (``acr``) or more recently (``auth_time``).
+
 Messages never contain tokens, codes or secrets: callers pass fixed descriptions and,
 at most, short hashes.
 """
@@ -29,6 +32,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "MissingToken",
@@ -79,6 +83,9 @@ class AuthError(P1GuardError):
     status_code: int = 401
     error: str | None = None
     default_description: str = "Authorization failed"
+    #: Absolute URL of the RFC 9728 metadata document; 401 challenges then carry
+    #: ``resource_metadata="…"`` (§5.1). Stamped by the Guard or middleware when configured.
+    resource_metadata: str | None = None
 
     def __init__(
         self,
@@ -100,6 +107,8 @@ class AuthError(P1GuardError):
         if self.error:
             params.append(("error", self.error))
             params.append(("error_description", self.description))
+        if self.resource_metadata and self.status_code == 401:
+            params.append(("resource_metadata", self.resource_metadata))
         return params
 
     @property
@@ -203,6 +212,47 @@ class InsufficientScope(AuthError):
     def challenge_params(self) -> list[tuple[str, str]]:
         """Adds ``scope="…"`` (RFC 6750 §3) with the scopes the route requires."""
         return [*super().challenge_params(), ("scope", " ".join(self.required))]
+
+
+class InsufficientUserAuthentication(AuthError):
+    """The token is valid but its user signed in too weakly or too long ago (401, RFC 9470).
+
+    ``acr_values`` (the acceptable ``acr`` values, most preferred first) and ``max_age``
+    (seconds) tell the client what to ask PingOne for when it sends the user back to sign in;
+    they become the ``acr_values="…"`` and ``max_age="…"`` challenge parameters.
+
+    >>> err = InsufficientUserAuthentication(acr_values=["Multi_Factor"])
+    >>> err.status_code, err.www_authenticate  # doctest: +NORMALIZE_WHITESPACE
+    (401, 'Bearer error="insufficient_user_authentication",
+    error_description="A different authentication level is required",
+    acr_values="Multi_Factor"')
+    """
+
+    status_code = 401
+    error = "insufficient_user_authentication"
+    default_description = "A different authentication level is required"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        acr_values: Iterable[str] | None = None,
+        max_age: int | None = None,
+        reason: str | None = None,
+        realm: str | None = None,
+    ) -> None:
+        self.acr_values = tuple(acr_values or ())
+        self.max_age = max_age
+        super().__init__(description, reason=reason or self.error, realm=realm)
+
+    def challenge_params(self) -> list[tuple[str, str]]:
+        """Adds ``acr_values="…"`` (space-separated) and/or ``max_age="…"`` (RFC 9470 §3)."""
+        params = super().challenge_params()
+        if self.acr_values:
+            params.append(("acr_values", _sanitize(" ".join(self.acr_values))))
+        if self.max_age is not None:
+            params.append(("max_age", str(self.max_age)))
+        return params
 
 
 class ProviderUnavailable(AuthError):

@@ -11,7 +11,9 @@ Order of work for ``verify(token, scopes=…)``:
 5. ``check_revocation`` (on the Guard or per call): a locally valid token must also be active
    at introspection (cached for ``introspection_ttl``), since a revoked PingOne JWT still verifies.
 6. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
-   :class:`InsufficientScope`.
+   :class:`InsufficientScope`. Then, only when ``acr_values``/``max_age`` are set (per call or
+   on the Guard), step-up (RFC 9470): ``acr`` must be acceptable and ``auth_time`` recent, else
+   :class:`InsufficientUserAuthentication`.
 7. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
    source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
 
@@ -34,6 +36,7 @@ from .errors import (
     AuthError,
     ConfigError,
     InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidToken,
     MissingToken,
     ProviderUnavailable,
@@ -55,13 +58,14 @@ from .jwt import (
 )
 from .keys import ALGORITHMS, SigningKey
 from .metrics import CACHE, VERIFICATIONS
+from .resource_metadata import check_url
 from .shared_cache import RedisCache, SharedAnswer
 from .tokens import AccessToken
 
 if TYPE_CHECKING:
     from .metrics import Metrics
 
-__all__ = ["Guard", "Match", "Mode", "require_scopes"]
+__all__ = ["Guard", "Match", "Mode", "require_authentication", "require_scopes", "step_up_options"]
 
 log = logging.getLogger("p1guard.guard")
 
@@ -105,6 +109,86 @@ def require_scopes(
     return token
 
 
+def _acr_tuple(acr_values: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """``acr_values`` as a tuple (a string is space-separated); ``None`` stays ``None``."""
+    if acr_values is None:
+        return None
+    values = tuple(acr_values.split()) if isinstance(acr_values, str) else tuple(acr_values)
+    if not all(isinstance(value, str) and value and value.split() == [value] for value in values):
+        raise ConfigError("acr_values", f"expected acr names like 'Multi_Factor', got {values!r}")
+    return values
+
+
+def _check_max_age(max_age: int | None) -> int | None:
+    if max_age is not None and (
+        not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0
+    ):
+        raise ConfigError("max_age", f"expected a non-negative number of seconds, got {max_age!r}")
+    return max_age
+
+
+def step_up_options(
+    acr_values: str | Iterable[str] | None, max_age: int | None
+) -> tuple[tuple[str, ...] | None, int | None]:
+    """``acr_values`` (a tuple; a string is space-separated) and ``max_age``, validated — for
+    adapters that want a bad value refused when a route is declared, not on each request.
+
+    >>> step_up_options("Multi_Factor", 300)
+    (('Multi_Factor',), 300)
+    """
+    return _acr_tuple(acr_values), _check_max_age(max_age)
+
+
+def require_authentication(
+    token: AccessToken,
+    acr_values: str | Iterable[str] | None = None,
+    max_age: int | None = None,
+    now: float | None = None,
+    leeway: float = 0.0,
+) -> AccessToken:
+    """Step-up (RFC 9470) on its own: ``token`` if its user signed in strongly and recently
+    enough, else :class:`InsufficientUserAuthentication` naming what to ask PingOne for.
+
+    ``acr_values``: the ``acr`` claim must be one of them (empty or ``None``: any). ``max_age``:
+    the ``auth_time`` claim must exist and be at most ``max_age`` (+ ``leeway``) seconds before
+    ``now``. Client-credentials tokens carry neither claim, so they fail whichever is asked.
+
+    >>> token = AccessToken({"acr": "Multi_Factor", "auth_time": 1000}, token_id="ab12cd34")
+    >>> require_authentication(token, ["Multi_Factor"], max_age=300, now=1200) is token
+    True
+    >>> require_authentication(token, max_age=60, now=1200)
+    Traceback (most recent call last):
+    p1guard.errors.InsufficientUserAuthentication: More recent authentication is required
+    """
+    wanted = _acr_tuple(acr_values)
+    _check_max_age(max_age)
+    if wanted and token.get("acr") not in wanted:
+        raise InsufficientUserAuthentication(
+            acr_values=wanted, max_age=max_age, reason="acr_not_accepted"
+        )
+    if max_age is not None:
+        auth_time = token.get("auth_time")
+        if (
+            not isinstance(auth_time, int | float)
+            or isinstance(auth_time, bool)
+            or auth_time != auth_time  # NaN
+        ):
+            raise InsufficientUserAuthentication(
+                "More recent authentication is required",
+                acr_values=wanted,
+                max_age=max_age,
+                reason="no_auth_time",
+            )
+        if (time.time() if now is None else now) - auth_time > max_age + leeway:
+            raise InsufficientUserAuthentication(
+                "More recent authentication is required",
+                acr_values=wanted,
+                max_age=max_age,
+                reason="auth_too_old",
+            )
+    return token
+
+
 def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
     """A shared answer, waiting briefly while another worker introspects the same token."""
     hit = yield shared.get(digest)
@@ -140,7 +224,8 @@ class Guard:
     claims every token must carry; ``cache_size`` bounds both token caches;
     ``shared_cache`` (a :class:`~p1guard.shared_cache.RedisCache`) shares introspection answers
     between workers and hosts; ``denylist=True`` also shares the tokens :meth:`deny` refuses
-    (one Redis lookup per request).
+    (one Redis lookup per request). ``resource_metadata_url`` (see
+    :class:`~p1guard.resource_metadata.ResourceMetadata`) is added to 401 challenges.
     """
 
     def __init__(
@@ -159,12 +244,15 @@ class Guard:
         algorithms: Iterable[str] | None = None,
         strict_typ: bool = False,
         required_claims: Iterable[str] = (),
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
         max_token_size: int = MAX_TOKEN_SIZE,
         cache_size: int = 10_000,
         introspection_ttl: Seconds = 60,
         negative_ttl: Seconds = 10,
         shared_cache: RedisCache | None = None,
         denylist: bool = False,
+        resource_metadata_url: str | None = None,
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
@@ -178,6 +266,12 @@ class Guard:
         self.mode: Mode = mode
         self.check_revocation = check_revocation
         self.realm = realm
+        #: RFC 9728 metadata URL put in 401 challenges as ``resource_metadata="…"``.
+        self.resource_metadata_url = (
+            None
+            if resource_metadata_url is None
+            else check_url("resource_metadata_url", resource_metadata_url, allow_query=True)
+        )
         issuers = frozenset({pingone.issuer})
         audiences = as_frozenset("audience", audience)
         leeway_s = to_seconds("leeway", leeway, maximum=300)  # more would disable expiry
@@ -191,6 +285,10 @@ class Guard:
             required_claims=tuple(required_claims),
         )
         self._rules = header_rules(self.policy)
+        # Step-up (RFC 9470) for every call that does not pass its own acr_values/max_age.
+        self.acr_values = _acr_tuple(acr_values)
+        self.max_age = _check_max_age(max_age)
+        self._step_up = self.acr_values is not None or self.max_age is not None
         self._verified: VerifiedTokenCache[AccessToken] = VerifiedTokenCache(cache_size)
         self.introspection_policy = IntrospectionPolicy(
             issuers=issuers,
@@ -235,10 +333,14 @@ class Guard:
         scopes: str | Iterable[str] | None = None,
         match: Match = "all",
         check_revocation: bool | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> AccessToken:
         """Verify ``token`` and its scopes; raise an :class:`AuthError` subclass on any doubt.
 
-        ``scopes`` may be a list or one space-separated string.
+        ``scopes`` may be a list or one space-separated string. ``acr_values``/``max_age``
+        (step-up, RFC 9470) override the Guard's for this call; ``acr_values=()`` lifts its
+        ``acr`` requirement.
         """
         via: _Via = "flow"  # until _start tells
         try:
@@ -246,6 +348,8 @@ class Guard:
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
             access = require_scopes(access, scopes, match)
+            if self._step_up or acr_values is not None or max_age is not None:
+                access = self._step_up_check(access, acr_values, max_age)
         except AuthError as exc:
             raise self._finish(exc, token, via) from None
         if self._metrics is not None:
@@ -259,6 +363,8 @@ class Guard:
         scopes: str | Iterable[str] | None = None,
         match: Match = "all",
         check_revocation: bool | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
         via: _Via = "flow"  # until _start tells
@@ -267,11 +373,25 @@ class Guard:
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
             access = require_scopes(access, scopes, match)
+            if self._step_up or acr_values is not None or max_age is not None:
+                access = self._step_up_check(access, acr_values, max_age)
         except AuthError as exc:
             raise self._finish(exc, token, via) from None
         if self._metrics is not None:
             self._measure(self._metrics, access, token, via)
         return access
+
+    def _step_up_check(
+        self, access: AccessToken, acr_values: str | Iterable[str] | None, max_age: int | None
+    ) -> AccessToken:
+        """Step 6's step-up half, with this call's values or else the Guard's."""
+        return require_authentication(
+            access,
+            self.acr_values if acr_values is None else acr_values,
+            self.max_age if max_age is None else max_age,
+            time.time(),
+            self.policy.leeway,
+        )
 
     @property
     def can_introspect(self) -> bool:
@@ -454,6 +574,8 @@ class Guard:
 
     def _finish(self, exc: AuthError, token: str | None, via: _Via) -> AuthError:
         exc.realm = self.realm
+        if self.resource_metadata_url is not None:
+            exc.resource_metadata = self.resource_metadata_url
         if token and isinstance(token, str):
             log.debug("token %s refused: %s", token_id(token_digest(token)), exc.reason)
         if self._metrics is not None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .guard import Guard
+    from .resource_metadata import ResourceMetadata
 
 __all__ = ["ENVIRON_KEY", "BearerTokenMiddleware"]
 
@@ -42,6 +43,8 @@ class BearerTokenMiddleware:
     * WSGI servers merge repeated headers into one comma-joined ``HTTP_AUTHORIZATION``; two
       bearer credentials in it are rejected as duplicate headers (400).
     * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
+    * ``resource_metadata``: its RFC 9728 document is answered at its ``well_known_path``
+      (``GET``, no token needed) and 401 challenges carry ``resource_metadata="<its URL>"``.
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health"])  # doctest: +SKIP
     >>> def view(environ, start_response):  # doctest: +SKIP
@@ -59,6 +62,7 @@ class BearerTokenMiddleware:
         match: Literal["all", "any"] = "all",
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
+        resource_metadata: ResourceMetadata | None = None,
     ) -> None:
         self.app = app
         self.rules = BearerRules(
@@ -69,11 +73,18 @@ class BearerTokenMiddleware:
             match=match,
             check_revocation=check_revocation,
             allow_query_token=allow_query_token,
+            resource_metadata=resource_metadata,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         rules = self.rules
-        if rules.is_public(environ.get("PATH_INFO") or "/"):
+        path = environ.get("PATH_INFO") or "/"
+        if rules.resource_metadata is not None:
+            served = rules.metadata_response(path, environ.get("REQUEST_METHOD", "GET"))
+            if served is not None:
+                start_response(served.status_line, served.headers)
+                return [served.body]
+        if rules.is_public(path):
             environ[ENVIRON_KEY] = None
             return self.app(environ, start_response)
         header: Any = environ.get("HTTP_AUTHORIZATION")
@@ -84,7 +95,7 @@ class BearerTokenMiddleware:
             token: AccessToken | None = rules.verify(raw)
         except AuthError as err:
             if not rules.tolerates(err):
-                return _reject(err, environ, start_response)
+                return _reject(rules.challenge(err), environ, start_response)
             token = None
         environ[ENVIRON_KEY] = token
         return self.app(environ, start_response)

@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from p1guard import AuthError, ConfigError, MissingToken
+from p1guard import AuthError, ConfigError, InsufficientUserAuthentication, MissingToken
+from p1guard.guard import require_authentication, step_up_options
 
 from .auth import Match, Outcome, aauthenticate, authenticate, check_scopes, error_response_for
 from .conf import get_guard
@@ -26,16 +28,35 @@ __all__ = ["require_token"]
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def refusal(outcome: Outcome, scopes: tuple[str, ...], match: Match) -> AuthError | None:
-    """Why a request with ``outcome`` may not run a view needing ``scopes`` (``None``: it may).
+def refusal(
+    outcome: Outcome,
+    scopes: tuple[str, ...],
+    match: Match,
+    acr_values: tuple[str, ...] | None = None,
+    max_age: int | None = None,
+) -> AuthError | None:
+    """Why a request with ``outcome`` may not run a view needing ``scopes`` and, with
+    ``acr_values``/``max_age``, step-up authentication (``None``: it may).
 
     >>> refusal(authenticate(request), ("read",), "all")         # doctest: +SKIP
     """
     if outcome.token is None:
         return outcome.error or MissingToken(realm=get_guard().realm)
-    if not scopes:
-        return None
-    return check_scopes(outcome.token, scopes, match, get_guard().realm)
+    denied: AuthError | None = None
+    if scopes:
+        denied = check_scopes(outcome.token, scopes, match, get_guard().realm)
+    if denied is None and (acr_values is not None or max_age is not None):
+        # The token was verified once for the request; the view's step-up is checked here, with
+        # the same rules and leeway as Guard.verify(acr_values=…, max_age=…).
+        guard = get_guard()
+        try:
+            require_authentication(
+                outcome.token, acr_values, max_age, time.time(), guard.policy.leeway
+            )
+        except InsufficientUserAuthentication as err:
+            err.realm = guard.realm
+            denied = err
+    return denied
 
 
 @overload
@@ -43,10 +64,20 @@ def require_token(view: View, /) -> View: ...
 
 
 @overload
-def require_token(*scopes: str, match: Match = "all") -> Callable[[View], View]: ...
+def require_token(
+    *scopes: str,
+    match: Match = "all",
+    acr_values: Iterable[str] | None = None,
+    max_age: int | None = None,
+) -> Callable[[View], View]: ...
 
 
-def require_token(*scopes: Any, match: Match = "all") -> Any:
+def require_token(
+    *scopes: Any,
+    match: Match = "all",
+    acr_values: Iterable[str] | None = None,
+    max_age: int | None = None,
+) -> Any:
     """Require a valid token carrying ``scopes`` (every one, or ``match="any"``) on a view.
 
     Works on sync and ``async def`` function views, with or without
@@ -55,6 +86,8 @@ def require_token(*scopes: Any, match: Match = "all") -> Any:
     ``WWW-Authenticate`` header of the :class:`~p1guard.AuthError`. The view is marked
     ``csrf_exempt``: it only accepts a bearer token, which browsers never send on their own.
     ``request.access_token`` is set for the view (``request.user`` too, with ``USER_MAPPING``).
+    ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a weaker or older
+    sign-in gets 401 ``insufficient_user_authentication``.
 
     >>> @require_token                                           # doctest: +SKIP
     ... async def me(request): ...                              # any valid token
@@ -69,16 +102,23 @@ def require_token(*scopes: Any, match: Match = "all") -> Any:
         if not isinstance(scope, str) or not scope or " " in scope:
             raise ConfigError("scopes", f"each scope must be one non-empty word, got {scope!r}")
     wanted = tuple(scopes)
-    return functools.partial(_decorate, scopes=wanted, match=match)
+    acr, age = step_up_options(acr_values, max_age)
+    return functools.partial(_decorate, scopes=wanted, match=match, acr_values=acr, max_age=age)
 
 
-def _decorate(view: View, scopes: tuple[str, ...], match: Match) -> View:
+def _decorate(
+    view: View,
+    scopes: tuple[str, ...],
+    match: Match,
+    acr_values: tuple[str, ...] | None = None,
+    max_age: int | None = None,
+) -> View:
     wrapper: Callable[..., Any]
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            denied = refusal(await aauthenticate(request), scopes, match)
+            denied = refusal(await aauthenticate(request), scopes, match, acr_values, max_age)
             if denied is not None:
                 return error_response_for(denied, request)
             return await view(request, *args, **kwargs)
@@ -88,7 +128,7 @@ def _decorate(view: View, scopes: tuple[str, ...], match: Match) -> View:
 
         @functools.wraps(view)
         def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            denied = refusal(authenticate(request), scopes, match)
+            denied = refusal(authenticate(request), scopes, match, acr_values, max_age)
             if denied is not None:
                 return error_response_for(denied, request)
             response: HttpResponseBase = view(request, *args, **kwargs)

@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from p1guard.guard import step_up_options
+
 from .auth import (
     Match,
     Outcome,
@@ -43,7 +45,8 @@ class TokenRequiredMixin(_Base):
     ``required_scopes`` is one list for every method or a dict per HTTP method
     (``HEAD`` falls back to ``GET``, ``"*"`` is the default entry); a method the dict does not
     list is refused with 405 and an ``Allow`` header of the listed ones (fail closed).
-    ``scope_match = "any"`` needs one scope instead of all. Async views (``async def get``)
+    ``scope_match = "any"`` needs one scope instead of all. ``acr_values``/``max_age``
+    demand step-up authentication (RFC 9470), as in the decorator. Async views (``async def get``)
     are checked with ``averify``. Like the decorator, the view is ``csrf_exempt`` and
     refusals are JSON with ``WWW-Authenticate``.
 
@@ -54,11 +57,14 @@ class TokenRequiredMixin(_Base):
 
     required_scopes: ClassVar[RequiredScopes] = ()
     scope_match: ClassVar[Match] = "all"
+    acr_values: ClassVar[tuple[str, ...] | None] = None
+    max_age: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse a view that lists the mixin right of ``View``: ``View.dispatch`` would run
         first and never call the mixin's, so the view would be served without a token."""
         super().__init_subclass__(**kwargs)
+        step_up_options(cls.acr_values, cls.max_age)  # a bad value fails here, not per request
         mro = cls.__mro__
         if issubclass(cls, View) and mro.index(View) < mro.index(TokenRequiredMixin):
             raise ImproperlyConfigured(
@@ -89,7 +95,8 @@ class TokenRequiredMixin(_Base):
 
     def _refusal(self, request: HttpRequest, outcome: Outcome) -> HttpResponse | None:
         scopes = scopes_for(self.required_scopes, request.method)
-        denied = refusal(outcome, scopes or (), self.scope_match)
+        acr_values, max_age = step_up_options(self.acr_values, self.max_age)
+        denied = refusal(outcome, scopes or (), self.scope_match, acr_values, max_age)
         if denied is not None:
             return error_response_for(denied, request)
         if scopes is None:

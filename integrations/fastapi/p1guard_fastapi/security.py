@@ -37,7 +37,7 @@ from starlette.responses import Response
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard, MissingToken
 from p1guard.bearer import error_response, extract_bearer, query_tokens
-from p1guard.guard import Match
+from p1guard.guard import Match, step_up_options
 
 from ._env import env_flag, guard_from_env
 from .docs import add_operation_scopes, swagger_ui_init_oauth
@@ -109,6 +109,8 @@ class PingOneBearer(OAuth2):
     ``auto_error=False`` yields ``None`` when no bearer token is sent (a bad one is still
     rejected). ``match="any"`` accepts any one of the combined scopes; ``check_revocation``
     overrides the Guard's setting; ``allow_query_token`` accepts ``?access_token=``.
+    ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a weaker or older
+    sign-in gets 401 ``insufficient_user_authentication`` with the values in the challenge.
     """
 
     def __init__(
@@ -123,6 +125,8 @@ class PingOneBearer(OAuth2):
         match: Match = "all",
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
+        acr_values: Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> None:
         if not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
@@ -141,6 +145,7 @@ class PingOneBearer(OAuth2):
         self.match: Match = match
         self.check_revocation = check_revocation
         self.allow_query_token = allow_query_token
+        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
         issuer = guard.pingone.issuer
         flow = OAuthFlowAuthorizationCode(
             authorizationUrl=f"{issuer}/authorize",
@@ -190,6 +195,8 @@ class PingOneBearer(OAuth2):
                 scopes=security_scopes.scopes,
                 match=self.match,
                 check_revocation=self.check_revocation,
+                acr_values=self.acr_values,
+                max_age=self.max_age,
             )
         except AuthError as err:
             if not self.auto_error and isinstance(err, MissingToken):

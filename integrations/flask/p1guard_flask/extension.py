@@ -24,7 +24,7 @@ from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask.typing import ResponseReturnValue
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard
-from p1guard.guard import Match
+from p1guard.guard import Match, step_up_options
 
 from .context import set_token
 from .login_settings import PINGONE_KEYS, uses_login_config
@@ -183,6 +183,8 @@ class P1Guard(SignIn):
         *,
         match: Match = "all",
         check_revocation: bool | None = None,
+        acr_values: Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> AccessToken:
         """Check the current request's bearer token now; store and return it, or raise.
 
@@ -196,7 +198,12 @@ class P1Guard(SignIn):
         """
         state = _state_for(check_revocation)
         token = state.guard.verify(
-            state.bearer(), scopes=scopes, match=match, check_revocation=check_revocation
+            state.bearer(),
+            scopes=scopes,
+            match=match,
+            check_revocation=check_revocation,
+            acr_values=acr_values,
+            max_age=max_age,
         )
         set_token(token)
         return token
@@ -207,6 +214,8 @@ class P1Guard(SignIn):
         *,
         match: Match = "all",
         check_revocation: bool | None = None,
+        acr_values: Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify_request`, for ``async def`` views.
 
@@ -214,7 +223,12 @@ class P1Guard(SignIn):
         """
         state = _state_for(check_revocation)
         token = await state.guard.averify(
-            state.bearer(), scopes=scopes, match=match, check_revocation=check_revocation
+            state.bearer(),
+            scopes=scopes,
+            match=match,
+            check_revocation=check_revocation,
+            acr_values=acr_values,
+            max_age=max_age,
         )
         set_token(token)
         return token
@@ -224,11 +238,21 @@ class P1Guard(SignIn):
 
     @overload
     def require_token(
-        self, *scopes: str, match: Match = "all", check_revocation: bool | None = None
+        self,
+        *scopes: str,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+        acr_values: Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> Callable[[F], F]: ...
 
     def require_token(
-        self, *scopes: Any, match: Match = "all", check_revocation: bool | None = None
+        self,
+        *scopes: Any,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+        acr_values: Iterable[str] | None = None,
+        max_age: int | None = None,
     ) -> Any:
         """Decorate a view (sync or ``async def``) to demand a valid token with ``scopes``.
 
@@ -236,6 +260,9 @@ class P1Guard(SignIn):
         valid token. The verified token is :data:`~p1guard_flask.current_token` in the view.
         ``check_revocation=True`` needs a Guard with client credentials: without, a
         :class:`~p1guard.ConfigError` here (an app is already set up) or in :meth:`init_app`.
+        ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a token whose
+        ``acr`` is not listed or whose ``auth_time`` is older gets a 401
+        ``insufficient_user_authentication`` challenge.
 
         >>> @app.post("/items")                                    # doctest: +SKIP
         ... @p1.require_token("write")
@@ -248,10 +275,17 @@ class P1Guard(SignIn):
             return self._wrap(scopes[0], (), "all", None)
         wanted = _scope_tuple(scopes)
         how = _check_match(match)
-        return lambda view: self._wrap(view, wanted, how, check_revocation)
+        step_up = step_up_options(acr_values, max_age)  # refused now, not per request
+        return lambda view: self._wrap(view, wanted, how, check_revocation, *step_up)
 
     def _wrap(
-        self, view: F, scopes: tuple[str, ...], match: Match, check_revocation: bool | None
+        self,
+        view: F,
+        scopes: tuple[str, ...],
+        match: Match,
+        check_revocation: bool | None,
+        acr_values: tuple[str, ...] | None = None,
+        max_age: int | None = None,
     ) -> F:
         if check_revocation:
             self._needs_revocation(_view_name(view))
@@ -260,14 +294,26 @@ class P1Guard(SignIn):
 
             @functools.wraps(view)
             async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                await self.averify_request(wanted, match=match, check_revocation=check_revocation)
+                await self.averify_request(
+                    wanted,
+                    match=match,
+                    check_revocation=check_revocation,
+                    acr_values=acr_values,
+                    max_age=max_age,
+                )
                 return await view(*args, **kwargs)
 
             return cast(F, async_guarded)
 
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            self.verify_request(wanted, match=match, check_revocation=check_revocation)
+            self.verify_request(
+                wanted,
+                match=match,
+                check_revocation=check_revocation,
+                acr_values=acr_values,
+                max_age=max_age,
+            )
             return view(*args, **kwargs)
 
         return cast(F, guarded)

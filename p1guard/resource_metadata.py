@@ -1,0 +1,203 @@
+"""OAuth 2.0 Protected Resource Metadata (RFC 9728): tell clients how to get a token.
+
+Pure, no I/O. :class:`ResourceMetadata` builds the JSON document a protected API serves at
+``/.well-known/oauth-protected-resource`` and the absolute URL that 401 challenges point to
+with ``resource_metadata="…"`` (RFC 9728 §5.1).
+
+Where the document lives (RFC 9728 §3.1): the well-known suffix goes between the host and the
+path of the resource identifier, and a trailing ``/`` is dropped:
+
+* ``https://api.example.com`` →
+  ``https://api.example.com/.well-known/oauth-protected-resource``
+* ``https://api.example.com/v1/`` →
+  ``https://api.example.com/.well-known/oauth-protected-resource/v1``
+
+The middlewares (:mod:`p1guard.asgi`, :mod:`p1guard.wsgi`) serve the document at
+:attr:`ResourceMetadata.well_known_path`. Behind a proxy that mounts the API under a prefix,
+pass the public ``metadata_url`` explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .guard import Guard
+
+__all__ = ["WELL_KNOWN_PREFIX", "ResourceMetadata", "check_url"]
+
+#: RFC 9728 §3: the registered well-known URI suffix, as a path prefix.
+WELL_KNOWN_PREFIX = "/.well-known/oauth-protected-resource"
+
+_BEARER_METHODS = frozenset({"header", "body", "query"})
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(field: str, url: object, *, allow_query: bool = False) -> str:
+    """``url`` as an absolute ``https`` URL (``http`` only on loopback), else ConfigError."""
+    if not isinstance(url, str) or not url:
+        raise ConfigError(field, "expected an absolute URL such as 'https://api.example.com'")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(field, f"{url!r} is not a valid URL") from exc
+    if parts.scheme == "http":
+        if not _is_loopback(host):
+            raise ConfigError(field, f"{url!r} must use https (http is allowed on loopback only)")
+    elif parts.scheme != "https":
+        raise ConfigError(field, f"{url!r} must be an absolute https URL")
+    if not host:
+        raise ConfigError(field, f"{url!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(field, f"{url!r} must not contain credentials")
+    if parts.fragment or url.endswith("#"):
+        raise ConfigError(field, f"{url!r} must not contain a fragment")
+    if parts.query and not allow_query:
+        raise ConfigError(field, f"{url!r} should not contain a query (RFC 9728 §1.2)")
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise ConfigError(field, f"{url!r} must be printable ASCII without spaces")
+    return url
+
+
+class ResourceMetadata:
+    """The RFC 9728 metadata of one protected resource (API).
+
+    ``resource`` is the resource identifier (usually the Guard's audience URL) and ``issuer``
+    the PingOne issuer, its one authorization server. ``metadata_url`` defaults to the
+    RFC 9728 §3.1 location derived from ``resource``.
+
+    >>> md = ResourceMetadata("https://api.example.com", "https://auth.pingone.eu/abc/as",
+    ...                       scopes_supported=["read", "write"])
+    >>> md.metadata_url
+    'https://api.example.com/.well-known/oauth-protected-resource'
+    >>> md.document()["authorization_servers"]
+    ['https://auth.pingone.eu/abc/as']
+    """
+
+    __slots__ = (
+        "bearer_methods_supported",
+        "extra",
+        "issuer",
+        "metadata_url",
+        "resource",
+        "resource_name",
+        "scopes_supported",
+        "well_known_path",
+    )
+
+    def __init__(
+        self,
+        resource: str,
+        issuer: str,
+        *,
+        scopes_supported: Iterable[str] = (),
+        resource_name: str | None = None,
+        bearer_methods_supported: Iterable[str] = ("header",),
+        metadata_url: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.resource = check_url("resource", resource)
+        self.issuer = check_url("issuer", issuer)
+        if isinstance(scopes_supported, str):
+            raise ConfigError("scopes_supported", "expected a list of scopes, got a single string")
+        scopes = tuple(scopes_supported)
+        if not all(isinstance(s, str) and s and " " not in s for s in scopes):
+            raise ConfigError("scopes_supported", "every scope must be a non-empty string")
+        self.scopes_supported = scopes
+        if resource_name is not None and (not isinstance(resource_name, str) or not resource_name):
+            raise ConfigError("resource_name", "expected a non-empty string or None")
+        self.resource_name = resource_name
+        if isinstance(bearer_methods_supported, str):
+            raise ConfigError("bearer_methods_supported", "expected a list, got a single string")
+        methods = tuple(bearer_methods_supported)
+        if not set(methods) <= _BEARER_METHODS:
+            raise ConfigError(
+                "bearer_methods_supported", f"use 'header', 'body' or 'query', got {methods!r}"
+            )
+        self.bearer_methods_supported = methods
+        parts = urlsplit(self.resource)
+        suffix = parts.path.rstrip("/")
+        self.well_known_path = WELL_KNOWN_PREFIX + suffix
+        if metadata_url is None:
+            metadata_url = urlunsplit(
+                (parts.scheme, parts.netloc, self.well_known_path, parts.query, "")
+            )
+        self.metadata_url = check_url("metadata_url", metadata_url, allow_query=True)
+        self.extra = dict(extra or {})
+        reserved = {"resource", "authorization_servers"} & set(self.extra)
+        if reserved:
+            raise ConfigError("extra", f"{sorted(reserved)} are set by p1guard, not by extra")
+
+    @classmethod
+    def for_guard(
+        cls,
+        guard: Guard,
+        *,
+        resource: str | None = None,
+        scopes_supported: Iterable[str] = (),
+        resource_name: str | None = None,
+        metadata_url: str | None = None,
+    ) -> ResourceMetadata:
+        """Metadata for ``guard``: its issuer, and its audience as ``resource`` unless given.
+
+        Without ``resource`` the Guard must have exactly one audience, and it must be a URL.
+        """
+        if resource is None:
+            audiences = sorted(guard.policy.audiences)
+            if len(audiences) != 1:
+                raise ConfigError(
+                    "resource", "the Guard has several audiences; pass resource= explicitly"
+                )
+            resource = audiences[0]
+        return cls(
+            resource,
+            guard.pingone.issuer,
+            scopes_supported=scopes_supported,
+            resource_name=resource_name,
+            metadata_url=metadata_url,
+        )
+
+    def document(self) -> dict[str, Any]:
+        """The metadata JSON object (RFC 9728 §2); empty optional members are left out."""
+        doc: dict[str, Any] = {
+            "resource": self.resource,
+            "authorization_servers": [self.issuer],
+        }
+        if self.scopes_supported:
+            doc["scopes_supported"] = list(self.scopes_supported)
+        doc["bearer_methods_supported"] = list(self.bearer_methods_supported)
+        if self.resource_name is not None:
+            doc["resource_name"] = self.resource_name
+        doc.update(self.extra)
+        return doc
+
+    def json_bytes(self) -> bytes:
+        """:meth:`document` as compact UTF-8 JSON."""
+        return json.dumps(self.document(), separators=(",", ":")).encode()
+
+    def response_headers(self, body: bytes) -> list[tuple[str, str]]:
+        """Headers for serving ``body``: JSON, cacheable for an hour."""
+        return [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "max-age=3600"),
+        ]
+
+    def __repr__(self) -> str:
+        return f"ResourceMetadata(resource={self.resource!r}, issuer={self.issuer!r})"
