@@ -9,10 +9,12 @@
 :mod:`p1guard.wsgi` wrap whole apps.
 """
 
+from .claims import Contains, Equals, Predicate
 from .config import PingOne
 from .errors import (
     AuthError,
     ConfigError,
+    InsufficientClaims,
     InsufficientScope,
     InsufficientUserAuthentication,
     InvalidRequest,
@@ -30,7 +32,10 @@ __all__ = [
     "AccessToken",
     "AuthError",
     "ConfigError",
+    "Contains",
+    "Equals",
     "Guard",
+    "InsufficientClaims",
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "InvalidRequest",
@@ -38,6 +43,7 @@ __all__ = [
     "MissingToken",
     "P1GuardError",
     "PingOne",
+    "Predicate",
     "ProviderUnavailable",
     "__version__",
 ]

@@ -21,6 +21,8 @@ Rules:
    Exception text never reaches the client.
 4. ``login_required``: browsers (``Accept`` names ``text/html``) are sent to the login route
    with ``return_to`` = the current path and query; other clients get a 401 JSON answer.
+   With ``acr_values``/``max_age`` (step-up, RFC 9470) a signed-in user whose ID token falls
+   short is sent there too, with those values; other clients get a 401 challenge.
 5. The user is looked up once per request and kept on ``request.state.p1guard_user``.
 """
 
@@ -29,11 +31,12 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .errors import ConfigError, ProviderUnavailable
+from .errors import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
+from .guard import step_up_options
 from .rp import LoginError, SignedInUser, WebLogin
 from .rp.pages import (
     Answer,
@@ -42,6 +45,8 @@ from .rp.pages import (
     login_params,
     login_required_answer,
     logout_page,
+    step_up_answer,
+    step_up_login_url,
     with_custom_html,
 )
 from .rp.web import check_cookie_options, secure_cookie
@@ -174,16 +179,56 @@ class LoginRoutes:
         setattr(request.state, _USER_STATE, user)
         return user
 
-    def login_required(self, endpoint: Endpoint) -> Endpoint:
+    @overload
+    def login_required(self, endpoint: Endpoint, /) -> Endpoint: ...
+
+    @overload
+    def login_required(
+        self,
+        endpoint: None = None,
+        /,
+        *,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+    ) -> Callable[[Endpoint], Endpoint]: ...
+
+    def login_required(
+        self,
+        endpoint: Any = None,
+        /,
+        *,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+    ) -> Any:
         """Decorate a Starlette endpoint (sync or async) so only signed-in users reach it.
 
         The endpoint becomes async; a sync one then runs in the thread pool as usual and reads
         the user from ``request.state.p1guard_user``. Methods of an ``HTTPEndpoint`` work too.
 
+        Step-up (RFC 9470): with ``acr_values`` and/or ``max_age`` (seconds), the user's ID
+        token must have one of those ``acr`` and an ``auth_time`` that recent; otherwise
+        browsers are sent to the login route with those values (and back here afterwards),
+        other clients get a 401 ``insufficient_user_authentication`` challenge.
+
         >>> @auth.login_required
         ... def report(request):
         ...     return PlainTextResponse(request.state.p1guard_user.name)  # doctest: +SKIP
+        >>> @auth.login_required(acr_values=["Multi_Factor"], max_age=300)
+        ... async def transfer(request): ...                                # doctest: +SKIP
         """
+        wanted, fresh = step_up_options(acr_values, max_age)
+        if endpoint is None:
+            return functools.partial(self._guard_endpoint, acr_values=wanted, max_age=fresh)
+        return self._guard_endpoint(endpoint, acr_values=wanted, max_age=fresh)
+
+    def _guard_endpoint(
+        self,
+        endpoint: Endpoint,
+        *,
+        acr_values: tuple[str, ...] | None = None,
+        max_age: int | None = None,
+    ) -> Endpoint:
+        step_up = bool(acr_values) or max_age is not None
         index = _request_index(endpoint)
         is_async = inspect.iscoroutinefunction(endpoint)
 
@@ -191,6 +236,8 @@ class LoginRoutes:
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             request = kwargs["request"] if "request" in kwargs else args[index]
             refusal = await self._refusal(request)
+            if refusal is None and step_up:
+                refusal = await self._step_up_refusal(request, acr_values, max_age)
             if refusal is not None:
                 return refusal
             if is_async:
@@ -208,9 +255,22 @@ class LoginRoutes:
             return self._error(request, err, "Sign-in failed")
         if user is not None:
             return None
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        login_url = self._url(request, self.login_path, return_to=here)
+        login_url = self._url(request, self.login_path, return_to=_here(request))
         return _response(login_required_answer(request.headers.get("accept", ""), login_url))
+
+    async def _step_up_refusal(
+        self, request: Request, acr_values: tuple[str, ...] | None, max_age: int | None
+    ) -> Response | None:
+        user = await self.current_user(request)  # cached by _refusal: signed in
+        if user is None:
+            return None
+        try:
+            user.require_authentication(acr_values, max_age)
+        except InsufficientUserAuthentication as err:
+            log.info("%s %s: step-up needed (%s)", request.method, request.url.path, err.reason)
+            login_url = step_up_login_url(self._url(request, self.login_path), err, _here(request))
+            return _response(step_up_answer(request.headers.get("accept", ""), login_url, err))
+        return None
 
     # -- the routes ------------------------------------------------------------------------
 
@@ -288,6 +348,11 @@ def _session(request: Request) -> dict[str, Any]:
             "to Starlette(middleware=[...]), e.g. LoginRoutes.session_middleware(secret_key)",
         )
     return request.session
+
+
+def _here(request: Request) -> str:
+    """The current path and query, to come back to after signing in."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _request_index(endpoint: Callable[..., Any]) -> int:

@@ -43,6 +43,7 @@ __all__ = [
     "extract_bearer",
     "log_rejection",
     "query_tokens",
+    "stamp_challenge",
 ]
 
 # RFC 6750 §2.1 b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -233,6 +234,23 @@ class ErrorResponse(NamedTuple):
     def status_line(self) -> str:
         """WSGI's status string, e.g. ``"401 Unauthorized"``."""
         return f"{self.status} {HTTPStatus(self.status).phrase}"
+
+
+def stamp_challenge(err: AuthError, guard: Guard) -> AuthError:
+    """``err`` with ``guard.resource_metadata_url`` (RFC 9728 §5.1) unless it names one.
+
+    For errors raised before the Guard saw the request (no token, a malformed header): the
+    Guard stamps its own. Shown in 401 challenges only.
+
+    >>> class G:
+    ...     resource_metadata_url = "https://api.example.com/.well-known/oauth-protected-resource"
+    >>> stamp_challenge(MissingToken(), G()).www_authenticate  # type: ignore[arg-type]
+    'Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"'
+    """
+    url = getattr(guard, "resource_metadata_url", None)
+    if url is not None and err.resource_metadata is None:
+        err.resource_metadata = url
+    return err
 
 
 def error_response(err: AuthError) -> ErrorResponse:

@@ -12,6 +12,7 @@
   :class:`MissingToken`         401     (none, RFC 6750 §3.1)     no credentials sent
   :class:`InvalidToken`         401     ``invalid_token``         bad, expired, revoked token
   :class:`InsufficientScope`    403     ``insufficient_scope``    token lacks a scope
+  :class:`InsufficientClaims`   403     ``access_denied``         a route's claim rule failed
   :class:`ProviderUnavailable`  503     ``temporarily_unavailable`` PingOne down or wrong
   ============================  ======  ========================  ==========================
 
@@ -26,11 +27,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "AuthError",
     "ConfigError",
+    "InsufficientClaims",
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "InvalidRequest",
@@ -73,7 +75,9 @@ class AuthError(P1GuardError):
     """A request could not be authorised; render it with :attr:`status_code` and :attr:`headers`.
 
     ``reason`` is a short machine-readable code for logs and metrics (``"expired"``,
-    ``"bad_signature"``…); ``description`` is safe to show to the client.
+    ``"bad_signature"``…); ``description`` is safe to show to the client. ``detail`` holds
+    expected and actual values (claims, header members, seconds of skew — never the token or
+    its signature) for the Guard's diagnostic log line; it is never sent to the client.
 
     >>> err = InvalidToken("The access token expired", reason="expired")
     >>> err.status_code, err.www_authenticate
@@ -93,10 +97,12 @@ class AuthError(P1GuardError):
         *,
         reason: str | None = None,
         realm: str | None = None,
+        detail: Mapping[str, object] | None = None,
     ) -> None:
         self.description = _sanitize(description or self.default_description)
         self.reason = reason or self.error or "unauthorized"
         self.realm = realm
+        self.detail: Mapping[str, object] = detail or {}
         super().__init__(self.description)
 
     def challenge_params(self) -> list[tuple[str, str]]:
@@ -212,6 +218,39 @@ class InsufficientScope(AuthError):
     def challenge_params(self) -> list[tuple[str, str]]:
         """Adds ``scope="…"`` (RFC 6750 §3) with the scopes the route requires."""
         return [*super().challenge_params(), ("scope", " ".join(self.required))]
+
+
+class InsufficientClaims(AuthError):
+    """The token is valid but a route's claim rule failed (403, ``error="access_denied"``).
+
+    RFC 6750 defines no error code for this; ``insufficient_scope`` would send clients asking
+    for scopes that cannot help, so p1guard answers with OAuth's generic ``access_denied``
+    (RFC 6749 §4.1.2.1) and a description naming the failed rule. ``rule`` is that rule's
+    text (e.g. ``"p1.permissions contains 'orders:write'"``).
+
+    >>> err = InsufficientClaims("groups contains 'admins'")
+    >>> err.status_code, err.body["error"], err.body["error_description"]
+    (403, 'access_denied', "The access token does not satisfy: groups contains 'admins'")
+    """
+
+    status_code = 403
+    error = "access_denied"
+    default_description = "The access token does not satisfy the route's claim rules"
+
+    def __init__(
+        self,
+        rule: str,
+        *,
+        detail: Mapping[str, object] | None = None,
+        realm: str | None = None,
+    ) -> None:
+        self.rule = rule
+        super().__init__(
+            f"The access token does not satisfy: {rule}",
+            reason="insufficient_claims",
+            realm=realm,
+            detail=detail,
+        )
 
 
 class InsufficientUserAuthentication(AuthError):

@@ -13,9 +13,15 @@ Order of work for ``verify(token, scopes=…)``:
 6. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
    :class:`InsufficientScope`. Then, only when ``acr_values``/``max_age`` are set (per call or
    on the Guard), step-up (RFC 9470): ``acr`` must be acceptable and ``auth_time`` recent, else
-   :class:`InsufficientUserAuthentication`.
+   :class:`InsufficientUserAuthentication`. Then the call's ``claims`` rules
+   (:mod:`p1guard.claims`), else :class:`InsufficientClaims` (403).
 7. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
    source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
+
+8. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard.guard`` naming the
+   failed check with expected vs. actual values (issuer, audience, kid, typ, clock skew) and the
+   token's short hash — never the token. At most one line per reason per
+   :data:`DIAGNOSTIC_INTERVAL` seconds per Guard; the next line counts the ones held back.
 
 Sync and async share every step; only the HTTP pump differs (:mod:`p1guard.http`).
 """
@@ -25,11 +31,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 from .cache import VerifiedTokenCache, token_digest, token_id
+from .claims import ClaimRule, require_claims
 from .client_auth import AuthMethod, ClientAuth
 from .config import PingOne, Seconds, to_seconds
 from .errors import (
@@ -76,6 +84,18 @@ Match = Literal["all", "any"]
 # in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
 _Via = Literal["cache", "jwt", "flow", "revocation"]
 _MODES = ("jwt", "introspect", "auto")
+#: Seconds between two diagnostic log lines of the same refusal reason, per Guard.
+DIAGNOSTIC_INTERVAL = 10.0
+_DETAIL_MAX = 200  # characters per logged value: claims are attacker-chosen until verified
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 3] + "..."
+
+
+def _diagnosis(detail: Mapping[str, object]) -> str:
+    return ", ".join(f"{name}={_shown(value)}" for name, value in detail.items())
 
 
 def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
@@ -226,6 +246,9 @@ class Guard:
     between workers and hosts; ``denylist=True`` also shares the tokens :meth:`deny` refuses
     (one Redis lookup per request). ``resource_metadata_url`` (see
     :class:`~p1guard.resource_metadata.ResourceMetadata`) is added to 401 challenges.
+    ``extra_issuers`` widens the accepted ``iss`` values (e.g. your PingOne custom domain,
+    ``https://auth.example.com/as``) — keys still come from ``pingone``'s JWKS, since a custom
+    domain of the same environment signs with the same keys.
     """
 
     def __init__(
@@ -253,6 +276,7 @@ class Guard:
         shared_cache: RedisCache | None = None,
         denylist: bool = False,
         resource_metadata_url: str | None = None,
+        extra_issuers: Iterable[str] = (),
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
@@ -272,7 +296,15 @@ class Guard:
             if resource_metadata_url is None
             else check_url("resource_metadata_url", resource_metadata_url, allow_query=True)
         )
-        issuers = frozenset({pingone.issuer})
+        if isinstance(extra_issuers, str):
+            extra_issuers = (extra_issuers,)
+        issuers = frozenset(
+            {pingone.issuer, *(check_url("extra_issuers", url) for url in extra_issuers)}
+        )
+        self.issuers = issuers
+        # Diagnostics (rule 8): reason -> (monotonic time of its last line, lines held back).
+        self._diagnosed: dict[str, tuple[float, int]] = {}
+        self._diagnosed_lock = threading.Lock()
         audiences = as_frozenset("audience", audience)
         leeway_s = to_seconds("leeway", leeway, maximum=300)  # more would disable expiry
         self.policy = JwtPolicy(
@@ -335,21 +367,23 @@ class Guard:
         check_revocation: bool | None = None,
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
         """Verify ``token`` and its scopes; raise an :class:`AuthError` subclass on any doubt.
 
         ``scopes`` may be a list or one space-separated string. ``acr_values``/``max_age``
         (step-up, RFC 9470) override the Guard's for this call; ``acr_values=()`` lifts its
-        ``acr`` requirement.
+        ``acr`` requirement. ``claims`` are rules from :mod:`p1guard.claims` checked last
+        (403 :class:`InsufficientClaims` naming the first that fails)::
+
+            guard.verify(raw, claims=[Contains("p1.permissions", "orders:write")])
         """
         via: _Via = "flow"  # until _start tells
         try:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
-            access = require_scopes(access, scopes, match)
-            if self._step_up or acr_values is not None or max_age is not None:
-                access = self._step_up_check(access, acr_values, max_age)
+            access = self._authorize(access, scopes, match, acr_values, max_age, claims)
         except AuthError as exc:
             raise self._finish(exc, token, via) from None
         if self._metrics is not None:
@@ -365,6 +399,7 @@ class Guard:
         check_revocation: bool | None = None,
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
         via: _Via = "flow"  # until _start tells
@@ -372,13 +407,28 @@ class Guard:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
-            access = require_scopes(access, scopes, match)
-            if self._step_up or acr_values is not None or max_age is not None:
-                access = self._step_up_check(access, acr_values, max_age)
+            access = self._authorize(access, scopes, match, acr_values, max_age, claims)
         except AuthError as exc:
             raise self._finish(exc, token, via) from None
         if self._metrics is not None:
             self._measure(self._metrics, access, token, via)
+        return access
+
+    def _authorize(
+        self,
+        access: AccessToken,
+        scopes: str | Iterable[str] | None,
+        match: Match,
+        acr_values: str | Iterable[str] | None,
+        max_age: int | None,
+        claims: Iterable[ClaimRule] | None,
+    ) -> AccessToken:
+        """Step 6 for both twins: scopes, then step-up, then claim rules."""
+        access = require_scopes(access, scopes, match)
+        if self._step_up or acr_values is not None or max_age is not None:
+            access = self._step_up_check(access, acr_values, max_age)
+        if claims:
+            access = require_claims(access, claims)
         return access
 
     def _step_up_check(
@@ -526,7 +576,7 @@ class Guard:
         if answer is None:
             answer = yield from self._shared_or_fresh(token, digest)
         if isinstance(answer, InvalidToken):
-            raise InvalidToken(answer.description, reason=answer.reason)
+            raise InvalidToken(answer.description, reason=answer.reason, detail=answer.detail)
         return answer
 
     def _shared_or_fresh(self, token: str, digest: bytes) -> Flow[AccessToken | InvalidToken]:
@@ -576,11 +626,35 @@ class Guard:
         exc.realm = self.realm
         if self.resource_metadata_url is not None:
             exc.resource_metadata = self.resource_metadata_url
-        if token and isinstance(token, str):
-            log.debug("token %s refused: %s", token_id(token_digest(token)), exc.reason)
+        if not isinstance(exc, ProviderUnavailable):
+            self._diagnose(exc, token)
         if self._metrics is not None:
             self._measure(self._metrics, exc, token, via)
         return exc
+
+    def _diagnose(self, exc: AuthError, token: str | None) -> None:
+        """Rule 8: one INFO line per reason per :data:`DIAGNOSTIC_INTERVAL`, never the token."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        now = time.monotonic()
+        with self._diagnosed_lock:
+            last, held = self._diagnosed.get(exc.reason, (-DIAGNOSTIC_INTERVAL, 0))
+            if now - last < DIAGNOSTIC_INTERVAL:
+                self._diagnosed[exc.reason] = (last, held + 1)
+                return
+            self._diagnosed[exc.reason] = (now, 0)
+        tid = token_id(token_digest(token)) if token and isinstance(token, str) else "-"
+        detail = f"; {_diagnosis(exc.detail)}" if exc.detail else ""
+        held_back = f" ({held} similar refusals not logged)" if held else ""
+        log.info(
+            "token %s refused (%s, %d): %s%s%s",
+            tid,
+            exc.reason,
+            exc.status_code,
+            exc.description,
+            detail,
+            held_back,
+        )
 
     def _measure(
         self, metrics: Metrics, result: AccessToken | AuthError, token: str | None, via: _Via

@@ -27,6 +27,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import json
 import logging
 import random
@@ -323,10 +324,16 @@ class Transport:
     # -- clients ---------------------------------------------------------------------------
 
     def _limits(self) -> dict[str, Any]:
+        # One client serves every user: it must never keep cookies PingOne sets for one of
+        # them (a shared jar would send them on another user's calls).
+        no_cookies = http.cookiejar.CookieJar(
+            http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+        )
         return {
             "timeout": httpx.Timeout(self.timeout),
             "follow_redirects": False,
             "headers": {"User-Agent": "p1guard", "Accept": "application/json"},
+            "cookies": no_cookies,
         }
 
     @property

@@ -65,8 +65,10 @@ def _plausible_time(value: object, now: float) -> bool:
     return math.isfinite(seconds) and seconds < now + MAX_LIFETIME
 
 
-def _inactive(description: str, reason: str) -> InvalidToken:
-    return InvalidToken(description, reason=reason)
+def _inactive(
+    description: str, reason: str, detail: dict[str, object] | None = None
+) -> InvalidToken:
+    return InvalidToken(description, reason=reason, detail=detail)
 
 
 def read_answer(
@@ -81,15 +83,20 @@ def read_answer(
         if not _plausible_time(exp, now):
             return _inactive("The token's expiry is malformed", "bad_exp"), negative_until
         if exp <= now - policy.leeway:
-            return _inactive("The token expired", "expired"), negative_until
+            skew = {"exp": exp, "now": round(now), "skew_seconds": round(exp - now)}
+            return _inactive("The token expired", "expired", skew), negative_until
     iss = document.get("iss")
     if iss is not None and not (isinstance(iss, str) and iss in policy.issuers):
-        return _inactive("The token was issued by another issuer", "wrong_issuer"), negative_until
+        detail = {"expected": sorted(policy.issuers), "actual": iss}
+        return _inactive(
+            "The token was issued by another issuer", "wrong_issuer", detail
+        ), negative_until
     aud = document.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if not any(isinstance(a, str) and a in policy.audiences for a in audiences):
+        detail = {"expected": sorted(policy.audiences), "actual": aud}
         return _inactive(
-            "The token is meant for another audience", "wrong_audience"
+            "The token is meant for another audience", "wrong_audience", detail
         ), negative_until
     token_type = document.get("token_type")
     if token_type is not None and (

@@ -30,6 +30,15 @@ __all__ = ["JwksCache", "key_for"]
 log = logging.getLogger("p1guard.jwks")
 
 
+def _unknown_kid(kid: str, keys: dict[str, SigningKey]) -> InvalidToken:
+    """The refusal for a ``kid`` not in the key set, with the known kids for the diagnostics."""
+    return InvalidToken(
+        "The token was signed with an unknown key",
+        reason="unknown_kid",
+        detail={"expected": sorted(keys), "actual": kid},
+    )
+
+
 class JwksCache:
     """The trusted signing keys of one issuer (see the module rules). Pure state plus a flow."""
 
@@ -84,7 +93,7 @@ class JwksCache:
                 reason="jwks_unavailable",
                 retry_after=retry_after,
             )
-        raise InvalidToken("The token was signed with an unknown key", reason="unknown_kid")
+        raise _unknown_kid(kid, self.keys)
 
     def flow(self, jwks_uri: str, kid: str) -> Flow[SigningKey]:
         """The key for ``kid``, fetching the set when rules 1–3 allow."""
@@ -119,7 +128,7 @@ class JwksCache:
         self.backoff.succeeded()
         key = keys.get(kid)
         if key is None:
-            raise InvalidToken("The token was signed with an unknown key", reason="unknown_kid")
+            raise _unknown_kid(kid, self.keys)
         return key
 
     @staticmethod

@@ -174,7 +174,11 @@ class _HeaderRules:
         header = _json_object(segment, "header", strict=True)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
-            raise InvalidToken("The token's signing algorithm is not allowed", reason="bad_alg")
+            raise InvalidToken(
+                "The token's signing algorithm is not allowed",
+                reason="bad_alg",
+                detail={"expected": sorted(self.algorithms), "actual": alg},
+            )
         if "crit" in header:
             raise InvalidToken("The token has critical header extensions", reason="crit")
         kid = header.get("kid")
@@ -182,9 +186,17 @@ class _HeaderRules:
             raise InvalidToken("The token has no usable key id", reason="bad_kid")
         typ = header.get("typ")
         if typ is None and self.strict_typ:
-            raise InvalidToken("The token type must be at+jwt", reason="bad_typ")
+            raise InvalidToken(
+                "The token type must be at+jwt",
+                reason="bad_typ",
+                detail={"expected": sorted(self.typ_allowed), "actual": None},
+            )
         if typ is not None and (not isinstance(typ, str) or typ.lower() not in self.typ_allowed):
-            raise InvalidToken(self.typ_message, reason="bad_typ")
+            raise InvalidToken(
+                self.typ_message,
+                reason="bad_typ",
+                detail={"expected": sorted(self.typ_allowed), "actual": typ},
+            )
         result = (alg, kid, header)
         if len(self.memo) >= _HEADER_CACHE_SIZE:
             self.memo.clear()
@@ -250,30 +262,57 @@ def _audience_ok(aud: object, accepted: frozenset[str]) -> bool:
     return False
 
 
+def _skew(claim: str, value: float, now: float, leeway: float) -> dict[str, object]:
+    """Diagnostic detail for a time claim: its value, our clock, and how far apart they are."""
+    return {claim: value, "now": round(now), "skew_seconds": round(value - now), "leeway": leeway}
+
+
 def check_claims(claims: dict[str, Any], policy: JwtPolicy, now: float) -> None:
     """Rule 5: issuer, audience, lifetime and required claims."""
     iss = claims.get("iss")
     if not isinstance(iss, str) or iss not in policy.issuers:
-        raise InvalidToken("The token was issued by another issuer", reason="wrong_issuer")
+        raise InvalidToken(
+            "The token was issued by another issuer",
+            reason="wrong_issuer",
+            detail={"expected": sorted(policy.issuers), "actual": iss},
+        )
     if not _audience_ok(claims.get("aud"), policy.audiences):
-        raise InvalidToken("The token is meant for another audience", reason="wrong_audience")
+        raise InvalidToken(
+            "The token is meant for another audience",
+            reason="wrong_audience",
+            detail={"expected": sorted(policy.audiences), "actual": claims.get("aud")},
+        )
     exp = _number(claims, "exp")
     if exp is None:
         raise InvalidToken("The token has no expiry", reason="no_exp")
     leeway = policy.leeway
     if exp <= now - leeway:
-        raise InvalidToken("The token expired", reason="expired")
+        raise InvalidToken(
+            "The token expired", reason="expired", detail=_skew("exp", exp, now, leeway)
+        )
     if exp > now + MAX_LIFETIME:
         raise InvalidToken("The token's expiry is implausibly far ahead", reason="bad_exp")
     nbf = _number(claims, "nbf")
     if nbf is not None and nbf > now + leeway:
-        raise InvalidToken("The token is not valid yet", reason="not_yet_valid")
+        raise InvalidToken(
+            "The token is not valid yet",
+            reason="not_yet_valid",
+            detail=_skew("nbf", nbf, now, leeway),
+        )
     iat = _number(claims, "iat")
     if iat is not None and iat > now + leeway:
-        raise InvalidToken("The token was issued in the future", reason="issued_in_future")
+        raise InvalidToken(
+            "The token was issued in the future",
+            reason="issued_in_future",
+            detail=_skew("iat", iat, now, leeway),
+        )
     for name in policy.required_claims:
         if name not in claims:
-            raise InvalidToken(f"The token lacks the {name} claim", reason="missing_claim")
+            raise InvalidToken(
+                f"The token lacks the {name} claim",
+                reason="missing_claim",
+                detail={"expected": name, "actual": sorted(claims)},
+            )
 
 
 def header_rules(policy: JwtPolicy) -> _HeaderRules:

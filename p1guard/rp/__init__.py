@@ -7,21 +7,26 @@
 
 ``rp.begin()`` / ``rp.complete()`` / ``rp.refresh()`` / ``rp.revoke()`` / ``rp.logout_url()`` (and
 ``a…`` twins) are the protocol steps; :class:`WebLogin` turns them into login routes for any
-framework, with a :class:`MemoryStore` or :class:`RedisStore` behind.
+framework, with a :class:`MemoryStore` or :class:`RedisStore` behind. :class:`PiFlowClient`
+signs users in without redirects (``response_mode=pi.flow``): the app renders the form.
 """
 
 from ..tokens import TokenSet
 from .errors import LoginError, PushedAuthorizationError
+from .piflow import FlowError, PiFlow, PiFlowClient
 from .relying_party import LoginStart, RelyingParty
 from .store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
 from .transaction import LoginTransaction, safe_return_to
 from .web import SignedInUser, WebLogin
 
 __all__ = [
+    "FlowError",
     "LoginError",
     "LoginStart",
     "LoginTransaction",
     "MemoryStore",
+    "PiFlow",
+    "PiFlowClient",
     "PushedAuthorizationError",
     "RedisStore",
     "RelyingParty",

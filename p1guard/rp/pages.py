@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from html import escape
 from types import MappingProxyType
 from typing import Any, Literal
+from urllib.parse import urlencode
 
-from ..errors import ProviderUnavailable
+from ..errors import InsufficientUserAuthentication, ProviderUnavailable
 from .errors import LoginError
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "negotiate",
     "page",
     "prefers_json",
+    "step_up_answer",
+    "step_up_login_url",
     "unavailable_page",
     "wants_html",
     "with_custom_html",
@@ -298,6 +301,39 @@ def login_required_answer(accept: str, login_url: str) -> Answer:
     if negotiate(accept) == "html":
         return Answer(302, {"Location": login_url, "Cache-Control": "no-store", "Vary": "Accept"})
     return _json_answer(login_required_body(login_url), 401, PAGE_HEADERS)
+
+
+def step_up_login_url(login_path: str, err: InsufficientUserAuthentication, return_to: str) -> str:
+    """The login route's URL that signs the user in again as ``err`` asks (RFC 9470):
+    ``return_to``, then the error's ``acr_values`` (space-separated) and ``max_age``.
+
+    >>> err = InsufficientUserAuthentication(acr_values=["Multi_Factor"], max_age=300)
+    >>> step_up_login_url("/auth/login", err, "/transfer")
+    '/auth/login?return_to=%2Ftransfer&acr_values=Multi_Factor&max_age=300'
+    """
+    query = {"return_to": return_to}
+    if err.acr_values:
+        query["acr_values"] = " ".join(err.acr_values)
+    if err.max_age is not None:
+        query["max_age"] = str(err.max_age)
+    return f"{login_path}?{urlencode(query)}"
+
+
+def step_up_answer(accept: str, login_url: str, err: InsufficientUserAuthentication) -> Answer:
+    """The signed-in user must sign in again (stronger or more recently): a 302 to
+    ``login_url`` (see :func:`step_up_login_url`) for browsers; for the rest a 401 with
+    ``err``'s challenge (``error="insufficient_user_authentication"``, ``acr_values``,
+    ``max_age``) and JSON body.
+
+    >>> err = InsufficientUserAuthentication(acr_values=["Multi_Factor"])
+    >>> answer = step_up_answer("application/json", "/auth/login?acr_values=Multi_Factor", err)
+    >>> answer.status, answer.headers["WWW-Authenticate"]  # doctest: +NORMALIZE_WHITESPACE
+    (401, 'Bearer error="insufficient_user_authentication",
+    error_description="A different authentication level is required", acr_values="Multi_Factor"')
+    """
+    if negotiate(accept) == "html":
+        return Answer(302, {"Location": login_url, "Cache-Control": "no-store", "Vary": "Accept"})
+    return _json_answer(err.body, err.status_code, {**PAGE_HEADERS, **err.headers})
 
 
 # -- /login's query (rule 4) --------------------------------------------------------------------

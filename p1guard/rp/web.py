@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from ..errors import ConfigError, ProviderUnavailable
 from ..http import Flow, Sleep
 from ..metrics import REFRESHES
-from ..tokens import TokenSet
+from ..tokens import AccessToken, TokenSet
 from .errors import LoginError
 from .messages import query_value
 from .pkce import new_secret
@@ -112,6 +112,33 @@ class SignedInUser:
     def access_token(self) -> str:
         """The current access token (refreshed before expiry by :class:`WebLogin`)."""
         return self.tokens.access_token
+
+    def require_authentication(
+        self,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        *,
+        now: float | None = None,
+        leeway: float = 0.0,
+    ) -> SignedInUser:
+        """Step-up (RFC 9470) for pages: ``self`` if the ID token's ``acr`` is one of
+        ``acr_values`` and its ``auth_time`` at most ``max_age`` seconds old, else
+        :class:`~p1guard.InsufficientUserAuthentication` (send the user to
+        :func:`~p1guard.rp.pages.step_up_login_url`). Same rules as
+        :func:`p1guard.guard.require_authentication`.
+
+        >>> claims = {"acr": "Single_Factor", "auth_time": 1000}
+        >>> user = SignedInUser(claims=claims, tokens=TokenSet(access_token="t"))
+        >>> user.require_authentication(["Multi_Factor"], max_age=300, now=1100)
+        Traceback (most recent call last):
+        p1guard.errors.InsufficientUserAuthentication: A different authentication level is required
+        """
+        from ..guard import require_authentication
+
+        # The ID token's claims, labelled (for logs) by a short hash of the subject.
+        token = AccessToken(self.claims, token_id=_short(self.subject))
+        require_authentication(token, acr_values, max_age, now=now, leeway=leeway)
+        return self
 
 
 class WebLogin:

@@ -11,7 +11,8 @@ Rules:
    an unread request (which could destroy the response on the client side).
 5. Nothing here logs: tokens, secrets and assertions travel in bodies and headers only.
 6. The browser-facing endpoints (``authorize``, ``userinfo``, ``signoff``) answer their own
-   pages, redirects and Bearer challenges: see ``_login_app``.
+   pages, redirects and Bearer challenges: see ``_login_app``; the redirectless ones
+   (``flows`` at ``/<envID>/flows/<flowID>``, ``resume``) their JSON: see ``_piflow``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from . import _login_app
+from . import _login_app, _piflow
 from ._http import (
     NO_STORE,
     OAuthError,
@@ -63,6 +64,7 @@ _ROUTES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "/par": ("par", ("POST",)),
     "/userinfo": ("userinfo", ("GET", "POST")),
     "/signoff": ("signoff", ("GET", "POST")),
+    "/resume": ("resume", ("GET",)),
 }
 _CLAIMS = (
     "sub", "iss", "auth_time", "acr", "name", "given_name", "family_name", "middle_name",
@@ -74,6 +76,8 @@ _BROWSER_ENDPOINTS: Mapping[str, Callable[[MockApp, Request], Response]] = {
     "authorize": _login_app.authorize,
     "userinfo": _login_app.userinfo,
     "signoff": _login_app.signoff,
+    "flows": _piflow.flows,
+    "resume": _piflow.resume,
 }
 
 
@@ -135,6 +139,9 @@ class MockApp:
         prefix = f"/{self.mock.env_id}/as"
         path = request.path
         route = _ROUTES.get(path[len(prefix) :]) if path.startswith(prefix + "/") else None
+        flows = f"/{self.mock.env_id}/flows/"
+        if path.startswith(flows) and "/" not in path[len(flows) :]:  # the flows API, beside /as
+            route = ("flows", ("GET", "POST"))
         if route is None:
             _drain(request)
             return error_response(404, "not_found", "no such endpoint")(environ, start_response)

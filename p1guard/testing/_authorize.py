@@ -37,7 +37,7 @@ __all__ = [
     "response_mode",
 ]
 
-RESPONSE_MODES = ("query", "fragment", "form_post")
+RESPONSE_MODES = ("query", "fragment", "form_post", "pi.flow")
 _PROMPTS = ("none", "login", "consent", "select_account")
 _PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
@@ -73,7 +73,7 @@ def client_redirect(
 
 
 def response_mode(params: Mapping[str, str]) -> str:
-    """``query`` (the default), ``fragment`` or ``form_post``."""
+    """``query`` (the default), ``fragment``, ``form_post`` or ``pi.flow`` (see ``_piflow``)."""
     mode = params.get("response_mode") or "query"
     if mode not in RESPONSE_MODES:
         raise OAuthError(400, "invalid_request", f"unsupported response_mode: {mode}")

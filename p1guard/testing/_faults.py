@@ -21,7 +21,17 @@ __all__ = ["ENDPOINTS", "FAULT_MODES", "Endpoint", "Fault", "FaultControls", "Fa
 
 #: Names of the mock's endpoints, as used by ``MockPingOne.calls`` and ``MockPingOne.fail``.
 Endpoint = Literal[
-    "discovery", "jwks", "token", "introspect", "revoke", "authorize", "par", "userinfo", "signoff"
+    "discovery",
+    "jwks",
+    "token",
+    "introspect",
+    "revoke",
+    "authorize",
+    "par",
+    "userinfo",
+    "signoff",
+    "flows",
+    "resume",
 ]
 #: What ``MockPingOne.fail`` can make an endpoint do.
 FaultMode = Literal[

@@ -5,7 +5,8 @@ Rules:
    those errors (and bad ``request_uri`` values) are a 400 page, JSON unless the browser
    prefers HTML. Later errors go back to the client like a code does.
 2. Every authorization response, success or error, carries ``iss`` (RFC 9207) and echoes
-   ``state``; ``response_mode`` is ``query`` (default), ``fragment`` or ``form_post``.
+   ``state``; ``response_mode`` is ``query`` (default), ``fragment`` or ``form_post``;
+   ``pi.flow`` answers a redirectless flow instead, and its errors as JSON (``_piflow``).
 3. With a ``request_uri`` only the pushed parameters count (RFC 9126 §4); the query must
    name the same ``client_id``.
 4. ``/par`` authenticates the client like ``/token`` (public clients send ``client_id``)
@@ -67,8 +68,12 @@ def authorize(app: MockApp, request: Request) -> Response:
         mode = response_mode(params)
         known = (*OIDC_SCOPES, *mock.scopes)
         checked = check_authorize(params, client, redirect_uri, known, pushed=pushed)
+        if mode == "pi.flow":
+            return mock._piflows.start(checked, params.get("state") or None)
         answer = {"code": login.authorize(checked)}
     except OAuthError as exc:
+        if mode == "pi.flow":
+            return error_response(exc.status, exc.error, exc.description, **NO_STORE)
         answer = {"error": exc.error, "error_description": exc.description}
     answer["state"] = params.get("state") or None
     answer["iss"] = mock.issuer

@@ -31,6 +31,7 @@ from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultControls, FaultMode,
 from ._keys import PrivateKey, apply_overrides
 from ._login import DEFAULT_USER, LoginState
 from ._login_api import LoginControls
+from ._piflow import PiFlows
 
 if TYPE_CHECKING:
     from ..config import PingOne
@@ -134,9 +135,14 @@ class MockPingOne(FaultControls, LoginControls):
         self.code_lifetime = 60.0
         self.id_token_lifetime = 3600.0
         self.refresh_token_lifetime = 30 * 86400.0
+        #: Redirectless sign-on (``response_mode=pi.flow``): the test user's password and the
+        #: seconds a flow lives.
+        self.user_password = "correct horse"  # noqa: S105 - the mock user's
+        self.flow_lifetime = 600.0
         self._clients = ClientRegistry()
         self._clients.add(default_client(self.client_id, self.client_secret))
         self._login = LoginState(self)
+        self._piflows = PiFlows(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -119,3 +119,19 @@ def test_unreachable_during_first_fetch_is_503_not_401(pingone_mock: MockPingOne
     pingone_mock.stop()
     with pytest.raises(ProviderUnavailable):
         guard.verify(pingone_mock.issue_token())
+
+
+def test_shared_http_client_never_keeps_cookies() -> None:
+    import httpx
+
+    from p1guard.http import Transport
+
+    transport = Transport()
+    answer = httpx.Response(
+        200,
+        headers={"set-cookie": "ST=one-users-session; Path=/"},
+        request=httpx.Request("GET", "https://auth.pingone.com/env/as/authorize"),
+    )
+    transport.client.cookies.extract_cookies(answer)
+    assert dict(transport.client.cookies) == {}
+    transport.close()

@@ -208,7 +208,7 @@ AFTER_REDIRECT_URI_ERRORS: list[tuple[dict[str, str], str]] = [
     ({"max_age": "-1"}, "invalid_request"),
     ({"prompt": "sometimes"}, "invalid_request"),
     ({"request": "eyJ.x.y"}, "request_not_supported"),
-    ({"response_mode": "pi.flow"}, "invalid_request"),
+    ({"response_mode": "web_message"}, "invalid_request"),
 ]
 
 

@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from p1guard import AccessToken, AuthError, Guard, InsufficientScope, ProviderUnavailable
-from p1guard.bearer import error_response, extract_bearer, query_tokens
+from p1guard.bearer import error_response, extract_bearer, query_tokens, stamp_challenge
 from p1guard.guard import require_scopes
 
 from .conf import Options, get_guard, get_options
@@ -112,11 +112,12 @@ async def averify(request: HttpRequest) -> Outcome:
 
 
 def _refused(err: AuthError, guard: Guard) -> Outcome:
-    """The outcome of a refusal; errors raised outside the Guard (the user mapping's
-    ``InvalidToken``) get its ``realm`` too, so every challenge names it."""
+    """The outcome of a refusal; errors raised outside the Guard (no token, the user
+    mapping's ``InvalidToken``) get its ``realm`` and ``resource_metadata_url`` too, so every
+    challenge names them."""
     if err.realm is None:
         err.realm = guard.realm
-    return Outcome(None, error=err)
+    return Outcome(None, error=stamp_challenge(err, guard))
 
 
 def attach(request: HttpRequest, outcome: Outcome | None) -> None:

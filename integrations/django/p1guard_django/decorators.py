@@ -18,6 +18,9 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from p1guard import AuthError, ConfigError, InsufficientUserAuthentication, MissingToken
+from p1guard.bearer import stamp_challenge
+from p1guard.claims import ClaimRule, check_rules, require_claims
+from p1guard.errors import InsufficientClaims
 from p1guard.guard import require_authentication, step_up_options
 
 from .auth import Match, Outcome, aauthenticate, authenticate, check_scopes, error_response_for
@@ -34,14 +37,15 @@ def refusal(
     match: Match,
     acr_values: tuple[str, ...] | None = None,
     max_age: int | None = None,
+    claims: tuple[ClaimRule, ...] = (),
 ) -> AuthError | None:
     """Why a request with ``outcome`` may not run a view needing ``scopes`` and, with
-    ``acr_values``/``max_age``, step-up authentication (``None``: it may).
+    ``acr_values``/``max_age``, step-up authentication, then ``claims`` rules (``None``: it may).
 
     >>> refusal(authenticate(request), ("read",), "all")         # doctest: +SKIP
     """
     if outcome.token is None:
-        return outcome.error or MissingToken(realm=get_guard().realm)
+        return outcome.error or stamp_challenge(MissingToken(realm=get_guard().realm), get_guard())
     denied: AuthError | None = None
     if scopes:
         denied = check_scopes(outcome.token, scopes, match, get_guard().realm)
@@ -56,6 +60,12 @@ def refusal(
         except InsufficientUserAuthentication as err:
             err.realm = guard.realm
             denied = err
+    if denied is None and claims:
+        try:
+            require_claims(outcome.token, claims)
+        except InsufficientClaims as err:
+            err.realm = get_guard().realm
+            denied = err
     return denied
 
 
@@ -69,6 +79,7 @@ def require_token(
     match: Match = "all",
     acr_values: Iterable[str] | None = None,
     max_age: int | None = None,
+    claims: Iterable[ClaimRule] | None = None,
 ) -> Callable[[View], View]: ...
 
 
@@ -77,6 +88,7 @@ def require_token(
     match: Match = "all",
     acr_values: Iterable[str] | None = None,
     max_age: int | None = None,
+    claims: Iterable[ClaimRule] | None = None,
 ) -> Any:
     """Require a valid token carrying ``scopes`` (every one, or ``match="any"``) on a view.
 
@@ -87,7 +99,8 @@ def require_token(
     ``csrf_exempt``: it only accepts a bearer token, which browsers never send on their own.
     ``request.access_token`` is set for the view (``request.user`` too, with ``USER_MAPPING``).
     ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a weaker or older
-    sign-in gets 401 ``insufficient_user_authentication``.
+    sign-in gets 401 ``insufficient_user_authentication``. ``claims`` are
+    :mod:`p1guard.claims` rules (403 ``access_denied`` naming the first that fails).
 
     >>> @require_token                                           # doctest: +SKIP
     ... async def me(request): ...                              # any valid token
@@ -103,7 +116,10 @@ def require_token(
             raise ConfigError("scopes", f"each scope must be one non-empty word, got {scope!r}")
     wanted = tuple(scopes)
     acr, age = step_up_options(acr_values, max_age)
-    return functools.partial(_decorate, scopes=wanted, match=match, acr_values=acr, max_age=age)
+    rules = check_rules(claims)
+    return functools.partial(
+        _decorate, scopes=wanted, match=match, acr_values=acr, max_age=age, claims=rules
+    )
 
 
 def _decorate(
@@ -112,13 +128,16 @@ def _decorate(
     match: Match,
     acr_values: tuple[str, ...] | None = None,
     max_age: int | None = None,
+    claims: tuple[ClaimRule, ...] = (),
 ) -> View:
     wrapper: Callable[..., Any]
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            denied = refusal(await aauthenticate(request), scopes, match, acr_values, max_age)
+            denied = refusal(
+                await aauthenticate(request), scopes, match, acr_values, max_age, claims
+            )
             if denied is not None:
                 return error_response_for(denied, request)
             return await view(request, *args, **kwargs)
@@ -128,7 +147,7 @@ def _decorate(
 
         @functools.wraps(view)
         def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            denied = refusal(authenticate(request), scopes, match, acr_values, max_age)
+            denied = refusal(authenticate(request), scopes, match, acr_values, max_age, claims)
             if denied is not None:
                 return error_response_for(denied, request)
             response: HttpResponseBase = view(request, *args, **kwargs)

@@ -30,6 +30,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
 from p1guard import AccessToken, AuthError, MissingToken, ProviderUnavailable
+from p1guard.bearer import stamp_challenge
 
 from .auth import (
     METHOD_NOT_ALLOWED,
@@ -148,7 +149,8 @@ class PingOneTokenAuthentication(BaseAuthentication):
         error = outcome.error if outcome is not None else None
         if error is not None and error.status_code in (400, 401):
             return error.www_authenticate
-        return MissingToken(realm=get_guard().realm).www_authenticate
+        guard = get_guard()
+        return stamp_challenge(MissingToken(realm=guard.realm), guard).www_authenticate
 
 
 class HasScopes(BasePermission):
@@ -177,7 +179,7 @@ class HasScopes(BasePermission):
         realm = get_guard().realm
         token = request.auth
         if not isinstance(token, AccessToken):
-            raise api_exception(MissingToken(realm=realm))
+            raise api_exception(stamp_challenge(MissingToken(realm=realm), get_guard()))
         scopes = scopes_for(required, request.method)
         if scopes is None:
             raise method_not_allowed(request, view, required)

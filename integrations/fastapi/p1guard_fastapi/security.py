@@ -36,7 +36,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard, MissingToken
-from p1guard.bearer import error_response, extract_bearer, query_tokens
+from p1guard.bearer import error_response, extract_bearer, query_tokens, stamp_challenge
+from p1guard.claims import ClaimRule, check_rules
 from p1guard.guard import Match, step_up_options
 
 from ._env import env_flag, guard_from_env
@@ -111,6 +112,8 @@ class PingOneBearer(OAuth2):
     overrides the Guard's setting; ``allow_query_token`` accepts ``?access_token=``.
     ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a weaker or older
     sign-in gets 401 ``insufficient_user_authentication`` with the values in the challenge.
+    ``claims`` are :mod:`p1guard.claims` rules checked on every request (403 ``access_denied``
+    naming the first that fails); use one ``PingOneBearer`` per set of rules.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class PingOneBearer(OAuth2):
         allow_query_token: bool = False,
         acr_values: Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> None:
         if not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
@@ -146,6 +150,7 @@ class PingOneBearer(OAuth2):
         self.check_revocation = check_revocation
         self.allow_query_token = allow_query_token
         self.acr_values, self.max_age = step_up_options(acr_values, max_age)
+        self.claims = check_rules(claims)
         issuer = guard.pingone.issuer
         flow = OAuthFlowAuthorizationCode(
             authorizationUrl=f"{issuer}/authorize",
@@ -197,10 +202,12 @@ class PingOneBearer(OAuth2):
                 check_revocation=self.check_revocation,
                 acr_values=self.acr_values,
                 max_age=self.max_age,
+                claims=self.claims,
             )
         except AuthError as err:
             if not self.auto_error and isinstance(err, MissingToken):
                 return None
+            stamp_challenge(err, self.guard)  # raised before the Guard saw it (RFC 9728)
             _log(err, request)
             if request.scope["type"] == "websocket":
                 raise WebSocketException(

@@ -24,6 +24,7 @@ from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask.typing import ResponseReturnValue
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard
+from p1guard.claims import ClaimRule, check_rules
 from p1guard.guard import Match, step_up_options
 
 from .context import set_token
@@ -185,6 +186,7 @@ class P1Guard(SignIn):
         check_revocation: bool | None = None,
         acr_values: Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
         """Check the current request's bearer token now; store and return it, or raise.
 
@@ -204,6 +206,7 @@ class P1Guard(SignIn):
             check_revocation=check_revocation,
             acr_values=acr_values,
             max_age=max_age,
+            claims=claims,
         )
         set_token(token)
         return token
@@ -216,6 +219,7 @@ class P1Guard(SignIn):
         check_revocation: bool | None = None,
         acr_values: Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify_request`, for ``async def`` views.
 
@@ -229,6 +233,7 @@ class P1Guard(SignIn):
             check_revocation=check_revocation,
             acr_values=acr_values,
             max_age=max_age,
+            claims=claims,
         )
         set_token(token)
         return token
@@ -244,6 +249,7 @@ class P1Guard(SignIn):
         check_revocation: bool | None = None,
         acr_values: Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> Callable[[F], F]: ...
 
     def require_token(
@@ -253,6 +259,7 @@ class P1Guard(SignIn):
         check_revocation: bool | None = None,
         acr_values: Iterable[str] | None = None,
         max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> Any:
         """Decorate a view (sync or ``async def``) to demand a valid token with ``scopes``.
 
@@ -262,7 +269,8 @@ class P1Guard(SignIn):
         :class:`~p1guard.ConfigError` here (an app is already set up) or in :meth:`init_app`.
         ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a token whose
         ``acr`` is not listed or whose ``auth_time`` is older gets a 401
-        ``insufficient_user_authentication`` challenge.
+        ``insufficient_user_authentication`` challenge. ``claims`` are
+        :mod:`p1guard.claims` rules (403 ``access_denied`` naming the first that fails).
 
         >>> @app.post("/items")                                    # doctest: +SKIP
         ... @p1.require_token("write")
@@ -276,7 +284,8 @@ class P1Guard(SignIn):
         wanted = _scope_tuple(scopes)
         how = _check_match(match)
         step_up = step_up_options(acr_values, max_age)  # refused now, not per request
-        return lambda view: self._wrap(view, wanted, how, check_revocation, *step_up)
+        rules = check_rules(claims)
+        return lambda view: self._wrap(view, wanted, how, check_revocation, *step_up, rules)
 
     def _wrap(
         self,
@@ -286,6 +295,7 @@ class P1Guard(SignIn):
         check_revocation: bool | None,
         acr_values: tuple[str, ...] | None = None,
         max_age: int | None = None,
+        claims: tuple[ClaimRule, ...] = (),
     ) -> F:
         if check_revocation:
             self._needs_revocation(_view_name(view))
@@ -300,6 +310,7 @@ class P1Guard(SignIn):
                     check_revocation=check_revocation,
                     acr_values=acr_values,
                     max_age=max_age,
+                    claims=claims,
                 )
                 return await view(*args, **kwargs)
 
@@ -313,6 +324,7 @@ class P1Guard(SignIn):
                 check_revocation=check_revocation,
                 acr_values=acr_values,
                 max_age=max_age,
+                claims=claims,
             )
             return view(*args, **kwargs)
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast, overload
 
 from flask import Flask, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from p1guard import ConfigError, ProviderUnavailable
-from p1guard.rp import WebLogin
+from p1guard import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
+from p1guard.guard import step_up_options
+from p1guard.rp import SignedInUser, WebLogin
+from p1guard.rp.pages import step_up_answer, step_up_login_url
 
 from .login import (
     BLUEPRINT,
@@ -26,7 +28,7 @@ from .login import (
     current_login,
     secure_session,
 )
-from .login_pages import login_required_response, unavailable_response
+from .login_pages import answer_response, login_required_response, unavailable_response
 from .login_settings import login_prefix, reject_login_keys, web_login_from_config
 from .login_views import login_blueprint
 from .user import aget_user, get_user
@@ -36,11 +38,27 @@ __all__ = ["SignIn"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _here() -> str:
+    query = request.query_string.decode("latin-1")
+    return f"{request.script_root}{request.path}" + (f"?{query}" if query else "")
+
+
 def _send_to_login() -> ResponseReturnValue:
     """Browsers to the login route (back here afterwards), API clients a 401."""
-    query = request.query_string.decode("latin-1")
-    here = f"{request.script_root}{request.path}" + (f"?{query}" if query else "")
-    return login_required_response(url_for(f"{BLUEPRINT}.login", return_to=here))
+    return login_required_response(url_for(f"{BLUEPRINT}.login", return_to=_here()))
+
+
+def _step_up_refusal(
+    user: SignedInUser, acr_values: tuple[str, ...] | None, max_age: int | None
+) -> ResponseReturnValue | None:
+    """``None`` if ``user`` signed in strongly and recently enough; else browsers to the login
+    route with ``acr_values``/``max_age`` (RFC 9470), API clients a 401 challenge."""
+    try:
+        user.require_authentication(acr_values, max_age)
+    except InsufficientUserAuthentication as err:
+        login_url = step_up_login_url(url_for(f"{BLUEPRINT}.login"), err, _here())
+        return answer_response(step_up_answer(request.headers.get("Accept", ""), login_url, err))
+    return None
 
 
 class SignIn:
@@ -121,25 +139,51 @@ class SignIn:
     def login_required(self, view: F, /) -> F: ...
 
     @overload
-    def login_required(self) -> Callable[[F], F]: ...
+    def login_required(
+        self,
+        view: None = None,
+        /,
+        *,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+    ) -> Callable[[F], F]: ...
 
-    def login_required(self, view: Any = None) -> Any:
+    def login_required(
+        self,
+        view: Any = None,
+        /,
+        *,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+    ) -> Any:
         """Decorate a page (sync or ``async def``) to need a signed-in user.
 
         Browsers (``Accept: text/html``) are sent to ``{prefix}/login?return_to=<this page>``;
         other clients get 401 ``{"error": "login_required"}``; PingOne down: 503. In the view,
         :data:`~p1guard_flask.current_user` is the user, with a fresh access token.
 
+        Step-up (RFC 9470): with ``acr_values`` and/or ``max_age`` (seconds) the user's ID
+        token must have one of those ``acr`` and an ``auth_time`` that recent; otherwise
+        browsers go to ``{prefix}/login`` with those values (and back here afterwards), other
+        clients get a 401 ``insufficient_user_authentication`` challenge.
+
         >>> @app.get("/profile")                                     # doctest: +SKIP
         ... @p1.login_required
         ... def profile():
         ...     return {"name": current_user.name}
+        >>> @app.post("/transfer")                                   # doctest: +SKIP
+        ... @p1.login_required(acr_values=["Multi_Factor"], max_age=300)
+        ... def transfer(): ...
         """
+        wanted, fresh = step_up_options(acr_values, max_age)
         if view is None:
-            return self._login_wrap
-        return self._login_wrap(view)
+            return functools.partial(self._login_wrap, acr_values=wanted, max_age=fresh)
+        return self._login_wrap(view, acr_values=wanted, max_age=fresh)
 
-    def _login_wrap(self, view: F) -> F:
+    def _login_wrap(
+        self, view: F, *, acr_values: tuple[str, ...] | None = None, max_age: int | None = None
+    ) -> F:
+        step_up = bool(acr_values) or max_age is not None
         if inspect.iscoroutinefunction(view):
 
             @functools.wraps(view)
@@ -150,6 +194,10 @@ class SignIn:
                     return unavailable_response(err)
                 if user is None:
                     return _send_to_login()
+                if step_up:
+                    refusal = _step_up_refusal(user, acr_values, max_age)
+                    if refusal is not None:
+                        return refusal
                 return await view(*args, **kwargs)
 
             return cast(F, async_signed_in)
@@ -162,6 +210,10 @@ class SignIn:
                 return unavailable_response(err)
             if user is None:
                 return _send_to_login()
+            if step_up:
+                refusal = _step_up_refusal(user, acr_values, max_age)
+                if refusal is not None:
+                    return refusal
             return view(*args, **kwargs)
 
         return cast(F, signed_in)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, request
 
-from p1guard import Guard
+from p1guard import AuthError, Guard
 from p1guard.bearer import BearerRules
 
 if TYPE_CHECKING:
@@ -50,7 +50,12 @@ class P1GuardState:
 
         >>> raw = current_state().bearer()                            # doctest: +SKIP
         """
-        return self._rules.raw_token(request.headers.getlist("Authorization"), request.query_string)
+        try:
+            return self._rules.raw_token(
+                request.headers.getlist("Authorization"), request.query_string
+            )
+        except AuthError as err:
+            raise self._rules.challenge(err) from None  # RFC 9728: resource_metadata="…"
 
 
 def current_state() -> P1GuardState:

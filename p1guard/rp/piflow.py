@@ -1,0 +1,415 @@
+"""Redirectless sign-on (PingOne ``response_mode=pi.flow``): the app renders the login form.
+
+``/authorize`` answers JSON describing a *flow* instead of redirecting the browser; the app
+posts each step to the flows API with a vendor media type, and once the flow is ``COMPLETED``
+``{issuer}/resume?flowId=…`` answers ``{"authorizeResponse": {"code", "state"}}``, which
+:meth:`RelyingParty.complete_flow` exchanges with every usual check (state, ``iss``, PKCE,
+nonce, ID token).
+
+Rules:
+
+1. The authorization request is :meth:`RelyingParty.begin_flow`'s (PKCE, state, nonce, PAR when
+   it applies) plus ``response_mode=pi.flow``; nothing of it is weakened.
+2. Every URL the flow is driven through — PingOne's ``_links`` hrefs and ``resumeUrl`` — must be
+   on the issuer's scheme, host and port (https, or http on loopback or with
+   ``allow_insecure_http``); PingOne's hrefs are preferred over URLs built from the flow id.
+3. A password is sent only to a flow that offers ``usernamePassword.check``, only in the JSON
+   body, and never appears in a ``repr``, log line or error.
+4. The flow's cookies (PingOne's session for this flow) travel with this flow only: every
+   request carries an explicit ``Cookie`` header, so a shared HTTP client's jar never mixes
+   one user's PingOne session into another user's flow.
+5. Refusals of the flows API (``{"code", "message", "details"}``) become :class:`FlowError`
+   with printable, truncated text; 429/5xx and anything unreadable are
+   :class:`~p1guard.ProviderUnavailable`.
+6. ``http.Request`` carries forms only, so the JSON step is an :class:`~p1guard.http.Effect`
+   (:class:`FlowStep`) that the pumps run through the same clients, circuit breaker and
+   metrics as any request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from ..config import is_loopback
+from ..errors import ProviderUnavailable
+from ..http import Flow, Request, Response, _from_httpx, _measure, _unreachable, provider_error
+from ..tokens import TokenSet
+from .errors import LoginError, _printable
+from .transaction import LoginTransaction
+
+if TYPE_CHECKING:
+    from ..http import Transport
+    from .relying_party import RelyingParty
+
+__all__ = [
+    "PASSWORD_CHECK",
+    "FlowError",
+    "FlowStep",
+    "PiFlow",
+    "PiFlowClient",
+    "media_type",
+]
+
+#: The action (and media-type stem) of the username/password step.
+PASSWORD_CHECK = "usernamePassword.check"  # noqa: S105 - an action name
+_ACTION = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+_COOKIE_SPLIT = re.compile(r",\s*(?=[^;,=\s]+=)")
+_COOKIE_PAIR = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([^;]*)")
+
+
+def media_type(action: str) -> str:
+    """The vendor media type of a flow action.
+
+    >>> media_type("usernamePassword.check")
+    'application/vnd.pingidentity.usernamePassword.check+json'
+    """
+    if action.startswith("application/"):
+        return action
+    if not _ACTION.fullmatch(action):
+        raise ValueError("not a flow action name")
+    return f"application/vnd.pingidentity.{action}+json"
+
+
+class FlowError(LoginError):
+    """PingOne's flows API refused a step (wrong password, expired flow, bad input…).
+
+    ``code`` is PingOne's code (``INVALID_DATA``, ``NOT_FOUND``…), ``details`` its
+    ``(code, target)`` pairs, ``http_status`` the answer's status. Safe to show.
+
+    >>> err = FlowError(400, "INVALID_DATA", "Invalid username and/or password",
+    ...                 details=(("INVALID_VALUE", "password"),))
+    >>> err.error, err.wrong_credentials
+    ('invalid_data', True)
+    """
+
+    def __init__(
+        self,
+        http_status: int,
+        code: str,
+        message: str | None = None,
+        *,
+        details: tuple[tuple[str, str], ...] = (),
+        reason: str = "flow_refused",
+    ) -> None:
+        self.http_status = http_status
+        self.code = _printable(code, 64) or "REQUEST_FAILED"
+        self.details = tuple((_printable(c, 64), _printable(t, 64)) for c, t in details)
+        super().__init__(self.code.lower(), message or "PingOne refused the step", reason=reason)
+
+    @property
+    def wrong_credentials(self) -> bool:
+        """Whether PingOne rejected the username or password."""
+        return any(target in ("username", "password") for _code, target in self.details)
+
+
+@dataclass(frozen=True, slots=True)
+class PiFlow:
+    """One redirectless sign-on in progress; keep it server-side with its transaction.
+
+    ``links`` maps each action PingOne offers (``"usernamePassword.check"``…, and ``"self"``)
+    to its href; :attr:`actions` lists the action names.
+    """
+
+    id: str
+    status: str
+    links: Mapping[str, str] = field(repr=False)
+    resume_url: str | None = field(repr=False)
+    transaction: LoginTransaction
+    raw: Mapping[str, Any] = field(repr=False)
+    cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The steps PingOne accepts next (``_links`` without ``self``)."""
+        return tuple(name for name in self.links if name != "self")
+
+    @property
+    def completed(self) -> bool:
+        """Whether the flow can be resumed for the authorization code."""
+        return self.status == "COMPLETED"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStep:
+    """An :class:`~p1guard.http.Effect`: POST a JSON body to the flows API (rule 6)."""
+
+    transport: Transport = field(repr=False)
+    request: Request
+    body: bytes = field(repr=False)
+
+    def _args(self) -> dict[str, Any]:
+        return {
+            "method": self.request.method,
+            "url": self.request.url,
+            "headers": dict(self.request.headers),
+            "content": self.body,
+        }
+
+    def _finish(self, breaker: Any, response: httpx.Response | None, started: float) -> Response:
+        result = None if response is None else _from_httpx(response)
+        if self.transport.metrics is not None:
+            _measure(self.transport.metrics, self.request, result, started)
+        breaker.record(result)
+        if result is None:
+            raise _unreachable(self.request, TimeoutError())
+        return result
+
+    def run(self) -> Response:
+        """Send synchronously."""
+        breaker = self.transport._admit(self.request)
+        started = time.perf_counter()
+        try:
+            response: httpx.Response | None = self.transport.client.request(**self._args())
+        except httpx.HTTPError:
+            response = None
+        return self._finish(breaker, response, started)
+
+    async def arun(self) -> Response:
+        """Send asynchronously."""
+        breaker = self.transport._admit(self.request)
+        started = time.perf_counter()
+        try:
+            response: httpx.Response | None = await self.transport.async_client().request(
+                **self._args()
+            )
+        except httpx.HTTPError:
+            response = None
+        return self._finish(breaker, response, started)
+
+
+def _cookies(response: Response, previous: Mapping[str, str]) -> dict[str, str]:
+    jar = dict(previous)
+    header = response.headers.get("set-cookie")
+    for cookie in _COOKIE_SPLIT.split(header) if header else ():
+        match = _COOKIE_PAIR.match(cookie)
+        if match:
+            jar[match.group(1)] = match.group(2).strip()
+    return jar
+
+
+def _cookie_header(cookies: Mapping[str, str]) -> dict[str, str]:
+    # Always explicit (rule 4): httpx only adds its jar's cookies when no Cookie header is set.
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+
+
+def _document(response: Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _refusal(response: Response) -> LoginError:
+    """Rule 5 for a 4xx answer of authorize, the flows API or resume."""
+    document = _document(response)
+    if not isinstance(document, dict):
+        raise provider_error(response, "flows")
+    if "error" in document and "code" not in document:  # an OAuth error from /authorize
+        return LoginError(
+            str(document.get("error")),
+            str(document.get("error_description") or "PingOne refused the sign-in"),
+            reason="provider_error",
+        )
+    details = []
+    for item in document.get("details") or ():
+        if isinstance(item, dict):
+            details.append((str(item.get("code") or ""), str(item.get("target") or "")))
+    return FlowError(
+        response.status_code,
+        str(document.get("code") or "REQUEST_FAILED"),
+        str(document.get("message") or "PingOne refused the step"),
+        details=tuple(details),
+    )
+
+
+class PiFlowClient:
+    """Drive redirectless sign-ons for a :class:`RelyingParty`.
+
+    >>> flows = PiFlowClient(rp)                                     # doctest: +SKIP
+    >>> flow = flows.begin(return_to="/orders")                      # doctest: +SKIP
+    >>> flow.status, flow.actions                                    # doctest: +SKIP
+    ('USERNAME_PASSWORD_REQUIRED', ('usernamePassword.check',))
+    >>> flow = flows.check_password(flow, "ada", password)           # doctest: +SKIP
+    >>> tokens = flows.complete(flow)                                # doctest: +SKIP
+
+    Other steps go through :meth:`submit` with their action name and JSON body. Each step has
+    an ``a…`` async twin and a ``…_flow`` sans-I/O generator.
+    """
+
+    def __init__(self, rp: RelyingParty) -> None:
+        self.rp = rp
+        self.pingone = rp.pingone
+        issuer = urlsplit(self.pingone.issuer)
+        self._origin = (issuer.scheme, issuer.hostname, issuer.port)
+        base = self.pingone.issuer.rstrip("/")
+        self._base = base[: -len("/as")] if base.endswith("/as") else base
+
+    # -- flows -----------------------------------------------------------------------------
+
+    def begin_flow(self, return_to: object = "/", **extra: Any) -> Flow[PiFlow]:
+        """Start a redirectless sign-on: authorize with ``response_mode=pi.flow`` (rule 1)."""
+        start = yield from self.rp.begin_flow(return_to, response_mode="pi.flow", **extra)
+        headers = {"Accept": "application/json", **_cookie_header({})}
+        response = yield Request("GET", start.url, "authorize", headers=headers)
+        return self._read(response, start.transaction, {})
+
+    def submit_flow(self, flow: PiFlow, action: str, body: Mapping[str, Any]) -> Flow[PiFlow]:
+        """POST one step (``action`` such as ``"usernamePassword.check"``) with a JSON body."""
+        try:
+            content_type = media_type(action)
+        except ValueError:
+            raise LoginError(
+                "invalid_request", "Unknown flow action", reason="bad_action"
+            ) from None
+        url = self._checked(flow.links.get(action) or flow.links.get("self")) or (
+            f"{self._base}/flows/{quote(flow.id, safe='')}"
+        )
+        headers = {
+            "Content-Type": content_type,
+            "Accept": "application/json",
+            **_cookie_header(flow.cookies),
+        }
+        request = Request("POST", url, "flows", headers=headers)
+        payload = json.dumps(dict(body)).encode()
+        response = yield FlowStep(self.pingone.transport, request, payload)
+        return self._read(response, flow.transaction, flow.cookies)
+
+    def check_password_flow(self, flow: PiFlow, username: str, password: str) -> Flow[PiFlow]:
+        """The username/password step (rule 3): only when the flow offers it."""
+        if PASSWORD_CHECK not in flow.links:
+            raise FlowError(
+                400,
+                "ACTION_NOT_AVAILABLE",
+                "The sign-on does not ask for a password now",
+                reason="action_not_available",
+            )
+        body = {"username": username, "password": password}
+        return (yield from self.submit_flow(flow, PASSWORD_CHECK, body))
+
+    def resume_flow(self, flow: PiFlow) -> Flow[dict[str, Any]]:
+        """Resume a ``COMPLETED`` flow: PingOne's ``authorizeResponse`` (``code``, ``state``)."""
+        if not flow.completed:
+            raise FlowError(
+                400, "FLOW_NOT_COMPLETED", "The sign-on is not finished", reason="not_completed"
+            )
+        url = self._checked(flow.resume_url) or (
+            f"{self.pingone.issuer}/resume?flowId={quote(flow.id, safe='')}"
+        )
+        headers = {"Accept": "application/json", **_cookie_header(flow.cookies)}
+        response = yield Request("GET", url, "resume", headers=headers)
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            raise _refusal(response)
+        document = _document(response)
+        answer = document.get("authorizeResponse") if isinstance(document, dict) else None
+        if response.status_code != 200 or not isinstance(answer, dict):
+            raise provider_error(response, "resume")
+        return answer
+
+    def complete_flow(self, flow: PiFlow, *, userinfo: bool = False) -> Flow[TokenSet]:
+        """Resume ``flow``; exchange its code with every check of :meth:`RelyingParty.complete`."""
+        answer = yield from self.resume_flow(flow)
+        query = {"iss": self.pingone.issuer}
+        for name in ("code", "state", "iss", "error", "error_description"):
+            value = answer.get(name)
+            if isinstance(value, str):
+                query[name] = value
+        return (yield from self.rp.complete_flow(query, flow.transaction, userinfo=userinfo))
+
+    # -- sync and async shells -------------------------------------------------------------
+
+    def begin(self, return_to: object = "/", **extra: Any) -> PiFlow:
+        """Start a redirectless sign-on: see :meth:`begin_flow`."""
+        return self.pingone.transport.run(self.begin_flow(return_to, **extra))
+
+    async def abegin(self, return_to: object = "/", **extra: Any) -> PiFlow:
+        """Async twin of :meth:`begin`."""
+        return await self.pingone.transport.arun(self.begin_flow(return_to, **extra))
+
+    def submit(self, flow: PiFlow, action: str, body: Mapping[str, Any]) -> PiFlow:
+        """Submit a step: see :meth:`submit_flow`."""
+        return self.pingone.transport.run(self.submit_flow(flow, action, body))
+
+    async def asubmit(self, flow: PiFlow, action: str, body: Mapping[str, Any]) -> PiFlow:
+        """Async twin of :meth:`submit`."""
+        return await self.pingone.transport.arun(self.submit_flow(flow, action, body))
+
+    def check_password(self, flow: PiFlow, username: str, password: str) -> PiFlow:
+        """Check the user's password: see :meth:`check_password_flow`."""
+        return self.pingone.transport.run(self.check_password_flow(flow, username, password))
+
+    async def acheck_password(self, flow: PiFlow, username: str, password: str) -> PiFlow:
+        """Async twin of :meth:`check_password`."""
+        return await self.pingone.transport.arun(self.check_password_flow(flow, username, password))
+
+    def resume(self, flow: PiFlow) -> dict[str, Any]:
+        """Resume a completed flow: see :meth:`resume_flow`."""
+        return self.pingone.transport.run(self.resume_flow(flow))
+
+    async def aresume(self, flow: PiFlow) -> dict[str, Any]:
+        """Async twin of :meth:`resume`."""
+        return await self.pingone.transport.arun(self.resume_flow(flow))
+
+    def complete(self, flow: PiFlow, **kwargs: Any) -> TokenSet:
+        """Finish the sign-on: see :meth:`complete_flow`."""
+        return self.pingone.transport.run(self.complete_flow(flow, **kwargs))
+
+    async def acomplete(self, flow: PiFlow, **kwargs: Any) -> TokenSet:
+        """Async twin of :meth:`complete`."""
+        return await self.pingone.transport.arun(self.complete_flow(flow, **kwargs))
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _checked(self, url: str | None) -> str | None:
+        """``url`` if it is on the issuer's origin (rule 2), ``None`` when absent."""
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        secure = parts.scheme == "https" or (
+            parts.scheme == "http"
+            and (is_loopback(parts.hostname or "") or self.pingone.allow_insecure_http)
+        )
+        if not secure or (parts.scheme, parts.hostname, parts.port) != self._origin:
+            raise LoginError(
+                "invalid_flow", "PingOne named a URL outside its own host", reason="foreign_href"
+            )
+        return url
+
+    def _read(
+        self, response: Response, transaction: LoginTransaction, cookies: Mapping[str, str]
+    ) -> PiFlow:
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            raise _refusal(response)
+        document = _document(response)
+        if response.status_code != 200 or not isinstance(document, dict):
+            raise provider_error(response, "flows")
+        flow_id, status = document.get("id"), document.get("status")
+        if not isinstance(flow_id, str) or not flow_id or not isinstance(status, str):
+            raise ProviderUnavailable(
+                "The authorization server answered a flow without id or status",
+                reason="flows_malformed",
+            )
+        links: dict[str, str] = {}
+        raw_links = document.get("_links")
+        for name, link in raw_links.items() if isinstance(raw_links, dict) else ():
+            href = link.get("href") if isinstance(link, dict) else None
+            if isinstance(name, str) and isinstance(href, str):
+                self._checked(href)
+                links[name] = href
+        resume_url = document.get("resumeUrl")
+        return PiFlow(
+            id=flow_id,
+            status=status,
+            links=links,
+            resume_url=self._checked(resume_url) if isinstance(resume_url, str) else None,
+            transaction=transaction,
+            raw=document,
+            cookies=_cookies(response, cookies),
+        )

@@ -1,0 +1,194 @@
+"""Redirectless sign-on of the mock PingOne: ``response_mode=pi.flow``, the flows API, resume.
+
+Rules:
+1. ``/authorize`` with ``response_mode=pi.flow`` (pushed or not) answers ``200`` JSON
+   ``{"id", "status": "USERNAME_PASSWORD_REQUIRED", "_links", "resumeUrl"}`` and sets the
+   flow's ``ST`` cookie; errors are JSON, never redirects.
+2. ``/<envID>/flows/<flowID>`` (GET: the flow; POST: a step) and ``{issuer}/resume`` need the
+   flow's ``ST`` cookie. A step's ``Content-Type`` names its action
+   (``application/vnd.pingidentity.usernamePassword.check+json``).
+3. The right username (``preferred_username``, ``email`` or ``sub`` of ``op.user``) and
+   ``op.user_password`` complete the flow; anything else is PingOne's ``400 INVALID_DATA``
+   with an ``INVALID_VALUE`` detail on ``password``.
+4. Resuming a ``COMPLETED`` flow issues a code bound to the authorization request (PKCE,
+   nonce, redirect URI) and answers ``{"authorizeResponse": {"code", "state"}}``; a flow is
+   resumed once. Unknown, expired or used flows are ``404 NOT_FOUND``.
+5. Passwords are compared in constant time and never stored or echoed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from ._http import NO_STORE, json_response
+
+if TYPE_CHECKING:
+    from ._app import MockApp
+    from ._authorize import AuthorizeRequest
+    from .mock import MockPingOne
+
+__all__ = ["PASSWORD_CHECK", "PiFlows", "flows", "resume"]
+
+PASSWORD_CHECK = "application/vnd.pingidentity.usernamePassword.check+json"  # noqa: S105
+_COOKIE = "ST"
+
+
+@dataclass
+class _Flow:
+    id: str
+    request: AuthorizeRequest
+    state: str | None
+    cookie: str
+    expires_at: float
+    status: str = "USERNAME_PASSWORD_REQUIRED"
+    used: bool = False
+
+
+def _error(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    body: dict[str, Any] = {"id": str(uuid.uuid4()), "code": code, "message": message}
+    if details:
+        body["details"] = details
+    return json_response(body, status, NO_STORE)
+
+
+class PiFlows:
+    """The mock's flows (guarded by the mock's lock)."""
+
+    def __init__(self, mock: MockPingOne) -> None:
+        self.mock = mock
+        self._flows: dict[str, _Flow] = {}
+
+    def start(self, checked: AuthorizeRequest, state: str | None) -> Response:
+        """Rule 1: a new flow waiting for the username and password."""
+        flow = _Flow(
+            id=str(uuid.uuid4()),
+            request=checked,
+            state=state,
+            cookie=secrets.token_urlsafe(24),
+            expires_at=time.time() + float(self.mock.flow_lifetime),
+        )
+        with self.mock._lock:
+            self._flows = {k: v for k, v in self._flows.items() if v.expires_at > time.time()}
+            self._flows[flow.id] = flow
+        response = json_response(self.document(flow), 200, NO_STORE)
+        response.set_cookie(
+            _COOKIE, flow.cookie, path=f"/{self.mock.env_id}", httponly=True, samesite="None"
+        )
+        return response
+
+    def document(self, flow: _Flow) -> dict[str, Any]:
+        """The flow as PingOne shows it."""
+        mock = self.mock
+        href = f"{mock.issuer.removesuffix('/as')}/flows/{flow.id}"
+        links: dict[str, Any] = {"self": {"href": href}}
+        body: dict[str, Any] = {
+            "id": flow.id,
+            "status": flow.status,
+            "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(flow.expires_at)),
+            "resumeUrl": f"{mock.issuer}/resume?flowId={flow.id}",
+            "_links": links,
+        }
+        if flow.status == "USERNAME_PASSWORD_REQUIRED":
+            links["usernamePassword.check"] = {"href": href}
+        else:
+            user = mock.user
+            name = user.get("preferred_username") or user["sub"]
+            body["_embedded"] = {"user": {"id": user["sub"], "username": name}}
+        return body
+
+    def find(self, flow_id: str, request: Request) -> _Flow | None:
+        """The live flow ``flow_id`` if the request carries its cookie."""
+        with self.mock._lock:
+            flow = self._flows.get(flow_id)
+        if flow is None or flow.used or flow.expires_at <= time.time():
+            return None
+        cookie = request.cookies.get(_COOKIE, "")
+        return flow if hmac.compare_digest(cookie.encode(), flow.cookie.encode()) else None
+
+    def check_password(self, flow: _Flow, body: Any) -> Response:
+        """Rule 3."""
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("username", "password")
+        ):
+            return _error(
+                400,
+                "INVALID_DATA",
+                "The request could not be completed. One or more validation errors were in "
+                "the request.",
+                [{"code": "INVALID_VALUE", "target": "username", "message": "Missing value"}],
+            )
+        user = self.mock.user
+        names = {str(user[k]) for k in ("preferred_username", "email", "sub") if user.get(k)}
+        right_name = body["username"] in names
+        right_password = hmac.compare_digest(
+            body["password"].encode(), str(self.mock.user_password).encode()
+        )
+        if not (right_name and right_password):
+            return _error(
+                400,
+                "INVALID_DATA",
+                "The request could not be completed. One or more validation errors were in "
+                "the request.",
+                [
+                    {
+                        "code": "INVALID_VALUE",
+                        "target": "password",
+                        "message": "Invalid username and/or password",
+                        "innerError": {"failuresRemaining": 4},
+                    }
+                ],
+            )
+        with self.mock._lock:
+            flow.status = "COMPLETED"
+        return json_response(self.document(flow), 200, NO_STORE)
+
+    def resume(self, flow: _Flow) -> Response:
+        """Rule 4."""
+        with self.mock._lock:
+            if flow.used or flow.status != "COMPLETED":
+                return _error(400, "REQUEST_FAILED", "The flow is not completed")
+            flow.used = True
+        code = self.mock._login.authorize(flow.request)
+        answer: dict[str, Any] = {"code": code}
+        if flow.state:
+            answer["state"] = flow.state
+        return json_response({"authorizeResponse": answer}, 200, NO_STORE)
+
+
+def _not_found() -> Response:
+    return _error(404, "NOT_FOUND", "The requested resource was not found.")
+
+
+def flows(app: MockApp, request: Request) -> Response:
+    """``GET|POST /<envID>/flows/<flowID>`` (rule 2)."""
+    piflows = app.mock._piflows
+    flow_id = request.path.rsplit("/", 1)[-1]
+    flow = piflows.find(flow_id, request)
+    if flow is None:
+        return _not_found()
+    if request.method == "GET":
+        return json_response(piflows.document(flow), 200, NO_STORE)
+    if request.mimetype != PASSWORD_CHECK.lower() or flow.status != "USERNAME_PASSWORD_REQUIRED":
+        return _error(400, "INVALID_REQUEST", "The flow does not accept this action now")
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        body = None
+    return piflows.check_password(flow, body)
+
+
+def resume(app: MockApp, request: Request) -> Response:
+    """``GET {issuer}/resume?flowId=…`` (rule 4)."""
+    piflows = app.mock._piflows
+    flow = piflows.find(request.args.get("flowId", ""), request)
+    return _not_found() if flow is None else piflows.resume(flow)
