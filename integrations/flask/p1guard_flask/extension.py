@@ -299,33 +299,27 @@ class P1Guard(SignIn):
     ) -> F:
         if check_revocation:
             self._needs_revocation(_view_name(view))
+        # One set of demands for whichever twin the view needs.
+        demand: dict[str, Any] = {
+            "match": match,
+            "check_revocation": check_revocation,
+            "acr_values": acr_values,
+            "max_age": max_age,
+            "claims": claims,
+        }
         wanted = scopes or None
         if inspect.iscoroutinefunction(view):
 
             @functools.wraps(view)
             async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                await self.averify_request(
-                    wanted,
-                    match=match,
-                    check_revocation=check_revocation,
-                    acr_values=acr_values,
-                    max_age=max_age,
-                    claims=claims,
-                )
+                await self.averify_request(wanted, **demand)
                 return await view(*args, **kwargs)
 
             return cast(F, async_guarded)
 
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            self.verify_request(
-                wanted,
-                match=match,
-                check_revocation=check_revocation,
-                acr_values=acr_values,
-                max_age=max_age,
-                claims=claims,
-            )
+            self.verify_request(wanted, **demand)
             return view(*args, **kwargs)
 
         return cast(F, guarded)
