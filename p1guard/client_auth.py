@@ -26,7 +26,7 @@ _METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "non
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def _load_private_key(value: object) -> tuple[Any, str, str | None]:
+def load_private_key(value: object) -> tuple[Any, str, str | None]:
     """A private key (PEM text/bytes, JWK dict or key object) → (key, alg, kid)."""
     kid: str | None = None
     alg: str | None = None
@@ -104,7 +104,7 @@ class ClientAuth:
         if method == "private_key_jwt":
             if private_key is None:
                 raise ConfigError("private_key", "private_key_jwt needs a private key")
-            self._key, self._alg, self._kid = _load_private_key(private_key)
+            self._key, self._alg, self._kid = load_private_key(private_key)
 
     def apply(
         self, form: Mapping[str, str], *, endpoint: str

@@ -77,6 +77,9 @@ class Request:
     purpose: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     form: Mapping[str, str] | None = field(default=None, repr=False)
+    #: A raw body (e.g. JSON for the pi.flow API); set ``Content-Type`` in ``headers``.
+    #: At most one of ``form`` and ``content``.
+    content: bytes | None = field(default=None, repr=False)
     flight_key: str | None = field(default=None, repr=False)
     retry: bool = field(default=False, repr=False)
     #: When the flow decided to make this call (``time.monotonic()``); see :meth:`Transport.send`.
@@ -189,6 +192,7 @@ def _to_httpx(request: Request) -> dict[str, Any]:
         "url": request.url,
         "headers": dict(request.headers),
         "data": dict(request.form) if request.form is not None else None,
+        "content": request.content,
     }
 
 

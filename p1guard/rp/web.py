@@ -144,11 +144,13 @@ class SignedInUser:
 class WebLogin:
     """The login routes' behaviour for one :class:`RelyingParty` (see the module rules).
 
-    >>> web = WebLogin(rp)                                        # doctest: +SKIP
-    >>> start = web.login(session, return_to="/orders")          # redirect to start.url
-    >>> return_to = web.callback(session, request.query_params)  # redirect there
-    >>> user = web.user(session)                                  # SignedInUser or None
-    >>> signoff_url = web.logout(session, csrf=form["csrf"])
+    Used by the framework adapters like this::
+
+        web = WebLogin(rp)
+        start = web.login(session, return_to="/orders")          # redirect to start.url
+        return_to = web.callback(session, request.query_params)  # redirect there
+        user = web.user(session)                                  # SignedInUser or None
+        signoff_url = web.logout(session, csrf=form["csrf"])
     """
 
     def __init__(
