@@ -11,6 +11,18 @@ route              needs       answers
 ``GET /me``        any token   subject, client id and scopes of the token
 =================  ==========  ===============================================
 
+The Starlette demo also answers :data:`TOUR_PROBES`, the features beyond plain bearer tokens:
+
+=========================================  ======================  ============================
+route                                      needs                   shows
+=========================================  ======================  ============================
+``GET /.well-known/oauth-protected-resource``  nothing             RFC 9728 metadata
+``POST /transfers``                        ``Multi_Factor`` sign-  step-up (RFC 9470)
+                                           in within 5 minutes
+``GET /reports``                           ``groups`` holds        claim rules
+                                           ``auditors``
+=========================================  ======================  ============================
+
 With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with :func:`demo_web_login`)
 the Starlette demo also signs users in: ``GET /`` is a page with a "Sign in" button, served with
 :class:`p1guard.asgi_login.LoginRoutes` under ``/auth``.
@@ -41,8 +53,10 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from .claims import Contains, require_claims
 from .config import is_loopback
-from .errors import InsufficientScope, P1GuardError
+from .errors import AuthError, InsufficientScope, P1GuardError
+from .guard import require_authentication
 
 if TYPE_CHECKING:
     import uvicorn
@@ -59,6 +73,7 @@ __all__ = [
     "FRAMEWORKS",
     "GARBAGE_TOKEN",
     "PROBES",
+    "TOUR_PROBES",
     "DemoFramework",
     "DemoServer",
     "MissingExtra",
@@ -86,7 +101,11 @@ class MissingExtra(P1GuardError, ImportError):
 
 
 def build_starlette_demo(
-    guard: Guard, login: WebLogin | None = None, *, session_secret: str | None = None
+    guard: Guard,
+    login: WebLogin | None = None,
+    *,
+    session_secret: str | None = None,
+    base_url: str | None = None,
 ) -> Starlette:
     """The demo API as a Starlette app protected by :class:`p1guard.asgi.BearerTokenMiddleware`.
 
@@ -97,6 +116,10 @@ def build_starlette_demo(
     With ``login``, ``GET /`` is a sign-in page and ``/auth/login``, ``/auth/callback`` and
     ``/auth/logout`` sign users in (:class:`p1guard.asgi_login.LoginRoutes`); the session cookie
     is signed with ``session_secret`` (a random one by default, so restarts sign everyone out).
+
+    The tour routes (:data:`TOUR_PROBES`): ``POST /transfers`` needs step-up, ``GET /reports``
+    a claim rule, and the RFC 9728 document names the guard's audience and issuer; 401
+    challenges point to it at ``base_url`` (where the demo is served) when given.
 
     >>> app = build_starlette_demo(Guard(PingOne.from_env(), audience="https://api.example.com"))
     ... # doctest: +SKIP
@@ -121,7 +144,17 @@ def build_starlette_demo(
         Route("/items", _scoped("read")(_list_items), methods=["GET"]),
         Route("/items", _scoped("write")(_create_item), methods=["POST"]),
         Route("/me", _me, methods=["GET"]),
+        Route("/transfers", _create_transfer, methods=["POST"]),
+        Route("/reports", _reports, methods=["GET"]),
     ]
+    from .resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
+
+    resource_metadata = ResourceMetadata.for_guard(
+        guard,
+        scopes_supported=["read", "write"],
+        resource_name="p1guard demo API",
+        metadata_url=None if base_url is None else base_url.rstrip("/") + WELL_KNOWN_PREFIX,
+    )
     middleware: list[Middleware] = []
     public_paths = ["/health"]
     if login is not None:
@@ -134,7 +167,14 @@ def build_starlette_demo(
         secret = session_secret or secrets.token_urlsafe(32)
         middleware.append(auth.session_middleware(secret, https_only=False))
         public_paths += ["/", f"{auth.prefix}/*"]
-    middleware.append(Middleware(BearerTokenMiddleware, guard=guard, public_paths=public_paths))
+    middleware.append(
+        Middleware(
+            BearerTokenMiddleware,
+            guard=guard,
+            public_paths=public_paths,
+            resource_metadata=resource_metadata,
+        )
+    )
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -142,6 +182,7 @@ def build_starlette_demo(
         lifespan=lifespan,
     )
     app.state.items = [{"id": 1, "name": "first item"}]
+    app.state.metadata_url = resource_metadata.metadata_url
     return app
 
 
@@ -200,6 +241,53 @@ async def _me(request: Request) -> JSONResponse:
             "expires_at": expires_at.isoformat() if expires_at else None,
         }
     )
+
+
+#: What ``POST /transfers`` needs (step-up, RFC 9470): a second factor within the last 5 minutes.
+TRANSFER_ACR_VALUES, TRANSFER_MAX_AGE = ("Multi_Factor",), 300
+#: What ``GET /reports`` needs (a claim rule): membership of the ``auditors`` group.
+REPORTS_RULE = Contains("groups", "auditors")
+
+
+def _refusal(request: Request, err: AuthError) -> JSONResponse:
+    """``err`` as the API's JSON answer, its 401 challenge naming the RFC 9728 document."""
+    from starlette.responses import JSONResponse
+
+    err.resource_metadata = request.app.state.metadata_url
+
+    return JSONResponse(err.body, status_code=err.status_code, headers=err.headers)
+
+
+async def _create_transfer(request: Request) -> Response:
+    """``POST /transfers``: moving money needs a recent multi-factor sign-in."""
+    from starlette.responses import JSONResponse
+
+    token = request.state.access_token
+    try:
+        require_authentication(token, TRANSFER_ACR_VALUES, TRANSFER_MAX_AGE)
+    except AuthError as err:
+        return _refusal(request, err)
+    try:
+        payload = await request.json()
+    except ValueError:
+        payload = None
+    amount = payload.get("amount") if isinstance(payload, dict) else None
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= 1_000_000:
+        body = {"error": "invalid_request", "error_description": 'Send JSON {"amount": 10}'}
+        return JSONResponse(body, status_code=400)
+    transfer = {"amount": amount, "approved_by": token.subject, "acr": token.get("acr")}
+    return JSONResponse(transfer, status_code=201)
+
+
+async def _reports(request: Request) -> Response:
+    """``GET /reports``: only for tokens whose ``groups`` claim holds ``auditors``."""
+    from starlette.responses import JSONResponse
+
+    try:
+        token = require_claims(request.state.access_token, [REPORTS_RULE])
+    except AuthError as err:
+        return _refusal(request, err)
+    return JSONResponse({"reports": ["q3-ledger"], "reader": token.subject})
 
 
 def _sign_in_page(auth: LoginRoutes) -> Endpoint:
@@ -286,6 +374,8 @@ class DemoFramework:
     modules: tuple[str, ...]
     extra: str = "demo"
     sign_in: Callable[[Guard, WebLogin], ASGIApp] | None = None
+    #: Whether the app also answers :data:`TOUR_PROBES`; its builders then take ``base_url=``.
+    tour: bool = False
 
 
 # The mock PingOne runs on Werkzeug; uvicorn serves every demo.
@@ -298,6 +388,7 @@ FRAMEWORKS: dict[str, DemoFramework] = {
         build_starlette_demo,
         ("starlette", "itsdangerous"),
         sign_in=build_starlette_demo,
+        tour=True,
     ),
 }
 
@@ -327,9 +418,11 @@ def _require(modules: Sequence[str], who: str, extra: str = "demo") -> None:
 
 # -- requests every demo answers ---------------------------------------------------------------
 
-#: Which token a probe sends: ``read`` (issued by the mock with scope ``read``), ``write`` (from
-#: the client-credentials grant, scopes ``read write``), none, or a garbage string.
-TokenKind = Literal["read", "write", "none", "garbage"]
+#: Which token a probe sends: ``read`` (issued by the mock with scope ``read``, a user who signed
+#: in with a password only), ``write`` (from the client-credentials grant, scopes ``read write``),
+#: ``mfa`` (scope ``read``, a user who just signed in with ``Multi_Factor`` and is in the
+#: ``auditors`` group), none, or a garbage string.
+TokenKind = Literal["read", "write", "mfa", "none", "garbage"]
 
 
 @dataclass(frozen=True)
@@ -380,6 +473,33 @@ PROBES: tuple[Probe, ...] = (
         201,
         json={"name": "coffee"},
     ),
+)
+
+
+#: The feature tour, answered by demos whose :class:`DemoFramework` has ``tour=True``.
+TOUR_PROBES: tuple[Probe, ...] = (
+    Probe(
+        "resource metadata (RFC 9728)", "GET", "/.well-known/oauth-protected-resource", "none", 200
+    ),
+    Probe(
+        "step-up: a password-only sign-in cannot move money",
+        "POST",
+        "/transfers",
+        "read",
+        401,
+        "insufficient_user_authentication",
+        {"amount": 10},
+    ),
+    Probe(
+        "step-up: a multi-factor sign-in within 5 minutes can",
+        "POST",
+        "/transfers",
+        "mfa",
+        201,
+        json={"amount": 10},
+    ),
+    Probe("claim rule: not in group auditors", "GET", "/reports", "read", 403, "access_denied"),
+    Probe("claim rule: an auditor", "GET", "/reports", "mfa", 200),
 )
 
 

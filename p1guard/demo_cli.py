@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +52,12 @@ def run_demo(args: argparse.Namespace) -> int:
             raise
         with DemoServer(app, sock, access_log=not args.check) as server:
             tokens = _demo_tokens(op)
+            probes = _probes(framework)
             if args.check:
-                return _demo_check(server.url, tokens, framework.name, op, sign_in_url)
-            _print_demo(server.url, tokens, framework.name, op, port_note, args, sign_in_url)
+                return _demo_check(server.url, tokens, framework.name, op, probes, sign_in_url)
+            _print_demo(
+                server.url, tokens, framework.name, op, probes, port_note, args, sign_in_url
+            )
             try:
                 with _sigterm_as_interrupt():
                     server.wait()
@@ -69,10 +72,21 @@ def _demo_app(
     """The framework's demo app, with its sign-in page when it has one (and that page's URL)."""
     from .demo import browser_url, demo_web_login
 
-    if framework.sign_in is None:
-        return framework.build(op.guard()), None
     url = browser_url(sock)
-    return framework.sign_in(op.guard(), demo_web_login(op, url)), f"{url}/"
+    # Tour apps point their 401 challenges at their RFC 9728 document, so they need their URL.
+    where: dict[str, str] = {"base_url": url} if framework.tour else {}
+    if framework.sign_in is None:
+        build: Callable[..., Any] = framework.build
+        return build(op.guard(), **where), None
+    sign_in: Callable[..., Any] = framework.sign_in
+    return sign_in(op.guard(), demo_web_login(op, url), **where), f"{url}/"
+
+
+def _probes(framework: DemoFramework) -> tuple[Probe, ...]:
+    """The requests ``framework``'s demo answers: the basic ones, and the tour when it has it."""
+    from .demo import PROBES, TOUR_PROBES
+
+    return PROBES + TOUR_PROBES if framework.tour else PROBES
 
 
 @contextmanager
@@ -113,14 +127,16 @@ def _demo_tokens(op: MockPingOne) -> dict[str, str]:
     auth = ClientAuth(op.client_id, client_secret=op.client_secret)
     with _opened(PingOne(issuer=op.issuer)) as pingone:
         minted = request_token(pingone, auth, ["read", "write"])
+    mfa_user = {"acr": "Multi_Factor", "groups": ["auditors"]}
     return {
         "read": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME),
         "write": minted["access_token"],
+        "mfa": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, claims=mfa_user),
         "garbage": GARBAGE_TOKEN,
     }
 
 
-_TOKEN_VARIABLES = {"read": "$TOKEN", "write": "$WRITE_TOKEN"}
+_TOKEN_VARIABLES = {"read": "$TOKEN", "write": "$WRITE_TOKEN", "mfa": "$MFA_TOKEN"}
 
 
 def curl_line(probe: Probe, base_url: str) -> str:
@@ -157,12 +173,11 @@ def _print_demo(
     tokens: Mapping[str, str],
     framework: str,
     op: MockPingOne,
+    probes: tuple[Probe, ...],
     port_note: str | None,
     args: argparse.Namespace,
     sign_in_url: str | None = None,
 ) -> None:
-    from .demo import PROBES
-
     me = _self_command()
     lines = [
         f"p1guard demo: a {framework.title()} API protected by p1guard, with a mock PingOne.",
@@ -171,6 +186,12 @@ def _print_demo(
         f"  API       {url}",
         "            GET /health (public), GET /items (read), POST /items (write), GET /me",
     ]
+    if any(probe.path == "/transfers" for probe in probes):
+        lines += [
+            "            POST /transfers (step-up: Multi_Factor within 5 minutes),",
+            "            GET /reports (claim rule: groups contains auditors),",
+            "            GET /.well-known/oauth-protected-resource (RFC 9728 metadata)",
+        ]
     if sign_in_url:
         lines.append(f"  Sign-in   {sign_in_url}   (web page; routes under /auth)")
     lines += [
@@ -181,10 +202,11 @@ def _print_demo(
         "",
         f"  TOKEN='{tokens['read']}'",
         f"  WRITE_TOKEN='{tokens['write']}'",
+        f"  MFA_TOKEN='{tokens['mfa']}'   # Multi_Factor sign-in just now, group auditors",
         "",
         "Requests:",
     ]
-    for probe in PROBES:
+    for probe in probes:
         lines += ["", f"  # {_expectation(probe)}  ({probe.label})", f"  {curl_line(probe, url)}"]
     issuer = shlex.quote(op.issuer)
     lines += [
@@ -216,16 +238,15 @@ def _demo_check(
     tokens: Mapping[str, str],
     framework: str,
     op: MockPingOne,
+    probes: tuple[Probe, ...],
     sign_in_url: str | None = None,
 ) -> int:
     import httpx
 
-    from .demo import PROBES
-
     print(f"p1guard demo --check: {framework} API at {url}, mock PingOne at {op.issuer}")
     failures = 0
     with httpx.Client(base_url=url, timeout=10.0) as client:
-        for probe in PROBES:
+        for probe in probes:
             ok, report = _send_probe(client, probe, tokens)
             failures += not ok
             print(report, flush=True)
@@ -234,13 +255,13 @@ def _demo_check(
             page_ok, report = _check_sign_in_page(client, sign_in_url)
             print(report, flush=True)
     if failures:
-        print(f"{failures} of {len(PROBES)} requests did not answer as expected")
+        print(f"{failures} of {len(probes)} requests did not answer as expected")
         return 1
     if not page_ok:
         print("the sign-in page did not answer as expected")
         return 1
     page = "; the sign-in page showed its Sign in button" if sign_in_url else ""
-    print(f"all {len(PROBES)} requests answered as expected{page}")
+    print(f"all {len(probes)} requests answered as expected{page}")
     return 0
 
 

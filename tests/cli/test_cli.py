@@ -11,7 +11,7 @@ import pytest
 
 from p1guard import demo_cli
 from p1guard.cli import main
-from p1guard.demo import PROBES
+from p1guard.demo import PROBES, TOUR_PROBES
 from p1guard.testing import MockPingOne
 
 _ENV = (
@@ -83,10 +83,26 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 def test_demo_check_runs_every_request_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--check", "--port", "0"]) == 0
     out = capsys.readouterr().out
-    assert f"all {len(PROBES)} requests answered as expected" in out
+    assert f"all {len(PROBES) + len(TOUR_PROBES)} requests answered as expected" in out
     assert "FAIL" not in out
     assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
     assert 'WWW-Authenticate: Bearer error="invalid_token"' in out
+
+
+def test_demo_tour_shows_step_up_claim_rules_and_metadata(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--check", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    assert 'error="insufficient_user_authentication"' in out
+    assert 'acr_values="Multi_Factor", max_age="300"' in out
+    assert "ok    201 POST /transfers" in out
+    assert "ok    403 GET  /reports" in out
+    assert 'error="access_denied"' in out
+    assert "ok    200 GET  /reports" in out
+    # 401 challenges point at the document the demo itself serves (RFC 9728 §5.1)
+    assert 'resource_metadata="http://127.0.0.1:' in out
+    assert "ok    200 GET  /.well-known/oauth-protected-resource" in out
 
 
 def test_demo_on_a_busy_explicit_port_exits_1(
@@ -112,6 +128,8 @@ def test_curl_lines_match_the_probes() -> None:
     assert 'curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/items' in lines
     assert any("-X POST" in line and "$WRITE_TOKEN" in line for line in lines)
     assert any("Bearer not-a-real-token" in line for line in lines)
+    tour = [demo_cli.curl_line(probe, "http://127.0.0.1:8000") for probe in TOUR_PROBES]
+    assert any("$MFA_TOKEN" in line and "/transfers" in line for line in tour)
 
 
 # -- discover ----------------------------------------------------------------------------------

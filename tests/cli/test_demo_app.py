@@ -54,7 +54,9 @@ async def test_items_with_read_scope(client: httpx.AsyncClient, pingone_mock: Mo
 async def test_missing_token_gets_bare_bearer_challenge(client: httpx.AsyncClient) -> None:
     response = await client.get("/items")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
+    # No error code (RFC 6750 §3.1), only where to learn how to get a token (RFC 9728 §5.1).
+    metadata = "https://api.example.com/.well-known/oauth-protected-resource"
+    assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata}"'
     assert response.json()["error"] == "unauthorized"
 
 
