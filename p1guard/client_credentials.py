@@ -17,9 +17,12 @@ Rules:
 2. An RFC 6749 §5.2 error answer (``{"error": "invalid_client", …}`` with HTTP 400/401/403)
    raises :class:`TokenRequestError`: the caller's credentials or request are wrong.
 3. Anything else unexpected (429, 5xx, non-JSON, no ``access_token``, a token type other than
-   ``Bearer``) raises :class:`~p1guard.errors.ProviderUnavailable`.
+   the one asked for) raises :class:`~p1guard.errors.ProviderUnavailable`.
 4. Secrets never reach an exception: whatever credential was sent is cut out of the
    provider's ``error_description`` before it is kept.
+5. With a ``dpop_key`` the request carries a DPoP proof (RFC 9449; one ``use_dpop_nonce`` retry,
+   see :mod:`p1guard.dpop_auth`) and the answer must be ``token_type: DPoP``: a Bearer token
+   where a bound one was asked for is refused (fail closed, ``reason="token_not_bound"``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from urllib.parse import unquote_plus
 
 from .client_auth import ClientAuth
 from .discovery import ProviderMetadata
+from .dpop_auth import NonceMemory, dpop_flow
+from .dpop_key import DPoPKey
 from .errors import P1GuardError, ProviderUnavailable
 from .http import Flow, Request, Response, json_object, provider_error
 
@@ -70,6 +75,9 @@ def client_credentials_flow(
     metadata_or_endpoint: ProviderMetadata | str,
     auth: ClientAuth,
     scopes: str | Iterable[str] | None = None,
+    *,
+    dpop_key: DPoPKey | None = None,
+    nonces: NonceMemory | None = None,
 ) -> Flow[dict[str, Any]]:
     """Request an access token for ``auth``'s client; returns the token response as a dict.
 
@@ -77,6 +85,9 @@ def client_credentials_flow(
     token endpoint URL itself. ``scopes`` may be a list or one space-separated string; without
     scopes PingOne grants the application's default ones. The result holds at least
     ``access_token`` and ``token_type``, usually ``expires_in`` and ``scope``.
+
+    ``dpop_key`` asks for a DPoP-bound token (rule 5); keep one ``nonces`` per client across
+    calls so the server's latest ``DPoP-Nonce`` is reused.
     """
     endpoint = _token_endpoint(metadata_or_endpoint)
     form = {"grant_type": "client_credentials"}
@@ -84,12 +95,25 @@ def client_credentials_flow(
     if scope:
         form["scope"] = scope
     headers, body = auth.apply(form, endpoint=endpoint)
-    response = yield Request("POST", endpoint, "token", headers=headers, form=body)
-    return parse_token_response(response, sent=_secrets_sent(headers, body))
+    request = Request("POST", endpoint, "token", headers=headers, form=body)
+    if dpop_key is None:
+        response = yield request
+    else:
+        response = yield from dpop_flow(request, dpop_key, nonces or NonceMemory())
+    expected = "Bearer" if dpop_key is None else "DPoP"
+    return parse_token_response(response, sent=_secrets_sent(headers, body), token_type=expected)
 
 
-def parse_token_response(response: Response, *, sent: Iterable[str] = ()) -> dict[str, Any]:
-    """Validate a token endpoint answer (rules 2–4); ``sent`` are secrets to keep out of errors."""
+def parse_token_response(
+    response: Response,
+    *,
+    sent: Iterable[str] = (),
+    token_type: str = "Bearer",  # noqa: S107 - the OAuth token type, not a secret
+) -> dict[str, Any]:
+    """Validate a token endpoint answer (rules 2–5); ``sent`` are secrets to keep out of errors.
+
+    ``token_type`` is the type asked for: ``"Bearer"``, or ``"DPoP"`` after a DPoP proof.
+    """
     if response.status_code in _CLIENT_ERROR_STATUSES:
         error = _oauth_error(response)
         if error is not None:
@@ -102,11 +126,17 @@ def parse_token_response(response: Response, *, sent: Iterable[str] = ()) -> dic
         raise provider_error(response, "token")
     document = json_object(response, "token")
     token = document.get("access_token")
-    token_type = document.get("token_type")
+    answered = document.get("token_type")
     if not isinstance(token, str) or not token:
         raise _malformed("has no access_token")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise _malformed("is not a Bearer token")
+    if not isinstance(answered, str) or answered.lower() != token_type.lower():
+        if token_type.lower() == "dpop" and isinstance(answered, str):
+            raise ProviderUnavailable(
+                "A DPoP-bound token was requested but the authorization server issued a "
+                f"{_printable(answered)[:20]} token; enable DPoP for the application",
+                reason="token_not_bound",
+            )
+        raise _malformed(f"is not a {token_type} token")
     return document
 
 

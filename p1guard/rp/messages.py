@@ -41,6 +41,7 @@ _FIXED = frozenset(
         "code_challenge",
         "code_challenge_method",
         "request_uri",
+        "dpop_jkt",
     }
 )
 _OPTIONAL = ("prompt", "login_hint", "ui_locales", "response_mode")
@@ -71,8 +72,13 @@ def authorization_params(
     client_id: str,
     scopes: Iterable[str],
     extra: Mapping[str, Any] | None = None,
+    dpop_jkt: str | None = None,
 ) -> dict[str, str]:
-    """The authorization request parameters for ``transaction`` (rule 1)."""
+    """The authorization request parameters for ``transaction`` (rule 1).
+
+    ``dpop_jkt`` binds the code to a DPoP key (RFC 9449 §10); like rule 1's parameters it
+    cannot be set through ``extra``.
+    """
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -87,6 +93,8 @@ def authorization_params(
         params["max_age"] = str(transaction.max_age)
     if transaction.acr_values:
         params["acr_values"] = " ".join(transaction.acr_values)
+    if dpop_jkt is not None:
+        params["dpop_jkt"] = dpop_jkt
     for name, value in (extra or {}).items():
         if name in _FIXED:
             raise ValueError(f"{name} is set by p1guard and cannot be overridden")

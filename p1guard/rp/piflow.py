@@ -1,18 +1,31 @@
 """Redirectless sign-on (PingOne ``response_mode=pi.flow``): the app renders the login form.
 
-``/authorize`` answers JSON describing a *flow* instead of redirecting the browser; the app
-posts each step to the flows API with a vendor media type, and once the flow is ``COMPLETED``
-``{issuer}/resume?flowId=…`` answers ``{"authorizeResponse": {"code", "state"}}``, which
-:meth:`RelyingParty.complete_flow` exchanges with every usual check (state, ``iss``, PKCE,
-nonce, ID token).
+``rp.begin(response_mode="pi.flow")`` (or :meth:`PiFlowClient.begin`) sends the authorization
+request and PingOne answers JSON describing a *flow* (:class:`PiFlow`: ``id``, ``status``, the
+actions it accepts, ``resume_url``) instead of redirecting a browser. The app posts each step
+to the flows API with :class:`PiFlowClient`; once the flow is ``COMPLETED``,
+:meth:`PiFlowClient.resume` fetches PingOne's ``authorizeResponse`` as callback parameters, and
+``rp.complete(params, flow.transaction)`` exchanges the code with every check of a redirect
+sign-in (state, ``iss``, PKCE, nonce, ID token). :meth:`PiFlowClient.complete` does both.
+
+>>> from p1guard import PingOne
+>>> from p1guard.rp import RelyingParty
+>>> rp = RelyingParty(PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+...                   client_id="app", client_secret="s", redirect_uri="https://app.example/cb")
+>>> flow = rp.begin(response_mode="pi.flow")                     # doctest: +SKIP
+>>> flows = PiFlowClient(rp)
+>>> flow = flows.check_password(flow, "ada", password)           # doctest: +SKIP
+>>> tokens = rp.complete(flows.resume(flow), flow.transaction)   # doctest: +SKIP
 
 Rules:
 
 1. The authorization request is :meth:`RelyingParty.begin_flow`'s (PKCE, state, nonce, PAR when
-   it applies) plus ``response_mode=pi.flow``; nothing of it is weakened.
+   it applies) plus ``response_mode=pi.flow``; nothing of it is weakened, and the code is
+   redeemed only through :meth:`RelyingParty.complete_flow` with the flow's own transaction.
 2. Every URL the flow is driven through — PingOne's ``_links`` hrefs and ``resumeUrl`` — must be
    on the issuer's scheme, host and port (https, or http on loopback or with
-   ``allow_insecure_http``); PingOne's hrefs are preferred over URLs built from the flow id.
+   ``allow_insecure_http``), checked when read and again when used (a flow may come back from
+   a session store); PingOne's hrefs are preferred over URLs built from the flow id.
 3. A password is sent only to a flow that offers ``usernamePassword.check``, only in the JSON
    body, and never appears in a ``repr``, log line or error.
 4. The flow's cookies (PingOne's session for this flow) travel with this flow only: every
@@ -21,48 +34,54 @@ Rules:
 5. Refusals of the flows API (``{"code", "message", "details"}``) become :class:`FlowError`
    with printable, truncated text; 429/5xx and anything unreadable are
    :class:`~p1guard.ProviderUnavailable`.
-6. ``http.Request`` carries forms only, so the JSON step is an :class:`~p1guard.http.Effect`
-   (:class:`FlowStep`) that the pumps run through the same clients, circuit breaker and
-   metrics as any request.
+6. Steps are ordinary :class:`~p1guard.http.Request` objects with a JSON ``content`` body, so
+   they share the transport's circuit breaker and metrics with every other call; a step is a
+   ``POST`` and is never retried nor single-flighted.
+7. The authorization answer is read from the ``COMPLETED`` flow when PingOne embeds it
+   (``authorizeResponse``), else from ``resumeUrl``; it is used once. Its ``iss`` defaults to
+   the issuer (the answer came from the issuer's own host over rule 2's URLs), and an ``iss``
+   PingOne does send is checked like a redirect's.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from ..config import is_loopback
-from ..errors import ProviderUnavailable
-from ..http import Flow, Request, Response, _from_httpx, _measure, _unreachable, provider_error
+from ..errors import ConfigError, ProviderUnavailable
+from ..http import Flow, Request, Response, provider_error
 from ..tokens import TokenSet
 from .errors import LoginError, _printable
 from .transaction import LoginTransaction
 
 if TYPE_CHECKING:
-    from ..http import Transport
+    from ..config import PingOne
     from .relying_party import RelyingParty
 
 __all__ = [
     "PASSWORD_CHECK",
+    "PASSWORD_RESET",
     "FlowError",
-    "FlowStep",
     "PiFlow",
     "PiFlowClient",
+    "begin_pi_flow",
     "media_type",
 ]
 
 #: The action (and media-type stem) of the username/password step.
 PASSWORD_CHECK = "usernamePassword.check"  # noqa: S105 - an action name
+#: The action of the ``MUST_CHANGE_PASSWORD`` step (body: ``currentPassword``, ``newPassword``).
+PASSWORD_RESET = "password.reset"  # noqa: S105 - an action name
 _ACTION = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 _COOKIE_SPLIT = re.compile(r",\s*(?=[^;,=\s]+=)")
 _COOKIE_PAIR = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([^;]*)")
+_CREDENTIALS = ("username", "password", "currentPassword")
+_CALLBACK_PARAMS = ("code", "state", "iss", "error", "error_description")
 
 
 def media_type(action: str) -> str:
@@ -106,16 +125,25 @@ class FlowError(LoginError):
 
     @property
     def wrong_credentials(self) -> bool:
-        """Whether PingOne rejected the username or password."""
-        return any(target in ("username", "password") for _code, target in self.details)
+        """Whether PingOne rejected the username or (current) password."""
+        return any(target in _CREDENTIALS for _code, target in self.details)
 
 
 @dataclass(frozen=True, slots=True)
 class PiFlow:
-    """One redirectless sign-on in progress; keep it server-side with its transaction.
+    """One redirectless sign-on in progress; keep it server-side (it holds the transaction).
 
     ``links`` maps each action PingOne offers (``"usernamePassword.check"``…, and ``"self"``)
-    to its href; :attr:`actions` lists the action names.
+    to its href; :attr:`actions` lists the action names. :meth:`to_dict` / :meth:`from_dict`
+    carry it through a session store between the app's requests.
+
+    >>> flow = PiFlow("f1", "USERNAME_PASSWORD_REQUIRED",
+    ...               {"self": "https://h/e/flows/f1", "usernamePassword.check": "https://h/e/flows/f1"},
+    ...               None, LoginTransaction("st", "no", "v" * 43, "https://app/cb"), {})
+    >>> flow.actions, flow.completed
+    (('usernamePassword.check',), False)
+    >>> PiFlow.from_dict(flow.to_dict()) == flow
+    True
     """
 
     id: str
@@ -136,53 +164,51 @@ class PiFlow:
         """Whether the flow can be resumed for the authorization code."""
         return self.status == "COMPLETED"
 
-
-@dataclass(frozen=True, slots=True)
-class FlowStep:
-    """An :class:`~p1guard.http.Effect`: POST a JSON body to the flows API (rule 6)."""
-
-    transport: Transport = field(repr=False)
-    request: Request
-    body: bytes = field(repr=False)
-
-    def _args(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, for session stores (it holds secrets: store it server-side)."""
         return {
-            "method": self.request.method,
-            "url": self.request.url,
-            "headers": dict(self.request.headers),
-            "content": self.body,
+            "id": self.id,
+            "status": self.status,
+            "links": dict(self.links),
+            "resume_url": self.resume_url,
+            "transaction": self.transaction.to_dict(),
+            "raw": dict(self.raw),
+            "cookies": dict(self.cookies),
         }
 
-    def _finish(self, breaker: Any, response: httpx.Response | None, started: float) -> Response:
-        result = None if response is None else _from_httpx(response)
-        if self.transport.metrics is not None:
-            _measure(self.transport.metrics, self.request, result, started)
-        breaker.record(result)
-        if result is None:
-            raise _unreachable(self.request, TimeoutError())
-        return result
-
-    def run(self) -> Response:
-        """Send synchronously."""
-        breaker = self.transport._admit(self.request)
-        started = time.perf_counter()
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PiFlow:
+        """Inverse of :meth:`to_dict`; raises ``ValueError`` on anything malformed."""
         try:
-            response: httpx.Response | None = self.transport.client.request(**self._args())
-        except httpx.HTTPError:
-            response = None
-        return self._finish(breaker, response, started)
-
-    async def arun(self) -> Response:
-        """Send asynchronously."""
-        breaker = self.transport._admit(self.request)
-        started = time.perf_counter()
-        try:
-            response: httpx.Response | None = await self.transport.async_client().request(
-                **self._args()
+            links, cookies, raw = data["links"], data.get("cookies") or {}, data.get("raw") or {}
+            resume_url = data.get("resume_url")
+            if not (
+                isinstance(data["id"], str)
+                and isinstance(data["status"], str)
+                and isinstance(links, dict)
+                and isinstance(cookies, dict)
+                and isinstance(raw, dict)
+                and (resume_url is None or isinstance(resume_url, str))
+                and all(isinstance(v, str) for v in (*links, *links.values()))
+                and all(isinstance(v, str) for v in (*cookies, *cookies.values()))
+            ):
+                raise TypeError("bad field types")
+            return cls(
+                id=data["id"],
+                status=data["status"],
+                links=dict(links),
+                resume_url=resume_url,
+                transaction=LoginTransaction.from_dict(data["transaction"]),
+                raw=dict(raw),
+                cookies=dict(cookies),
             )
-        except httpx.HTTPError:
-            response = None
-        return self._finish(breaker, response, started)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError("not a pi.flow sign-on") from exc
+
+
+def begin_pi_flow(rp: RelyingParty, return_to: object = "/", **extra: Any) -> Flow[PiFlow]:
+    """What ``rp.begin(response_mode="pi.flow")`` runs: see :meth:`PiFlowClient.begin_flow`."""
+    return PiFlowClient(rp).begin_flow(return_to, **extra)
 
 
 def _cookies(response: Response, previous: Mapping[str, str]) -> dict[str, str]:
@@ -230,6 +256,16 @@ def _refusal(response: Response) -> LoginError:
     )
 
 
+def _callback_params(answer: Mapping[str, Any], issuer: str) -> dict[str, str]:
+    """Rule 7: PingOne's ``authorizeResponse`` as the parameters of a redirect callback."""
+    params = {"iss": issuer}
+    for name in _CALLBACK_PARAMS:
+        value = answer.get(name)
+        if isinstance(value, str):
+            params[name] = value
+    return params
+
+
 class PiFlowClient:
     """Drive redirectless sign-ons for a :class:`RelyingParty`.
 
@@ -240,13 +276,16 @@ class PiFlowClient:
     >>> flow = flows.check_password(flow, "ada", password)           # doctest: +SKIP
     >>> tokens = flows.complete(flow)                                # doctest: +SKIP
 
-    Other steps go through :meth:`submit` with their action name and JSON body. Each step has
-    an ``a…`` async twin and a ``…_flow`` sans-I/O generator.
+    :meth:`begin` is ``rp.begin(response_mode="pi.flow")``; :meth:`complete` is
+    ``rp.complete(flows.resume(flow), flow.transaction)``. Other steps go through
+    :meth:`submit` with their action name and JSON body; :meth:`change_password` answers
+    ``MUST_CHANGE_PASSWORD`` (:data:`PASSWORD_RESET`). Each step has an ``a…`` async twin and a
+    ``…_flow`` sans-I/O generator.
     """
 
     def __init__(self, rp: RelyingParty) -> None:
         self.rp = rp
-        self.pingone = rp.pingone
+        self.pingone: PingOne = rp.pingone
         issuer = urlsplit(self.pingone.issuer)
         self._origin = (issuer.scheme, issuer.hostname, issuer.port)
         base = self.pingone.issuer.rstrip("/")
@@ -255,10 +294,20 @@ class PiFlowClient:
     # -- flows -----------------------------------------------------------------------------
 
     def begin_flow(self, return_to: object = "/", **extra: Any) -> Flow[PiFlow]:
-        """Start a redirectless sign-on: authorize with ``response_mode=pi.flow`` (rule 1)."""
-        start = yield from self.rp.begin_flow(return_to, response_mode="pi.flow", **extra)
+        """Start a redirectless sign-on: authorize with ``response_mode=pi.flow`` (rule 1).
+
+        Takes :meth:`RelyingParty.begin_flow`'s arguments (``method="POST"`` posts the
+        request's form to the authorization endpoint).
+        """
+        if extra.setdefault("response_mode", "pi.flow") != "pi.flow":
+            raise ConfigError("response_mode", "a redirectless sign-on uses 'pi.flow'")
+        start = yield from self.rp.begin_flow(return_to, **extra)
         headers = {"Accept": "application/json", **_cookie_header({})}
-        response = yield Request("GET", start.url, "authorize", headers=headers)
+        if start.method == "POST":
+            request = Request("POST", start.url, "authorize", headers=headers, form=start.form)
+        else:
+            request = Request("GET", start.url, "authorize", headers=headers)
+        response = yield request
         return self._read(response, start.transaction, {})
 
     def submit_flow(self, flow: PiFlow, action: str, body: Mapping[str, Any]) -> Flow[PiFlow]:
@@ -277,29 +326,37 @@ class PiFlowClient:
             "Accept": "application/json",
             **_cookie_header(flow.cookies),
         }
-        request = Request("POST", url, "flows", headers=headers)
-        payload = json.dumps(dict(body)).encode()
-        response = yield FlowStep(self.pingone.transport, request, payload)
+        content = json.dumps(dict(body)).encode()
+        response = yield Request("POST", url, "flows", headers=headers, content=content)
         return self._read(response, flow.transaction, flow.cookies)
 
     def check_password_flow(self, flow: PiFlow, username: str, password: str) -> Flow[PiFlow]:
         """The username/password step (rule 3): only when the flow offers it."""
-        if PASSWORD_CHECK not in flow.links:
-            raise FlowError(
-                400,
-                "ACTION_NOT_AVAILABLE",
-                "The sign-on does not ask for a password now",
-                reason="action_not_available",
-            )
+        self._offered(flow, PASSWORD_CHECK, "The sign-on does not ask for a password now")
         body = {"username": username, "password": password}
         return (yield from self.submit_flow(flow, PASSWORD_CHECK, body))
 
-    def resume_flow(self, flow: PiFlow) -> Flow[dict[str, Any]]:
-        """Resume a ``COMPLETED`` flow: PingOne's ``authorizeResponse`` (``code``, ``state``)."""
+    def change_password_flow(
+        self, flow: PiFlow, current_password: str, new_password: str
+    ) -> Flow[PiFlow]:
+        """The ``MUST_CHANGE_PASSWORD`` step (rule 3): only when the flow offers it."""
+        self._offered(flow, PASSWORD_RESET, "The sign-on does not ask for a new password now")
+        body = {"currentPassword": current_password, "newPassword": new_password}
+        return (yield from self.submit_flow(flow, PASSWORD_RESET, body))
+
+    def resume_flow(self, flow: PiFlow) -> Flow[dict[str, str]]:
+        """A ``COMPLETED`` flow's authorization answer as callback parameters (rule 7).
+
+        The result (``code``, ``state``, ``iss``, or ``error``…) is what
+        :meth:`RelyingParty.complete` takes with ``flow.transaction``.
+        """
         if not flow.completed:
             raise FlowError(
                 400, "FLOW_NOT_COMPLETED", "The sign-on is not finished", reason="not_completed"
             )
+        embedded = flow.raw.get("authorizeResponse")
+        if isinstance(embedded, dict):
+            return _callback_params(embedded, self.pingone.issuer)
         url = self._checked(flow.resume_url) or (
             f"{self.pingone.issuer}/resume?flowId={quote(flow.id, safe='')}"
         )
@@ -311,17 +368,12 @@ class PiFlowClient:
         answer = document.get("authorizeResponse") if isinstance(document, dict) else None
         if response.status_code != 200 or not isinstance(answer, dict):
             raise provider_error(response, "resume")
-        return answer
+        return _callback_params(answer, self.pingone.issuer)
 
     def complete_flow(self, flow: PiFlow, *, userinfo: bool = False) -> Flow[TokenSet]:
         """Resume ``flow``; exchange its code with every check of :meth:`RelyingParty.complete`."""
-        answer = yield from self.resume_flow(flow)
-        query = {"iss": self.pingone.issuer}
-        for name in ("code", "state", "iss", "error", "error_description"):
-            value = answer.get(name)
-            if isinstance(value, str):
-                query[name] = value
-        return (yield from self.rp.complete_flow(query, flow.transaction, userinfo=userinfo))
+        params = yield from self.resume_flow(flow)
+        return (yield from self.rp.complete_flow(params, flow.transaction, userinfo=userinfo))
 
     # -- sync and async shells -------------------------------------------------------------
 
@@ -349,11 +401,25 @@ class PiFlowClient:
         """Async twin of :meth:`check_password`."""
         return await self.pingone.transport.arun(self.check_password_flow(flow, username, password))
 
-    def resume(self, flow: PiFlow) -> dict[str, Any]:
-        """Resume a completed flow: see :meth:`resume_flow`."""
+    def change_password(self, flow: PiFlow, current_password: str, new_password: str) -> PiFlow:
+        """Set a new password: see :meth:`change_password_flow`."""
+        return self.pingone.transport.run(
+            self.change_password_flow(flow, current_password, new_password)
+        )
+
+    async def achange_password(
+        self, flow: PiFlow, current_password: str, new_password: str
+    ) -> PiFlow:
+        """Async twin of :meth:`change_password`."""
+        return await self.pingone.transport.arun(
+            self.change_password_flow(flow, current_password, new_password)
+        )
+
+    def resume(self, flow: PiFlow) -> dict[str, str]:
+        """The callback parameters of a completed flow: see :meth:`resume_flow`."""
         return self.pingone.transport.run(self.resume_flow(flow))
 
-    async def aresume(self, flow: PiFlow) -> dict[str, Any]:
+    async def aresume(self, flow: PiFlow) -> dict[str, str]:
         """Async twin of :meth:`resume`."""
         return await self.pingone.transport.arun(self.resume_flow(flow))
 
@@ -366,6 +432,11 @@ class PiFlowClient:
         return await self.pingone.transport.arun(self.complete_flow(flow, **kwargs))
 
     # -- steps -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _offered(flow: PiFlow, action: str, message: str) -> None:
+        if action not in flow.links:
+            raise FlowError(400, "ACTION_NOT_AVAILABLE", message, reason="action_not_available")
 
     def _checked(self, url: str | None) -> str | None:
         """``url`` if it is on the issuer's origin (rule 2), ``None`` when absent."""

@@ -3,6 +3,21 @@
 Each step is a flow (see :mod:`p1guard.http`) with a sync and an async shell of the same name
 (``begin``/``abegin``, ``complete``/``acomplete``…); the rules live in :mod:`.messages` and
 :mod:`.id_token`.
+
+DPoP (RFC 9449), with ``dpop_key``:
+
+1. Authorization requests carry ``dpop_jkt``, the key's thumbprint, so the code can only be
+   redeemed with that key (§10).
+2. Code exchange and refresh carry a fresh proof of the key; a ``use_dpop_nonce`` answer is
+   retried once with the server's nonce, which is remembered for later calls
+   (:func:`~p1guard.dpop_auth.dpop_flow`).
+3. The answer must be ``token_type: DPoP``. A Bearer token where a bound one was asked for is
+   refused (fail closed: :class:`~p1guard.errors.ProviderUnavailable`,
+   ``reason="token_not_bound"``) — the application asked for sender-constrained tokens and
+   silently getting bearer ones would remove the protection it relies on.
+4. Userinfo calls with a DPoP token send ``Authorization: DPoP`` and a proof with ``ath``.
+5. Refresh tokens are bound to the key: keep the same key (e.g. load it from a PEM) for as
+   long as the refresh tokens live.
 """
 
 from __future__ import annotations
@@ -11,13 +26,15 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Literal
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from ..client_auth import AuthMethod, ClientAuth
 from ..client_credentials import TokenRequestError, parse_token_response
 from ..config import PingOne, Seconds, is_loopback, to_seconds
 from ..discovery import ProviderMetadata
+from ..dpop_auth import NonceMemory, dpop_flow
+from ..dpop_key import DPoPKey
 from ..errors import ConfigError, ProviderUnavailable
 from ..http import Flow, Request, json_object, provider_error
 from ..tokens import TokenSet, parse_scopes
@@ -30,6 +47,7 @@ from .messages import (
     read_callback,
     read_par_response,
 )
+from .piflow import PiFlow, begin_pi_flow
 from .transaction import LoginTransaction
 
 __all__ = ["LoginStart", "RelyingParty"]
@@ -76,6 +94,8 @@ class RelyingParty:
     ``start.transaction``; on the callback ``tokens = rp.complete(query, transaction)``.
     ``par``: ``True`` always pushes the request (RFC 9126), ``False`` never, ``"auto"`` when
     PingOne advertises a PAR endpoint or ``require_par=True``.
+    ``dpop_key``: a :class:`~p1guard.dpop_key.DPoPKey` makes every token DPoP-bound to it
+    (module rules 1–5).
     """
 
     def __init__(
@@ -92,9 +112,15 @@ class RelyingParty:
         private_key: object = None,
         post_logout_redirect_uri: str | None = None,
         leeway: Seconds = 30,
+        dpop_key: DPoPKey | None = None,
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
+        if dpop_key is not None and not isinstance(dpop_key, DPoPKey):
+            raise ConfigError("dpop_key", "pass a p1guard.dpop_key.DPoPKey (or None)")
+        #: The key DPoP-bound tokens are bound to (``None``: Bearer tokens).
+        self.dpop_key = dpop_key
+        self._nonces = NonceMemory()
         self.pingone = pingone
         self.auth = ClientAuth(
             client_id, client_secret=client_secret, method=auth_method, private_key=private_key
@@ -137,7 +163,11 @@ class RelyingParty:
         )
         try:
             params = authorization_params(
-                transaction, client_id=self.client_id, scopes=self.scopes, extra=extra
+                transaction,
+                client_id=self.client_id,
+                scopes=self.scopes,
+                extra=extra,
+                dpop_jkt=None if self.dpop_key is None else self.dpop_key.thumbprint,
             )
         except ValueError as exc:
             raise ConfigError("extra", str(exc)) from None
@@ -177,7 +207,9 @@ class RelyingParty:
             require_id_token=True,
         )
         if userinfo:
-            info = yield from self.userinfo_flow(tokens.access_token, subject=tokens.subject)
+            info = yield from self.userinfo_flow(
+                tokens.access_token, subject=tokens.subject, token_type=tokens.token_type
+            )
             tokens = _with_claims(tokens, {**info, **tokens.claims})
         return tokens
 
@@ -209,13 +241,26 @@ class RelyingParty:
             raise provider_error(response, "revocation")
 
     def userinfo_flow(
-        self, access_token: str, *, subject: str | None = None
+        self, access_token: str, *, subject: str | None = None, token_type: str | None = None
     ) -> Flow[dict[str, Any]]:
-        """The user's claims from the userinfo endpoint (``sub`` must match ``subject``)."""
+        """The user's claims from the userinfo endpoint (``sub`` must match ``subject``).
+
+        ``token_type`` (``"Bearer"`` or ``"DPoP"``, as in :attr:`TokenSet.token_type`) says how
+        to present the token; by default ``"DPoP"`` when the RP has a ``dpop_key``.
+        """
         metadata = yield from self.pingone.discovery.flow()
         endpoint = _need(metadata.userinfo_endpoint, "userinfo")
-        headers = {"Authorization": f"Bearer {access_token}"}
-        response = yield Request("GET", endpoint, "userinfo", headers=headers)
+        kind = token_type or ("Bearer" if self.dpop_key is None else "DPoP")
+        if kind.lower() == "dpop":
+            if self.dpop_key is None:
+                raise ConfigError("dpop_key", "a DPoP token needs the RelyingParty's dpop_key")
+            request = Request("GET", endpoint, "userinfo")
+            response = yield from dpop_flow(
+                request, self.dpop_key, self._nonces, access_token=access_token
+            )
+        else:
+            headers = {"Authorization": f"Bearer {access_token}"}
+            response = yield Request("GET", endpoint, "userinfo", headers=headers)
         claims = json_object(response, "userinfo")
         if subject is not None and claims.get("sub") != subject:
             raise LoginError(
@@ -245,12 +290,34 @@ class RelyingParty:
 
     # -- sync and async shells -------------------------------------------------------------
 
-    def begin(self, return_to: object = "/", **kwargs: Any) -> LoginStart:
-        """Start a login: see :meth:`begin_flow`."""
+    @overload
+    def begin(
+        self, return_to: object = ..., *, response_mode: Literal["pi.flow"], **kwargs: Any
+    ) -> PiFlow: ...
+    @overload
+    def begin(self, return_to: object = ..., **kwargs: Any) -> LoginStart: ...
+    def begin(self, return_to: object = "/", **kwargs: Any) -> LoginStart | PiFlow:
+        """Start a login: see :meth:`begin_flow`.
+
+        With ``response_mode="pi.flow"`` the request is sent to PingOne at once and the
+        answer is a redirectless sign-on: a :class:`~p1guard.rp.PiFlow` to drive with
+        :class:`~p1guard.rp.PiFlowClient` and finish with :meth:`complete` (see
+        :mod:`p1guard.rp.piflow`).
+        """
+        if kwargs.get("response_mode") == "pi.flow":
+            return self.pingone.transport.run(begin_pi_flow(self, return_to, **kwargs))
         return self.pingone.transport.run(self.begin_flow(return_to, **kwargs))
 
-    async def abegin(self, return_to: object = "/", **kwargs: Any) -> LoginStart:
+    @overload
+    async def abegin(
+        self, return_to: object = ..., *, response_mode: Literal["pi.flow"], **kwargs: Any
+    ) -> PiFlow: ...
+    @overload
+    async def abegin(self, return_to: object = ..., **kwargs: Any) -> LoginStart: ...
+    async def abegin(self, return_to: object = "/", **kwargs: Any) -> LoginStart | PiFlow:
         """Async twin of :meth:`begin`."""
+        if kwargs.get("response_mode") == "pi.flow":
+            return await self.pingone.transport.arun(begin_pi_flow(self, return_to, **kwargs))
         return await self.pingone.transport.arun(self.begin_flow(return_to, **kwargs))
 
     def complete(
@@ -283,13 +350,19 @@ class RelyingParty:
         """Async twin of :meth:`revoke`."""
         await self.pingone.transport.arun(self.revoke_flow(token, hint))
 
-    def userinfo(self, access_token: str, *, subject: str | None = None) -> dict[str, Any]:
+    def userinfo(
+        self, access_token: str, *, subject: str | None = None, token_type: str | None = None
+    ) -> dict[str, Any]:
         """Fetch userinfo: see :meth:`userinfo_flow`."""
-        return self.pingone.transport.run(self.userinfo_flow(access_token, subject=subject))
+        flow = self.userinfo_flow(access_token, subject=subject, token_type=token_type)
+        return self.pingone.transport.run(flow)
 
-    async def auserinfo(self, access_token: str, *, subject: str | None = None) -> dict[str, Any]:
+    async def auserinfo(
+        self, access_token: str, *, subject: str | None = None, token_type: str | None = None
+    ) -> dict[str, Any]:
         """Async twin of :meth:`userinfo`."""
-        return await self.pingone.transport.arun(self.userinfo_flow(access_token, subject=subject))
+        flow = self.userinfo_flow(access_token, subject=subject, token_type=token_type)
+        return await self.pingone.transport.arun(flow)
 
     def logout_url(self, **kwargs: Any) -> str:
         """The signoff URL: see :meth:`logout_url_flow`."""
@@ -311,10 +384,16 @@ class RelyingParty:
     ) -> Flow[dict[str, Any]]:
         endpoint = _need(metadata.token_endpoint, "token")
         headers, body = self.auth.apply(form, endpoint=endpoint)
-        response = yield Request("POST", endpoint, "token", headers=headers, form=body)
+        request = Request("POST", endpoint, "token", headers=headers, form=body)
+        if self.dpop_key is None:
+            response = yield request
+        else:
+            response = yield from dpop_flow(request, self.dpop_key, self._nonces)
         try:
             return parse_token_response(
-                response, sent=[v for k, v in body.items() if k != "grant_type"]
+                response,
+                sent=[v for k, v in body.items() if k != "grant_type"],
+                token_type="Bearer" if self.dpop_key is None else "DPoP",
             )
         except TokenRequestError as exc:
             raise LoginError(exc.error, exc.description, reason="token_refused") from None
@@ -366,6 +445,7 @@ class RelyingParty:
             expires_at=expires_at,
             scopes=parse_scopes(document.get("scope")),
             claims=claims,
+            token_type="DPoP" if str(document.get("token_type")).lower() == "dpop" else "Bearer",
         )
 
     def __repr__(self) -> str:

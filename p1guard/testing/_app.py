@@ -31,6 +31,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from . import _login_app, _piflow
+from ._dpop import DPOP_ALGORITHMS, ProofError
 from ._http import (
     NO_STORE,
     OAuthError,
@@ -193,7 +194,7 @@ class MockApp:
                 return json_response(self.mock.introspect(token), headers=NO_STORE)
             return self.revoke(request, form)
         except OAuthError as exc:
-            headers = dict(NO_STORE)
+            headers = {**NO_STORE, **exc.headers}
             if exc.basic:
                 headers["WWW-Authenticate"] = 'Basic realm="PingOne"'
             return error_response(exc.status, exc.error, exc.description, **headers)
@@ -243,6 +244,7 @@ class MockApp:
             "claim_types_supported": ["normal"],
             "claims_supported": list(_CLAIMS),
             "code_challenge_methods_supported": ["plain", "S256"],
+            "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
         }
 
     def token(self, request: Request, form: Mapping[str, str]) -> Response:
@@ -259,24 +261,47 @@ class MockApp:
         allowed = ("client_credentials",) if client is None else client.grant_types
         if grant_type not in allowed:
             raise OAuthError(400, "unauthorized_client", f"the client may not use {grant_type}")
+        # Before the grant: a code or refresh token is never used up by a refused proof.
+        jkt = self.dpop_proof(request, mock.token_endpoint)
+        headers = {**NO_STORE, **mock._dpop.nonce_header()}
         if client is not None and grant_type == "authorization_code":
-            return json_response(mock._login.redeem_code(client, form), headers=NO_STORE)
+            return json_response(mock._login.redeem_code(client, form, jkt), headers=headers)
         if client is not None and grant_type == "refresh_token":
-            return json_response(mock._login.refresh(client, form), headers=NO_STORE)
+            return json_response(mock._login.refresh(client, form, jkt), headers=headers)
         requested = form.get("scope", "").split()
         unknown = sorted(set(requested) - set(mock.scopes))
         if unknown:
             raise OAuthError(400, "invalid_scope", f"unknown scope: {' '.join(unknown)}")
         scopes = requested or list(mock.scopes)
         lifetime = mock.token_lifetime
-        token = mock.issue_token(scopes, sub=None, client_id=client_id, expires_in=lifetime)
+        token = mock.issue_token(
+            scopes, sub=None, client_id=client_id, expires_in=lifetime, dpop_jkt=jkt
+        )
         body = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if jkt is None else "DPoP",
             "expires_in": int(lifetime),
             "scope": " ".join(scopes),
         }
-        return json_response(body, headers=NO_STORE)
+        return json_response(body, headers=headers)
+
+    def dpop_proof(
+        self, request: Request, url: str, *, access_token: str | None = None
+    ) -> str | None:
+        """The key thumbprint of the request's DPoP proof (``None`` without a ``DPoP`` header).
+
+        A bad proof is a 400 ``invalid_dpop_proof``; a missing or stale nonce while nonces are
+        required a 400 ``use_dpop_nonce``, both with the current ``DPoP-Nonce``.
+        """
+        proofs = request.headers.getlist("DPoP")
+        if not proofs:
+            return None
+        state = self.mock._dpop
+        try:
+            return state.check(proofs, request.method, url, access_token=access_token)
+        except ProofError as exc:
+            nonce = state.nonce_header()
+            raise OAuthError(400, exc.error, exc.description, headers=nonce) from None
 
     def revoke(self, request: Request, form: Mapping[str, str]) -> Response:
         """RFC 7009: always 200 for an authenticated app, known token or not.

@@ -11,6 +11,8 @@ Rules:
    A ``code_verifier`` without a challenge is refused too (OAuth 2.1).
 3. ``response_type`` is ``code`` only; ``request`` objects are not supported.
 4. ``acr`` is the first of ``acr_values``, else ``Single_Factor``.
+5. ``dpop_jkt`` (RFC 9449 §10), when present, is a base64url SHA-256 thumbprint; the code
+   exchange must then prove that key.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
 RESPONSE_MODES = ("query", "fragment", "form_post", "pi.flow")
 _PROMPTS = ("none", "login", "consent", "select_account")
 _PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+_JKT_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url SHA-256
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class AuthorizeRequest:
     prompt: tuple[str, ...]
     max_age: int | None
     acr: str
+    #: RFC 9449 §10: the thumbprint of the DPoP key the code exchange must prove.
+    dpop_jkt: str | None = None
 
 
 def client_redirect(
@@ -128,6 +133,9 @@ def check_authorize(
     if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
         raise OAuthError(400, "invalid_request", "max_age must be a non-negative integer")
     acr_values = params.get("acr_values", "").split()
+    dpop_jkt = params.get("dpop_jkt") or None
+    if dpop_jkt is not None and not _JKT_VALUE.fullmatch(dpop_jkt):
+        raise OAuthError(400, "invalid_request", "malformed dpop_jkt")
     return AuthorizeRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -139,6 +147,7 @@ def check_authorize(
         prompt=prompt,
         max_age=None if max_age is None else int(max_age),
         acr=acr_values[0] if acr_values else "Single_Factor",
+        dpop_jkt=dpop_jkt,
     )
 
 

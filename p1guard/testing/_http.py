@@ -44,9 +44,19 @@ class OAuthError(Exception):
     >>> raise OAuthError(400, "invalid_grant", "code expired")     # doctest: +SKIP
     """
 
-    def __init__(self, status: int, error: str, description: str, *, basic: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        *,
+        basic: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.status, self.error, self.description, self.basic = status, error, description, basic
+        #: Extra response headers (e.g. ``DPoP-Nonce``).
+        self.headers: dict[str, str] = dict(headers or {})
 
 
 def json_response(

@@ -17,6 +17,10 @@ Rules:
    ``scope`` holds the granted *resource* scopes); the token answer's ``scope`` lists every
    granted scope, OpenID ones included. ID tokens exist only when ``openid`` was granted.
 6. Tamper hooks apply to the next callback or ID token only, then disarm.
+7. DPoP (RFC 9449): a token request with a valid proof gets access tokens bound to the proof's
+   key (``cnf.jkt``, ``token_type: DPoP``) and a grant whose refresh tokens need a proof of the
+   same key (§5); a code requested with ``dpop_jkt`` needs a proof of that key (§10). A refused
+   proof does not use up the code or refresh token; a code with the wrong key does.
 """
 
 from __future__ import annotations
@@ -93,6 +97,8 @@ class Grant:
     auth_time: int
     acr: str
     access_tokens: set[str] = field(default_factory=set)  # digests
+    #: Thumbprint of the DPoP key the grant's refresh tokens are bound to (RFC 9449 §5).
+    jkt: str | None = None
     revoked: bool = False
 
 
@@ -201,8 +207,10 @@ class LoginState:
 
     # -- token endpoint --------------------------------------------------------------------
 
-    def redeem_code(self, client: RegisteredClient, form: Mapping[str, str]) -> dict[str, Any]:
-        """``grant_type=authorization_code``."""
+    def redeem_code(
+        self, client: RegisteredClient, form: Mapping[str, str], jkt: str | None = None
+    ) -> dict[str, Any]:
+        """``grant_type=authorization_code``; ``jkt`` is the DPoP proof's key (rule 7)."""
         code = required(form, "code")
         with self.lock:
             record = self._codes.get(_digest(code))
@@ -221,6 +229,8 @@ class LoginState:
             if form.get("redirect_uri") != request.redirect_uri:
                 raise OAuthError(400, "invalid_grant", "redirect_uri does not match")
             check_verifier(request, form.get("code_verifier"))
+            if request.dpop_jkt is not None and jkt != request.dpop_jkt:
+                raise OAuthError(400, "invalid_grant", "the DPoP key does not match dpop_jkt")
             grant = Grant(
                 client_id=client.client_id,
                 sub=record.sub,
@@ -228,12 +238,15 @@ class LoginState:
                 sid=record.sid,
                 auth_time=record.auth_time,
                 acr=request.acr,
+                jkt=jkt,
             )
             record.grant = grant
-        return self._answer(client, grant, grant.scopes, nonce=request.nonce)
+        return self._answer(client, grant, grant.scopes, nonce=request.nonce, jkt=jkt)
 
-    def refresh(self, client: RegisteredClient, form: Mapping[str, str]) -> dict[str, Any]:
-        """``grant_type=refresh_token`` with rotation and replay detection."""
+    def refresh(
+        self, client: RegisteredClient, form: Mapping[str, str], jkt: str | None = None
+    ) -> dict[str, Any]:
+        """``grant_type=refresh_token`` with rotation and replay detection (and rule 7)."""
         token = required(form, "refresh_token")
         narrowed = tuple(dict.fromkeys(form.get("scope", "").split()))
         with self.lock:
@@ -250,11 +263,21 @@ class LoginState:
                 raise OAuthError(400, "invalid_grant", "refresh token expired")
             if not set(narrowed) <= set(grant.scopes):
                 raise OAuthError(400, "invalid_scope", "scope exceeds the original grant")
+            if grant.jkt is not None and jkt is None:
+                raise OAuthError(400, "invalid_dpop_proof", "the refresh token is DPoP-bound")
+            if grant.jkt is not None and jkt != grant.jkt:
+                raise OAuthError(400, "invalid_grant", "the refresh token is bound to another key")
             record.used = True
-        return self._answer(client, grant, narrowed or grant.scopes, nonce=None)
+        return self._answer(client, grant, narrowed or grant.scopes, nonce=None, jkt=jkt)
 
     def _answer(
-        self, client: RegisteredClient, grant: Grant, scopes: tuple[str, ...], *, nonce: str | None
+        self,
+        client: RegisteredClient,
+        grant: Grant,
+        scopes: tuple[str, ...],
+        *,
+        nonce: str | None,
+        jkt: str | None,
     ) -> dict[str, Any]:
         mock = self.mock
         session = {"sid": grant.sid, "auth_time": grant.auth_time, "acr": grant.acr, "amr": ["pwd"]}
@@ -264,10 +287,11 @@ class LoginState:
             client_id=client.client_id,
             expires_in=mock.token_lifetime,
             claims=session,
+            dpop_jkt=jkt,
         )
         body: dict[str, Any] = {
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if jkt is None else "DPoP",
             "expires_in": int(mock.token_lifetime),
             "scope": " ".join(scopes),
         }

@@ -11,18 +11,22 @@ Rules:
    name the same ``client_id``.
 4. ``/par`` authenticates the client like ``/token`` (public clients send ``client_id``)
    and answers ``201 {"request_uri", "expires_in"}``.
-5. ``/userinfo`` takes ``Authorization: Bearer`` only and answers RFC 6750 challenges.
+5. ``/userinfo`` takes ``Authorization: Bearer`` and, for DPoP-bound tokens only,
+   ``Authorization: DPoP`` with a proof (``htm``, ``htu``, ``ath``, the nonce when required);
+   it answers RFC 6750 / RFC 9449 §7.1 challenges.
 6. ``/signoff`` checks ``post_logout_redirect_uri`` against the client named by
    ``id_token_hint`` (or ``client_id``) before it ends the session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
 from ._authorize import check_authorize, client_redirect, response_mode
+from ._dpop import DPOP_ALGORITHMS, ProofError
 from ._http import (
     NO_STORE,
     OAuthError,
@@ -96,6 +100,9 @@ def par(app: MockApp, request: Request) -> Response:
     if "request_uri" in form:
         raise OAuthError(400, "invalid_request", "request_uri is not allowed in a pushed request")
     params = {**form, "client_id": client_id}
+    jkt = app.dpop_proof(request, mock.par_endpoint)  # RFC 9449 §10.1: binds the code too
+    if jkt is not None and params.setdefault("dpop_jkt", jkt) != jkt:
+        raise OAuthError(400, "invalid_dpop_proof", "dpop_jkt does not match the DPoP proof")
     _, redirect_uri = client_redirect(client, params)
     response_mode(params)
     check_authorize(params, client, redirect_uri, (*OIDC_SCOPES, *mock.scopes), pushed=True)
@@ -104,13 +111,22 @@ def par(app: MockApp, request: Request) -> Response:
     return json_response(body, 201, NO_STORE)
 
 
-def _bearer_error(status: int, error: str | None, description: str) -> Response:
-    challenge = 'Bearer realm="PingOne"'
+def _bearer_error(
+    status: int,
+    error: str | None,
+    description: str,
+    *,
+    scheme: str = "Bearer",
+    extra: Mapping[str, str] | None = None,
+) -> Response:
+    challenge = f'{scheme} realm="PingOne"'
+    if scheme == "DPoP":
+        challenge += f', algs="{" ".join(DPOP_ALGORITHMS)}"'
     if error is not None:
         challenge += f', error="{error}", error_description="{description}"'
         if error == "insufficient_scope":
             challenge += ', scope="openid"'
-    headers = {**NO_STORE, "WWW-Authenticate": challenge}
+    headers = {**NO_STORE, **(extra or {}), "WWW-Authenticate": challenge}
     return error_response(status, error or "invalid_request", description, **headers)
 
 
@@ -118,19 +134,35 @@ def userinfo(app: MockApp, request: Request) -> Response:
     """``GET|POST /userinfo``: the user's claims that the token's scopes release."""
     mock = app.mock
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token, scheme = token.strip(), scheme.lower()
+    if scheme not in ("bearer", "dpop") or not token:
         return _bearer_error(401, None, "missing bearer token")
     claims = mock.introspect(token)
     sub = claims.get("sub")
     if not claims.get("active") or not isinstance(sub, str):
         return _bearer_error(401, "invalid_token", "the access token is invalid")
+    cnf = claims.get("cnf")
+    bound = cnf.get("jkt") if isinstance(cnf, dict) else None
+    nonce = mock._dpop.nonce_header()
+    if scheme == "bearer" and bound is not None:  # RFC 9449 §7.2: a bound token needs its proof
+        return _bearer_error(401, "invalid_token", "DPoP-bound token", scheme="DPoP", extra=nonce)
+    if scheme == "dpop":
+        proofs = request.headers.getlist("DPoP")
+        try:
+            url = mock.userinfo_endpoint
+            jkt = mock._dpop.check(proofs, request.method, url, access_token=token)
+        except ProofError as exc:
+            return _bearer_error(401, exc.error, exc.description, scheme="DPoP", extra=nonce)
+        if bound is None or jkt != bound:
+            return _bearer_error(
+                401, "invalid_token", "the proof's key is not the token's", scheme="DPoP"
+            )
     scopes = mock._login.granted_scopes(token) or tuple(str(claims.get("scope", "")).split())
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope", "the access token lacks openid")
     user = mock.user
     body = user_claims(user, scopes) if sub == user.get("sub") else {"sub": sub}
-    return json_response(body, headers=NO_STORE)
+    return json_response(body, headers={**NO_STORE, **nonce})
 
 
 def signoff(app: MockApp, request: Request) -> Response:

@@ -6,10 +6,16 @@ Rules:
    flow's ``ST`` cookie; errors are JSON, never redirects.
 2. ``/<envID>/flows/<flowID>`` (GET: the flow; POST: a step) and ``{issuer}/resume`` need the
    flow's ``ST`` cookie. A step's ``Content-Type`` names its action
-   (``application/vnd.pingidentity.usernamePassword.check+json``).
+   (``application/vnd.pingidentity.usernamePassword.check+json``); an action the flow's
+   status does not offer in ``_links`` is ``400 INVALID_REQUEST``.
 3. The right username (``preferred_username``, ``email`` or ``sub`` of ``op.user``) and
    ``op.user_password`` complete the flow; anything else is PingOne's ``400 INVALID_DATA``
    with an ``INVALID_VALUE`` detail on ``password``.
+3a. With ``op.user_must_change_password`` set, the right password leads to
+   ``MUST_CHANGE_PASSWORD`` offering ``password.reset`` (``{"currentPassword",
+   "newPassword"}``): a wrong current password is ``INVALID_VALUE`` on ``currentPassword``, an
+   empty or unchanged new one ``INVALID_VALUE`` on ``newPassword``; success stores the new
+   password as ``op.user_password``, clears the flag and completes the flow.
 4. Resuming a ``COMPLETED`` flow issues a code bound to the authorization request (PKCE,
    nonce, redirect URI) and answers ``{"authorizeResponse": {"code", "state"}}``; a flow is
    resumed once. Unknown, expired or used flows are ``404 NOT_FOUND``.
@@ -35,10 +41,19 @@ if TYPE_CHECKING:
     from ._authorize import AuthorizeRequest
     from .mock import MockPingOne
 
-__all__ = ["PASSWORD_CHECK", "PiFlows", "flows", "resume"]
+__all__ = ["PASSWORD_CHECK", "PASSWORD_RESET", "PiFlows", "flows", "resume"]
 
 PASSWORD_CHECK = "application/vnd.pingidentity.usernamePassword.check+json"  # noqa: S105
+PASSWORD_RESET = "application/vnd.pingidentity.password.reset+json"  # noqa: S105
 _COOKIE = "ST"
+#: The action each waiting status offers, by ``_links`` name and media type.
+_ACTIONS = {
+    "USERNAME_PASSWORD_REQUIRED": ("usernamePassword.check", PASSWORD_CHECK),
+    "MUST_CHANGE_PASSWORD": ("password.reset", PASSWORD_RESET),
+}
+_INVALID_DATA = (
+    "The request could not be completed. One or more validation errors were in the request."
+)
 
 
 @dataclass
@@ -98,9 +113,10 @@ class PiFlows:
             "resumeUrl": f"{mock.issuer}/resume?flowId={flow.id}",
             "_links": links,
         }
-        if flow.status == "USERNAME_PASSWORD_REQUIRED":
-            links["usernamePassword.check"] = {"href": href}
-        else:
+        action = _ACTIONS.get(flow.status)
+        if action is not None:
+            links[action[0]] = {"href": href}
+        if flow.status != "USERNAME_PASSWORD_REQUIRED":
             user = mock.user
             name = user.get("preferred_username") or user["sub"]
             body["_embedded"] = {"user": {"id": user["sub"], "username": name}}
@@ -123,8 +139,7 @@ class PiFlows:
             return _error(
                 400,
                 "INVALID_DATA",
-                "The request could not be completed. One or more validation errors were in "
-                "the request.",
+                _INVALID_DATA,
                 [{"code": "INVALID_VALUE", "target": "username", "message": "Missing value"}],
             )
         user = self.mock.user
@@ -137,8 +152,7 @@ class PiFlows:
             return _error(
                 400,
                 "INVALID_DATA",
-                "The request could not be completed. One or more validation errors were in "
-                "the request.",
+                _INVALID_DATA,
                 [
                     {
                         "code": "INVALID_VALUE",
@@ -148,8 +162,42 @@ class PiFlows:
                     }
                 ],
             )
+        must_change = self.mock.user_must_change_password
         with self.mock._lock:
-            flow.status = "COMPLETED"
+            flow.status = "MUST_CHANGE_PASSWORD" if must_change else "COMPLETED"
+        return json_response(self.document(flow), 200, NO_STORE)
+
+    def change_password(self, flow: _Flow, body: Any) -> Response:
+        """Rule 3a."""
+        fields = ("currentPassword", "newPassword")
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in fields):
+            return _error(
+                400,
+                "INVALID_DATA",
+                _INVALID_DATA,
+                [
+                    {
+                        "code": "INVALID_VALUE",
+                        "target": "currentPassword",
+                        "message": "Missing value",
+                    }
+                ],
+            )
+        current, new = body["currentPassword"], body["newPassword"]
+        with self.mock._lock:
+            stored = str(self.mock.user_password)
+            if not hmac.compare_digest(current.encode(), stored.encode()):
+                target, message = "currentPassword", "Invalid current password"
+            elif not new or hmac.compare_digest(new.encode(), stored.encode()):
+                target, message = "newPassword", "The new password must differ from the old one"
+            else:
+                self.mock.user_password = new
+                self.mock.user_must_change_password = False
+                flow.status = "COMPLETED"
+                target = message = ""
+        if target:
+            detail = {"code": "INVALID_VALUE", "target": target, "message": message}
+            return _error(400, "INVALID_DATA", _INVALID_DATA, [detail])
         return json_response(self.document(flow), 200, NO_STORE)
 
     def resume(self, flow: _Flow) -> Response:
@@ -178,12 +226,15 @@ def flows(app: MockApp, request: Request) -> Response:
         return _not_found()
     if request.method == "GET":
         return json_response(piflows.document(flow), 200, NO_STORE)
-    if request.mimetype != PASSWORD_CHECK.lower() or flow.status != "USERNAME_PASSWORD_REQUIRED":
+    action = _ACTIONS.get(flow.status)
+    if action is None or request.mimetype != action[1].lower():
         return _error(400, "INVALID_REQUEST", "The flow does not accept this action now")
     try:
         body = json.loads(request.get_data(as_text=True) or "null")
     except ValueError:
         body = None
+    if action[1] == PASSWORD_RESET:
+        return piflows.change_password(flow, body)
     return piflows.check_password(flow, body)
 
 

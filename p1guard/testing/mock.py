@@ -1,10 +1,11 @@
 """MockPingOne: a real PingOne-like authorization server on 127.0.0.1, for tests and demos.
 
 It listens on a real socket, signs real JWTs with real keys and answers discovery, JWKS,
-token (client credentials, authorization code with PKCE, refresh), introspection, revocation,
-PAR, authorize, userinfo and signoff requests the way PingOne does. Sign-in needs no form: the
-test user is signed in by ``/authorize`` itself. Fault switches make it slow, down, rate limited
-or wrong on demand; tamper hooks make its login answers lie for attack tests.
+token (client credentials, authorization code with PKCE, refresh, each optionally DPoP-bound),
+introspection, revocation, PAR, authorize, userinfo and signoff requests the way PingOne does.
+Sign-in needs no form: the test user is signed in by ``/authorize`` itself. Fault switches make
+it slow, down, rate limited or wrong on demand; tamper hooks make its login answers lie for
+attack tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from ._app import MockApp, RequestHandler
 from ._clients import ClientRegistry, RegisteredClient, default_client
+from ._dpop import DPoPControls, DPoPState
 from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultControls, FaultMode, Faults
 from ._keys import PrivateKey, apply_overrides
 from ._login import DEFAULT_USER, LoginState
@@ -68,7 +70,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class MockPingOne(FaultControls, LoginControls):
+class MockPingOne(FaultControls, LoginControls, DPoPControls):
     """An embedded PingOne environment serving real HTTP on ``127.0.0.1``.
 
     >>> with MockPingOne() as op:                            # doctest: +SKIP
@@ -80,6 +82,10 @@ class MockPingOne(FaultControls, LoginControls):
     ``op.client_id``/``op.client_secret`` are a registered app (client credentials, revocation,
     introspection); ``op.resource_id``/``op.resource_secret`` the custom resource whose audience
     is ``op.audience`` (introspection). ``op.fail(...)`` arms faults, ``op.calls`` counts requests.
+
+    DPoP (RFC 9449): token requests with a ``DPoP`` proof get bound tokens (``cnf.jkt``,
+    ``token_type: DPoP``); ``op.require_dpop_nonce = True`` makes proofs carry
+    ``op.dpop_nonce``; userinfo takes ``Authorization: DPoP`` for bound tokens.
 
     Login: ``op.register_client(...)`` adds applications (the default app has no redirect URI
     until :meth:`add_redirect_uri`); ``/authorize`` signs ``op.user`` in without a form.
@@ -135,14 +141,17 @@ class MockPingOne(FaultControls, LoginControls):
         self.code_lifetime = 60.0
         self.id_token_lifetime = 3600.0
         self.refresh_token_lifetime = 30 * 86400.0
-        #: Redirectless sign-on (``response_mode=pi.flow``): the test user's password and the
-        #: seconds a flow lives.
+        #: Redirectless sign-on (``response_mode=pi.flow``): the test user's password, the
+        #: seconds a flow lives, and whether the next right password leads to
+        #: ``MUST_CHANGE_PASSWORD`` (cleared once the user sets a new one).
         self.user_password = "correct horse"  # noqa: S105 - the mock user's
         self.flow_lifetime = 600.0
+        self.user_must_change_password = False
         self._clients = ClientRegistry()
         self._clients.add(default_client(self.client_id, self.client_secret))
         self._login = LoginState(self)
         self._piflows = PiFlows(self)
+        self._dpop = DPoPState()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -285,13 +294,17 @@ class MockPingOne(FaultControls, LoginControls):
         kid: str | None = None,
         not_before: float | datetime | None = None,
         issued_at: float | datetime | None = None,
+        dpop_jkt: str | None = None,
+        x5t_s256: str | None = None,
     ) -> str:
         """Issue an access token shaped like PingOne's, and remember it for introspection.
 
         ``sub=None`` makes a client-credentials token (no ``sub``/``sid``/``auth_time``/``acr``).
         ``claims`` and ``header`` override or add members; a ``None`` value removes one.
         ``kid`` only changes the header: the active key of ``alg`` still signs. ``alg="none"``
-        gives an unsigned token; ``opaque=True`` a random reference token.
+        gives an unsigned token; ``opaque=True`` a random reference token. ``dpop_jkt`` (a
+        DPoP key thumbprint) and ``x5t_s256`` (a certificate thumbprint) bind the token to a
+        key or certificate through its ``cnf`` claim (``claims={"cnf": …}`` still wins).
 
         >>> op.issue_token(["read", "write"], sub=None, expires_in=-60)   # doctest: +SKIP
         """
@@ -315,6 +328,9 @@ class MockPingOne(FaultControls, LoginControls):
         payload["env"] = self.env_id
         if not_before is not None:
             payload["nbf"] = _epoch(not_before)
+        cnf = {"jkt": dpop_jkt, "x5t#S256": x5t_s256}
+        if dpop_jkt is not None or x5t_s256 is not None:
+            payload["cnf"] = {name: value for name, value in cnf.items() if value is not None}
         apply_overrides(payload, claims)
         if opaque:
             token = secrets.token_urlsafe(32)
@@ -348,7 +364,9 @@ class MockPingOne(FaultControls, LoginControls):
             return {"active": False}
         if isinstance(nbf, int | float) and nbf > now:
             return {"active": False}
-        return {"active": True, "token_type": "Bearer", **issued.claims}
+        cnf = issued.claims.get("cnf")
+        bound = isinstance(cnf, Mapping) and "jkt" in cnf
+        return {"active": True, "token_type": "DPoP" if bound else "Bearer", **issued.claims}
 
     # -- keys ------------------------------------------------------------------------------
 

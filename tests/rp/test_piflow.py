@@ -1,4 +1,7 @@
-"""Redirectless sign-on (pi.flow): PiFlowClient against MockPingOne, and its flows by hand."""
+"""Redirectless sign-on (pi.flow): PiFlowClient against MockPingOne, and its flows by hand.
+
+``rp.begin(response_mode="pi.flow")`` itself is tested in ``test_piflow_rp.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from p1guard import PingOne
-from p1guard.http import Request, Response
+from p1guard import ConfigError, PingOne, ProviderUnavailable
+from p1guard.http import Request, Response, drive
+from p1guard.metrics import PROVIDER_CALLS
 from p1guard.rp import FlowError, LoginError, PiFlow, PiFlowClient, RelyingParty
-from p1guard.rp.piflow import PASSWORD_CHECK, FlowStep, media_type
+from p1guard.rp.piflow import PASSWORD_CHECK, PASSWORD_RESET, media_type
 from p1guard.rp.transaction import LoginTransaction
 from p1guard.testing import MockPingOne
 
@@ -117,7 +121,8 @@ def test_flow_resumes_once(pingone_mock: MockPingOne) -> None:
     flows = flows_for(pingone_mock)
     flow = flows.check_password(flows.begin(), "ada", PASSWORD)
     answer = flows.resume(flow)
-    assert answer["code"] and answer["state"] == flow.transaction.state
+    assert set(answer) == {"code", "state", "iss"}
+    assert answer["state"] == flow.transaction.state and answer["iss"] == pingone_mock.issuer
     with pytest.raises(FlowError) as caught:
         flows.resume(flow)
     assert (caught.value.http_status, caught.value.code) == (404, "NOT_FOUND")
@@ -177,7 +182,7 @@ def test_code_from_resume_keeps_the_state_check(pingone_mock: MockPingOne) -> No
 
 def test_mock_authorize_pi_flow_shapes(pingone_mock: MockPingOne) -> None:
     flows = flows_for(pingone_mock, par=False)
-    start = flows.rp.begin(response_mode="pi.flow")
+    start = flows.pingone.transport.run(flows.rp.begin_flow(response_mode="pi.flow"))
     with httpx.Client() as http:
         answer = http.get(start.url)
         assert answer.status_code == 200
@@ -201,6 +206,155 @@ def test_mock_authorize_pi_flow_shapes(pingone_mock: MockPingOne) -> None:
         assert http.get(f"{base}/flows/no-such-flow").status_code == 404
         bad = http.get(f"{pingone_mock.authorization_endpoint}?response_mode=pi.flow&client_id=x")
         assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+
+
+class _Recorder:
+    """A minimal Metrics: counts by name and labels."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None:
+        key = (name, frozenset(labels.items()))
+        self.counts[key] = self.counts.get(key, 0.0) + value
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        pass
+
+    def get(self, name: str, **labels: str) -> float:
+        return self.counts.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_must_change_password_is_a_second_step(pingone_mock: MockPingOne) -> None:
+    pingone_mock.user_must_change_password = True
+    flows = flows_for(pingone_mock)
+    flow = flows.check_password(flows.begin(), "ada", PASSWORD)
+    assert flow.status == "MUST_CHANGE_PASSWORD"
+    assert flow.actions == (PASSWORD_RESET,)
+    with pytest.raises(FlowError) as early:
+        flows.resume(flow)
+    assert early.value.reason == "not_completed"
+    with pytest.raises(FlowError) as wrong:
+        flows.change_password(flow, "not-the-password", "a new horse")
+    assert wrong.value.details == (("INVALID_VALUE", "currentPassword"),)
+    assert wrong.value.wrong_credentials
+    assert "not-the-password" not in str(wrong.value) + repr(wrong.value)
+    with pytest.raises(FlowError) as same:
+        flows.change_password(flow, PASSWORD, PASSWORD)
+    assert same.value.details == (("INVALID_VALUE", "newPassword"),)
+    assert not same.value.wrong_credentials
+    flow = flows.change_password(flow, PASSWORD, "a new horse")
+    assert flow.completed
+    assert flows.complete(flow).subject == "user-1"
+    # PingOne keeps the new password and asks no more.
+    assert pingone_mock.user_password == "a new horse"
+    assert flows.check_password(flows.begin(), "ada", "a new horse").completed
+
+
+async def test_password_change_through_the_generic_async_step(pingone_mock: MockPingOne) -> None:
+    pingone_mock.user_must_change_password = True
+    flows = flows_for(pingone_mock)
+    flow = await flows.acheck_password(await flows.abegin(), "ada", PASSWORD)
+    body = {"currentPassword": PASSWORD, "newPassword": "a new horse"}
+    flow = await flows.asubmit(flow, PASSWORD_RESET, body)
+    tokens = await flows.acomplete(flow)
+    assert tokens.subject == "user-1"
+
+
+def test_new_password_not_sent_when_the_flow_does_not_ask(pingone_mock: MockPingOne) -> None:
+    flows = flows_for(pingone_mock)
+    flow = flows.begin()
+    with pytest.raises(FlowError) as caught:
+        flows.change_password(flow, PASSWORD, "a new horse")
+    assert caught.value.reason == "action_not_available"
+    assert pingone_mock.calls["flows"] == 0
+
+
+def test_steps_are_measured_like_any_call(pingone_mock: MockPingOne) -> None:
+    recorder = _Recorder()
+    client = pingone_mock.register_client(redirect_uris=[CALLBACK], pkce="S256_required")
+    rp = RelyingParty(
+        pingone_mock.pingone(metrics=recorder),
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        redirect_uri=CALLBACK,
+        par=False,
+    )
+    flows = PiFlowClient(rp)
+    flow = flows.begin()
+    with pytest.raises(FlowError):
+        flows.check_password(flow, "ada", "wrong")
+    flows.complete(flows.check_password(flow, "ada", PASSWORD))
+    assert recorder.get(PROVIDER_CALLS, endpoint="authorize", status="200") == 1
+    assert recorder.get(PROVIDER_CALLS, endpoint="flows", status="400") == 1
+    assert recorder.get(PROVIDER_CALLS, endpoint="flows", status="200") == 1
+    assert recorder.get(PROVIDER_CALLS, endpoint="resume", status="200") == 1
+
+
+def test_failing_flows_api_opens_the_breaker_without_retrying_posts(
+    pingone_mock: MockPingOne,
+) -> None:
+    flows = flows_for(pingone_mock)
+    flow = flows.begin()
+    pingone_mock.fail("flows", "error")
+    for attempt in range(1, 4):
+        with pytest.raises(ProviderUnavailable) as caught:
+            flows.check_password(flow, "ada", PASSWORD)
+        assert caught.value.reason == "flows_http_500"
+        assert pingone_mock.calls["flows"] == attempt  # one call per step: a POST is not retried
+    with pytest.raises(ProviderUnavailable) as fast:
+        flows.check_password(flow, "ada", PASSWORD)
+    assert fast.value.reason == "flows_circuit_open"
+    assert pingone_mock.calls["flows"] == 3
+
+
+def test_flow_survives_a_session_store_round_trip(pingone_mock: MockPingOne) -> None:
+    flows = flows_for(pingone_mock)
+
+    def stored(flow: PiFlow) -> PiFlow:
+        return PiFlow.from_dict(json.loads(json.dumps(flow.to_dict())))
+
+    flow = stored(flows.begin(return_to="/orders"))
+    flow = stored(flows.check_password(flow, "ada", PASSWORD))
+    assert flow.completed and flow.transaction.return_to == "/orders"
+    assert flows.complete(flow).subject == "user-1"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"id": "f1"}, {"id": 1, "status": "X", "links": {}, "transaction": {}}, {"links": []}],
+)
+def test_malformed_stored_flow_is_refused(data: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"not a pi\.flow"):
+        PiFlow.from_dict(data)
+
+
+def test_tampered_stored_flow_cannot_send_the_password_elsewhere(
+    pingone_mock: MockPingOne,
+) -> None:
+    """Session-store tampering: hrefs are checked again when used, before the password leaves."""
+    flows = flows_for(pingone_mock)
+    data = flows.begin().to_dict()
+    data["links"][PASSWORD_CHECK] = "https://evil.example/steal"
+    with pytest.raises(LoginError) as caught:
+        flows.check_password(PiFlow.from_dict(data), "ada", PASSWORD)
+    assert caught.value.reason == "foreign_href"
+    assert pingone_mock.calls["flows"] == 0
+
+
+def test_begin_can_post_the_authorization_request(pingone_mock: MockPingOne) -> None:
+    flows = flows_for(pingone_mock, par=False)
+    flow = flows.begin(method="POST")
+    assert flow.status == "USERNAME_PASSWORD_REQUIRED"
+    assert flows.complete(flows.check_password(flow, "ada", PASSWORD)).subject == "user-1"
+
+
+def test_begin_refuses_another_response_mode(pingone_mock: MockPingOne) -> None:
+    flows = flows_for(pingone_mock)
+    with pytest.raises(ConfigError) as caught:
+        flows.begin(response_mode="query")
+    assert caught.value.field == "response_mode"
+    assert pingone_mock.calls["authorize"] == 0
 
 
 # -- by hand, no network ---------------------------------------------------------------------
@@ -246,13 +400,15 @@ def test_step_is_json_with_the_vendor_media_type_to_pingones_href() -> None:
     )
     gen = flows.check_password_flow(flow, "ada", "pw-123")
     step = next(gen)
-    assert isinstance(step, FlowStep)
-    assert step.request.url == f"{HOST}/{ENV}/flows/f1"
-    assert step.request.headers["Content-Type"] == (
+    assert isinstance(step, Request)  # an ordinary request: breaker, metrics, no retry
+    assert (step.method, step.purpose, step.url) == ("POST", "flows", f"{HOST}/{ENV}/flows/f1")
+    assert step.headers["Content-Type"] == (
         "application/vnd.pingidentity.usernamePassword.check+json"
     )
-    assert step.request.headers["Cookie"] == "ST=abc"
-    assert json.loads(step.body) == {"username": "ada", "password": "pw-123"}
+    assert step.headers["Cookie"] == "ST=abc"
+    assert step.form is None and step.content is not None
+    assert json.loads(step.content) == {"username": "ada", "password": "pw-123"}
+    assert step.flight_key is None and not step.retry
     assert "pw-123" not in repr(step)
     with pytest.raises(StopIteration) as done:
         gen.send(_json(200, {**_flow(f"{HOST}/{ENV}/flows/f1"), "status": "COMPLETED"}))
@@ -286,14 +442,12 @@ def test_flow_url_built_from_env_when_pingone_gives_no_href() -> None:
     body = {"id": "f/1", "status": "USERNAME_PASSWORD_REQUIRED", "_links": {}}
     flow = _read(flows, _json(200, body))
     step = next(flows.submit_flow(flow, "usernamePassword.check", {}))
-    assert isinstance(step, FlowStep)
-    assert step.request.url == f"{HOST}/{ENV}/flows/f%2F1"
-    assert step.request.headers["Cookie"] == ""  # explicit: never the shared client's jar
+    assert isinstance(step, Request)
+    assert step.url == f"{HOST}/{ENV}/flows/f%2F1"
+    assert step.headers["Cookie"] == ""  # explicit: never the shared client's jar
 
 
 def test_server_errors_are_provider_unavailable() -> None:
-    from p1guard import ProviderUnavailable
-
     with pytest.raises(ProviderUnavailable):
         _read(_client(), _json(503, {"code": "SERVICE_UNAVAILABLE"}))
     with pytest.raises(ProviderUnavailable):
@@ -328,3 +482,47 @@ def _discovery() -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }
+
+
+def _drive_no_network(flow: Any) -> Any:
+    def respond(request: Request) -> Response:
+        raise AssertionError(f"unexpected call to {request.url}")
+
+    return drive(flow, respond)
+
+
+def test_authorize_response_embedded_in_the_completed_flow_needs_no_resume() -> None:
+    flows = _client()
+    body = {
+        **_flow(f"{HOST}/{ENV}/flows/f1"),
+        "status": "COMPLETED",
+        "authorizeResponse": {"code": "c-1", "state": "st"},
+    }
+    flow = _read(flows, _json(200, body))
+    params = _drive_no_network(flows.resume_flow(flow))
+    assert params == {"code": "c-1", "state": "st", "iss": f"{HOST}/{ENV}/as"}
+
+
+def test_resume_answer_naming_another_issuer_is_refused() -> None:
+    """Mix-up: an ``iss`` PingOne sends is checked like a redirect callback's."""
+    flows = _client()
+    flow = _read(flows, _json(200, {**_flow(f"{HOST}/{ENV}/flows/f1"), "status": "COMPLETED"}))
+    gen = flows.complete_flow(flow)
+    next(gen)
+    answer = {"authorizeResponse": {"code": "c", "state": "st", "iss": "https://evil.example/as"}}
+    gen.send(_json(200, answer))
+    with pytest.raises(LoginError) as caught:
+        gen.send(_json(200, _discovery()))
+    assert caught.value.reason == "iss_mismatch"
+
+
+def test_flow_repr_and_dict_keep_the_authorization_code_out_of_repr() -> None:
+    flows = _client()
+    body = {
+        **_flow(f"{HOST}/{ENV}/flows/f1"),
+        "status": "COMPLETED",
+        "authorizeResponse": {"code": "secret-code", "state": "st"},
+    }
+    flow = _read(flows, _json(200, body))
+    assert "secret-code" not in repr(flow)
+    assert PiFlow.from_dict(flow.to_dict()) == flow
