@@ -15,6 +15,7 @@ from .errors import AuthError
 from .tokens import AccessToken
 
 if TYPE_CHECKING:
+    from .claims import ClaimRule
     from .guard import Guard
     from .resource_metadata import ResourceMetadata
 
@@ -91,6 +92,11 @@ class BearerTokenMiddleware:
       and an unauthenticated user. A token that *is* sent must still be valid and carry
       ``scopes``; otherwise the request is rejected as above (fail closed: a bad token is never
       attached, nor silently downgraded to anonymous).
+    * ``acr_values``/``max_age`` demand step-up authentication (RFC 9470) on every checked
+      request: a token whose ``acr`` is not listed or whose ``auth_time`` is older gets a 401
+      ``WWW-Authenticate: Bearer error="insufficient_user_authentication", …, acr_values="…"``.
+      ``claims`` are :mod:`p1guard.claims` rules (403 naming the first that fails). Bad values
+      raise :class:`~p1guard.ConfigError` when the middleware is built.
     * ``lifespan`` and other scope types pass through untouched.
     * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
     * ``resource_metadata`` (a :class:`~p1guard.resource_metadata.ResourceMetadata`): its
@@ -99,6 +105,8 @@ class BearerTokenMiddleware:
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health", "/docs/*"])
     ... # doctest: +SKIP
+    >>> admin = BearerTokenMiddleware(admin_app, guard=guard, acr_values=["Multi_Factor"],
+    ...     max_age=900, claims=[Contains("groups", "admins")])  # doctest: +SKIP
     """
 
     def __init__(
@@ -113,6 +121,9 @@ class BearerTokenMiddleware:
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
         resource_metadata: ResourceMetadata | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> None:
         self.app = app
         self.rules = BearerRules(
@@ -124,6 +135,9 @@ class BearerTokenMiddleware:
             check_revocation=check_revocation,
             allow_query_token=allow_query_token,
             resource_metadata=resource_metadata,
+            acr_values=acr_values,
+            max_age=max_age,
+            claims=claims,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,7 +157,7 @@ class BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            token = await rules.averify(rules.raw_token(_authorization(scope), _query(scope)))
+            token = await rules.aauthenticate(_authorization(scope), _query(scope))
         except AuthError as err:
             if not rules.tolerates(err):
                 log_rejection(logger, err, scope.get("method", "WEBSOCKET"), scope.get("path", ""))

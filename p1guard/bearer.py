@@ -1,7 +1,8 @@
 """Framework-free request plumbing shared by every bearer-token adapter (ASGI, WSGI, Flask…).
 
 Pure functions, no I/O: :func:`extract_bearer` finds the one access token a request carries,
-:class:`PathMatcher` decides which paths skip authentication, and :func:`error_response`
+:class:`PathMatcher` decides which paths skip authentication (its entries parsed by
+:func:`parse_path_entry`), and :func:`error_response`
 renders an :class:`~p1guard.errors.AuthError` as status, headers and body.
 
 Rules of :func:`extract_bearer` (RFC 6750 §2, RFC 9110 §11):
@@ -28,7 +29,9 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
+from .claims import ClaimRule, check_rules
 from .errors import AuthError, ConfigError, InvalidRequest, MissingToken
+from .guard import step_up_options
 
 if TYPE_CHECKING:
     from .guard import Guard
@@ -42,6 +45,7 @@ __all__ = [
     "error_response",
     "extract_bearer",
     "log_rejection",
+    "parse_path_entry",
     "query_tokens",
     "stamp_challenge",
 ]
@@ -159,6 +163,48 @@ def _is_plain(path: str) -> bool:
     return "/." not in path or not any(seg in (".", "..") for seg in path.split("/"))
 
 
+def parse_path_entry(
+    entry: object, *, field: str = "public_paths", slash_is_prefix: bool = False
+) -> tuple[str, bool]:
+    """One path-list entry as ``(base, is_prefix)``, or :class:`~p1guard.errors.ConfigError`
+    naming ``field``; shared by :class:`PathMatcher` and adapters' own path lists.
+
+    ``"/health"`` is exact; ``"/docs/*"`` a prefix (``"/*"``: every path, base ``""``). With
+    ``slash_is_prefix`` a trailing ``/`` marks a prefix too (``"/api/"``, ``"/"``), and a base
+    ending in ``/`` (``"//"``, ``"/api//*"``) is refused. The base must be a plain absolute
+    path: no other ``*``, ``?``, ``#``, ``//``, ``\\``, ``;``, ``%``, dot segments or
+    control characters. Only parsing: each caller keeps its own matching rule.
+
+    >>> parse_path_entry("/docs/*"), parse_path_entry("/api/", slash_is_prefix=True)
+    (('/docs', True), ('/api', True))
+    >>> parse_path_entry("/docs/../admin")
+    Traceback (most recent call last):
+    p1guard.errors.ConfigError: public_paths: '/docs/../admin' is not a plain absolute path like '/health' or '/static/*'
+    """  # noqa: E501
+    if not isinstance(entry, str):
+        base, is_prefix = "", False
+    elif entry.endswith("/*"):
+        base, is_prefix = entry[:-2], True
+    elif slash_is_prefix and entry.endswith("/"):
+        base, is_prefix = entry[:-1], True
+    else:
+        base, is_prefix = entry, False
+    if not (is_prefix and base == "") and (
+        "*" in base
+        or "?" in base
+        or "#" in base
+        or not _is_plain(base)
+        or (slash_is_prefix and base.endswith("/"))
+    ):
+        examples = (
+            "'/health', '/static/*' or '/static/'"
+            if slash_is_prefix
+            else ("'/health' or '/static/*'")
+        )
+        raise ConfigError(field, f"{entry!r} is not a plain absolute path like {examples}")
+    return base, is_prefix
+
+
 class PathMatcher:
     """Which request paths are public (served without a token).
 
@@ -187,19 +233,7 @@ class PathMatcher:
         exact: set[str] = set()
         prefixes: set[str] = set()
         for entry in self._entries:
-            is_prefix = isinstance(entry, str) and entry.endswith("/*")
-            base = entry[:-2] if is_prefix else entry
-            if (
-                not isinstance(base, str)
-                or "*" in base
-                or "?" in base
-                or "#" in base
-                or not ((is_prefix and base == "") or _is_plain(base))
-            ):
-                raise ConfigError(
-                    "public_paths",
-                    f"{entry!r} is not a plain absolute path like '/health' or '/static/*'",
-                )
+            base, is_prefix = parse_path_entry(entry)
             if is_prefix:
                 exact.add(base or "/")
                 prefixes.add(base + "/")
@@ -271,9 +305,21 @@ class BearerRules:
 
     ``public_paths`` skip authentication (see :class:`PathMatcher`); ``required=False`` lets
     requests *without* bearer credentials through (a token that is sent must still be valid);
-    ``scopes``/``match``/``check_revocation`` are passed to :meth:`Guard.verify`.
+    ``scopes``/``match``/``check_revocation`` are passed to :meth:`Guard.verify`, and so are
+    ``acr_values``/``max_age`` (step-up, RFC 9470: a weaker or older sign-in gets a 401
+    ``insufficient_user_authentication`` challenge naming them) and ``claims``
+    (:mod:`p1guard.claims` rules, 403 naming the first that fails). Bad values raise
+    :class:`~p1guard.errors.ConfigError` here, when the app starts, not on each request.
     ``resource_metadata`` (RFC 9728) is served at its well-known path, without a token, and
     its URL added to 401 challenges (as is ``guard.resource_metadata_url`` otherwise).
+
+    Adapters read the request in one place and hand what it showed to :meth:`authenticate`
+    (or :meth:`aauthenticate`): every ``Authorization`` header value and the raw query string.
+
+    >>> from p1guard.claims import Equals
+    >>> rules = BearerRules(guard, acr_values="Multi_Factor", max_age=300,
+    ...                     claims=[Equals("env", "prod")])  # doctest: +SKIP
+    >>> token = rules.authenticate(["Bearer eyJ…"], b"")      # doctest: +SKIP
     """
 
     def __init__(
@@ -287,8 +333,14 @@ class BearerRules:
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
         resource_metadata: ResourceMetadata | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> None:
         self.guard = guard
+        # Validated now, so a bad value fails at startup (ConfigError naming the option).
+        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
+        self.claims: tuple[ClaimRule, ...] = check_rules(claims)
         self.resource_metadata = resource_metadata
         self._metadata_body = b"" if resource_metadata is None else resource_metadata.json_bytes()
         self.resource_metadata_url: str | None = (
@@ -316,16 +368,39 @@ class BearerRules:
             realm=self.guard.realm,
         )
 
+    def authenticate(self, authorization: Sequence[str], query_string: str | bytes) -> AccessToken:
+        """The request's verified token, from what it showed: every ``Authorization`` header
+        value and the raw query string. Raises the :class:`AuthError` to send."""
+        return self.verify(self.raw_token(authorization, query_string))
+
+    async def aauthenticate(
+        self, authorization: Sequence[str], query_string: str | bytes
+    ) -> AccessToken:
+        """Async twin of :meth:`authenticate`."""
+        return await self.averify(self.raw_token(authorization, query_string))
+
     def verify(self, raw: str) -> AccessToken:
-        """``guard.verify`` with this middleware's scopes and options."""
+        """``guard.verify`` with this middleware's scopes, step-up and claim rules."""
         return self.guard.verify(
-            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
+            raw,
+            scopes=self.scopes,
+            match=self.match,
+            check_revocation=self.check_revocation,
+            acr_values=self.acr_values,
+            max_age=self.max_age,
+            claims=self.claims,
         )
 
     async def averify(self, raw: str) -> AccessToken:
         """Async twin of :meth:`verify`."""
         return await self.guard.averify(
-            raw, scopes=self.scopes, match=self.match, check_revocation=self.check_revocation
+            raw,
+            scopes=self.scopes,
+            match=self.match,
+            check_revocation=self.check_revocation,
+            acr_values=self.acr_values,
+            max_age=self.max_age,
+            claims=self.claims,
         )
 
     def metadata_response(self, path: str, method: str) -> ErrorResponse | None:

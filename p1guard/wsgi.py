@@ -16,6 +16,7 @@ from .tokens import AccessToken
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from .claims import ClaimRule
     from .guard import Guard
     from .resource_metadata import ResourceMetadata
 
@@ -42,6 +43,9 @@ class BearerTokenMiddleware:
       rejected (fail closed).
     * WSGI servers merge repeated headers into one comma-joined ``HTTP_AUTHORIZATION``; two
       bearer credentials in it are rejected as duplicate headers (400).
+    * ``acr_values``/``max_age`` (step-up, RFC 9470: 401 ``insufficient_user_authentication``
+      naming them) and ``claims`` (:mod:`p1guard.claims` rules, 403) apply to every checked
+      request; bad values raise :class:`~p1guard.ConfigError` when the middleware is built.
     * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
     * ``resource_metadata``: its RFC 9728 document is answered at its ``well_known_path``
       (``GET``, no token needed) and 401 challenges carry ``resource_metadata="<its URL>"``.
@@ -63,6 +67,9 @@ class BearerTokenMiddleware:
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
         resource_metadata: ResourceMetadata | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> None:
         self.app = app
         self.rules = BearerRules(
@@ -74,6 +81,9 @@ class BearerTokenMiddleware:
             check_revocation=check_revocation,
             allow_query_token=allow_query_token,
             resource_metadata=resource_metadata,
+            acr_values=acr_values,
+            max_age=max_age,
+            claims=claims,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -89,10 +99,9 @@ class BearerTokenMiddleware:
             return self.app(environ, start_response)
         header: Any = environ.get("HTTP_AUTHORIZATION")
         try:
-            raw = rules.raw_token(
+            token: AccessToken | None = rules.authenticate(
                 () if header is None else (header,), environ.get("QUERY_STRING", "")
             )
-            token: AccessToken | None = rules.verify(raw)
         except AuthError as err:
             if not rules.tolerates(err):
                 return _reject(rules.challenge(err), environ, start_response)

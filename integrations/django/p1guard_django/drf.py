@@ -9,19 +9,25 @@
 ...     required_scopes = {"GET": ["read"], "POST": ["write"]}
 ...     def get(self, request):
 ...         return Response({"sub": request.auth.subject})       # request.auth: AccessToken
+>>> class TransferView(APIView):                                 # doctest: +SKIP
+...     permission_classes = [HasScopes, TokenRules(acr_values=["Multi_Factor"], max_age=300)]
+...     required_scopes = ["payments"]
 
 Errors are DRF exceptions whose ``detail`` is p1guard's ``{"error", "error_description"}``
 body, so DRF's own exception handler renders them: 401 with the ``WWW-Authenticate`` challenge
 (DRF asks :meth:`PingOneTokenAuthentication.authenticate_header`, so list this class *first*
 in the authentication classes, otherwise DRF turns 401 into 403), 403 ``insufficient_scope``
 with its challenge (:class:`ScopeDenied` carries ``auth_header``, which DRF's handler copies),
-503 with ``Retry-After`` (:class:`ServiceUnavailable` sets DRF's ``wait``). The optional
+401 ``insufficient_user_authentication`` with the step-up challenge (:class:`StepUpRequired`
+carries ``auth_header``, so DRF never swaps it for a plain one), 403 ``access_denied`` for a
+failed claim rule, 503 with ``Retry-After`` (:class:`ServiceUnavailable` sets DRF's ``wait``).
+The optional
 :func:`exception_handler` adds ``Cache-Control: no-store`` as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -29,12 +35,21 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from p1guard import AccessToken, AuthError, MissingToken, ProviderUnavailable
+from p1guard import (
+    AccessToken,
+    AuthError,
+    InsufficientUserAuthentication,
+    MissingToken,
+    ProviderUnavailable,
+)
 from p1guard.bearer import stamp_challenge
+from p1guard.claims import ClaimRule, check_rules
+from p1guard.guard import step_up_options
 
 from .auth import (
     METHOD_NOT_ALLOWED,
     Match,
+    Outcome,
     RequiredScopes,
     allowed_methods,
     authenticate,
@@ -43,6 +58,7 @@ from .auth import (
     scopes_for,
 )
 from .conf import get_guard
+from .decorators import refusal
 
 if TYPE_CHECKING:  # rest_framework.views imports the authentication classes: no cycle
     from rest_framework.request import Request
@@ -57,8 +73,10 @@ __all__ = [
     "PingOneTokenAuthentication",
     "ScopeDenied",
     "ServiceUnavailable",
+    "StepUpRequired",
     "TokenInvalid",
     "TokenRequired",
+    "TokenRules",
     "api_exception",
     "exception_handler",
     "method_not_allowed",
@@ -96,6 +114,16 @@ class ScopeDenied(P1GuardAPIException, exceptions.PermissionDenied):
         self.auth_header = err.www_authenticate
 
 
+class StepUpRequired(P1GuardAPIException):
+    """401 ``insufficient_user_authentication`` (RFC 9470) with its challenge (``acr_values``,
+    ``max_age``) in ``auth_header``. Not a DRF ``NotAuthenticated``: DRF would replace that
+    challenge with the authentication class's plain one."""
+
+    def __init__(self, err: AuthError) -> None:
+        super().__init__(err)
+        self.auth_header = err.www_authenticate
+
+
 class ServiceUnavailable(P1GuardAPIException):
     """503: PingOne cannot be reached; ``wait`` becomes DRF's ``Retry-After`` header."""
 
@@ -112,6 +140,8 @@ def api_exception(err: AuthError) -> P1GuardAPIException:
     """
     if isinstance(err, ProviderUnavailable):
         return ServiceUnavailable(err)
+    if isinstance(err, InsufficientUserAuthentication):
+        return StepUpRequired(err)
     if err.status_code == 403:
         return ScopeDenied(err)
     if isinstance(err, MissingToken):
@@ -187,6 +217,57 @@ class HasScopes(BasePermission):
         if denied is not None:
             raise api_exception(denied)
         return True
+
+
+class TokenRules(BasePermission):
+    """A permission demanding step-up authentication and claim rules of ``request.auth``.
+
+    ``acr_values``/``max_age`` (RFC 9470): a token whose ``acr`` is not listed or whose
+    ``auth_time`` is older gets 401 ``insufficient_user_authentication`` with a challenge
+    naming them (:class:`StepUpRequired`); ``claims`` are :mod:`p1guard.claims` rules (403
+    ``access_denied`` naming the first that fails). Bad values raise
+    :class:`~p1guard.ConfigError` when the view class is defined. List the instance itself in
+    ``permission_classes`` (DRF calls it; it returns itself), after :class:`HasScopes` so a
+    missing scope is reported first.
+
+    >>> class TransferView(APIView):                             # doctest: +SKIP
+    ...     permission_classes = [
+    ...         HasScopes,
+    ...         TokenRules(acr_values=["Multi_Factor"], max_age=300,
+    ...                    claims=[Contains("p1.permissions", "payments:send")]),
+    ...     ]
+    ...     required_scopes = ["payments"]
+    """
+
+    def __init__(
+        self,
+        *,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
+    ) -> None:
+        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
+        self.claims = check_rules(claims)
+
+    def __call__(self) -> TokenRules:
+        """DRF instantiates each entry of ``permission_classes``: this one is ready already."""
+        return self
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        """Raise :class:`TokenRequired` (401), :class:`StepUpRequired` (401) or
+        :class:`ScopeDenied` (403, a failed claim rule), else ``True``."""
+        token = request.auth
+        outcome = Outcome(token if isinstance(token, AccessToken) else None)
+        denied = refusal(outcome, (), "all", self.acr_values, self.max_age, self.claims)
+        if denied is not None:
+            raise api_exception(denied)
+        return True
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenRules(acr_values={self.acr_values!r}, max_age={self.max_age!r}, "
+            f"claims={list(self.claims)!r})"
+        )
 
 
 class MethodRefused(exceptions.MethodNotAllowed):

@@ -14,14 +14,17 @@ Two views of one sign-in, kept in the same Django session:
   before expiry. It is ``None`` once the sign-in ended (expired, refresh refused, signed out).
 
 :func:`login_required` checks the PingOne side (and ends a Django login whose PingOne
-sign-in is gone); browsers are sent to ``p1guard:login``, API clients get 401 JSON.
+sign-in is gone); browsers are sent to ``p1guard:login``, API clients get 401 JSON. With
+``acr_values``/``max_age`` it also demands step-up (RFC 9470) of the user's ID token, sending
+the browser back through PingOne with those values when the sign-in is too weak or too old.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, MutableMapping
-from typing import Any, TypeVar, cast
+import logging
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import urlencode
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
@@ -32,15 +35,19 @@ from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
-from p1guard import ProviderUnavailable
+from p1guard import InsufficientUserAuthentication, ProviderUnavailable
+from p1guard.guard import step_up_options
 from p1guard.rp import SignedInUser
+from p1guard.rp.pages import step_up_login_url
 
 from .conf import get_web_login
-from .login_pages import login_required_response, unavailable_response
+from .login_pages import login_required_response, step_up_response, unavailable_response
 
 __all__ = ["acurrent_user", "current_user", "login_required", "login_url", "session_of"]
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+logger = logging.getLogger("p1guard.django")
 
 _CACHE = "_p1guard_signed_in"
 _UNSET: Any = object()
@@ -94,15 +101,28 @@ def login_url(request: HttpRequest) -> str:
     return f"{reverse('p1guard:login')}?{urlencode({'return_to': request.get_full_path()})}"
 
 
-def _refusal(request: HttpRequest) -> HttpResponseBase | None:
+def _refusal(
+    request: HttpRequest,
+    acr_values: tuple[str, ...] | None = None,
+    max_age: int | None = None,
+) -> HttpResponseBase | None:
     """The answer for a request that may not run the view, or ``None`` (it may)."""
     try:
-        if current_user(request) is not None:
-            return None
+        user = current_user(request)
     except ProviderUnavailable as err:
         return unavailable_response(request, err)
-    _end_django_login(request)
-    return login_required_response(request, login_url(request))
+    if user is None:
+        _end_django_login(request)
+        return login_required_response(request, login_url(request))
+    if not acr_values and max_age is None:
+        return None
+    try:
+        user.require_authentication(acr_values, max_age)
+    except InsufficientUserAuthentication as err:
+        logger.info("%s %r: step-up needed (%s)", request.method, request.path, err.reason)
+        again = step_up_login_url(reverse("p1guard:login"), err, request.get_full_path())
+        return step_up_response(request, again, err)
+    return None
 
 
 def _end_django_login(request: HttpRequest) -> None:
@@ -122,7 +142,27 @@ def _end_django_login(request: HttpRequest) -> None:
         auth.logout(request)
 
 
-def login_required(view: View) -> View:
+@overload
+def login_required(view: View, /) -> View: ...
+
+
+@overload
+def login_required(
+    view: None = None,
+    /,
+    *,
+    acr_values: str | Iterable[str] | None = None,
+    max_age: int | None = None,
+) -> Callable[[View], View]: ...
+
+
+def login_required(
+    view: Any = None,
+    /,
+    *,
+    acr_values: str | Iterable[str] | None = None,
+    max_age: int | None = None,
+) -> Any:
     """Run ``view`` only for a signed-in user; works on sync and ``async def`` views.
 
     Not signed in: browsers (``Accept`` names ``text/html``) get a 302 to
@@ -131,16 +171,33 @@ def login_required(view: View) -> View:
     Unlike Django's decorator of the same name, it checks that the PingOne sign-in is still
     alive, and :func:`current_user` is then never ``None`` in the view.
 
+    Step-up (RFC 9470): with ``acr_values`` and/or ``max_age`` (seconds) the user's ID token
+    must have one of those ``acr`` and an ``auth_time`` that recent; otherwise browsers go to
+    ``p1guard:login`` with those values (PingOne asks again, then back here, where the new ID
+    token is checked), API clients get a 401 ``insufficient_user_authentication`` challenge.
+    A bad value raises :class:`~p1guard.ConfigError` when the view is decorated.
+
     >>> @login_required                                          # doctest: +SKIP
     ... def profile(request):
     ...     return HttpResponse(f"Hello {current_user(request).name}")
+    >>> @login_required(acr_values=["Multi_Factor"], max_age=300)  # doctest: +SKIP
+    ... def transfer(request): ...
     """
+    wanted, fresh = step_up_options(acr_values, max_age)
+    if view is None:
+        return functools.partial(_decorate, acr_values=wanted, max_age=fresh)
+    return _decorate(view, acr_values=wanted, max_age=fresh)
+
+
+def _decorate(
+    view: View, *, acr_values: tuple[str, ...] | None = None, max_age: int | None = None
+) -> View:
     wrapper: Callable[..., Any]
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            refused = await sync_to_async(_refusal)(request)
+            refused = await sync_to_async(_refusal)(request, acr_values, max_age)
             if refused is not None:
                 return refused
             return await view(request, *args, **kwargs)
@@ -150,7 +207,7 @@ def login_required(view: View) -> View:
 
         @functools.wraps(view)
         def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            refused = _refusal(request)
+            refused = _refusal(request, acr_values, max_age)
             if refused is not None:
                 return refused
             response: HttpResponseBase = view(request, *args, **kwargs)

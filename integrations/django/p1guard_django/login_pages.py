@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from p1guard import ProviderUnavailable
+from p1guard import InsufficientUserAuthentication, ProviderUnavailable
 from p1guard.rp import LoginError
-from p1guard.rp.pages import Answer, error_answer, login_required_answer
+from p1guard.rp.pages import Answer, error_answer, login_required_answer, step_up_answer
 
 __all__ = [
     "answer_response",
     "login_error_response",
     "login_required_response",
     "no_store_redirect",
+    "step_up_response",
     "unavailable_response",
 ]
 
@@ -76,3 +77,18 @@ def login_required_response(request: HttpRequest, login_url: str) -> HttpRespons
     """
     accept = request.headers.get("Accept", "")
     return answer_response(login_required_answer(accept, login_url))
+
+
+def step_up_response(
+    request: HttpRequest, login_url: str, err: InsufficientUserAuthentication
+) -> HttpResponse:
+    """Signed in, but not strongly or recently enough (RFC 9470): browsers go to ``login_url``
+    (302, see :func:`p1guard.rp.pages.step_up_login_url`), API clients get 401 with ``err``'s
+    ``insufficient_user_authentication`` challenge.
+
+    >>> step_up_response(request, "/auth/login?acr_values=Multi_Factor", err).status_code
+    ... # doctest: +SKIP
+    302
+    """
+    accept = request.headers.get("Accept", "")
+    return answer_response(step_up_answer(accept, login_url, err))

@@ -1,6 +1,7 @@
 """``P1GUARD["PROTECTED_PATHS"]``: which request paths the middleware refuses without a token.
 
-Entries use the syntax of ``PUBLIC_PATHS`` (:class:`~p1guard.bearer.PathMatcher`):
+Entries use the syntax of ``PUBLIC_PATHS`` (:class:`~p1guard.bearer.PathMatcher`), parsed by
+the same :func:`~p1guard.bearer.parse_path_entry`:
 
 * ``"/admin"`` — exactly ``/admin`` (not ``/admin/`` or ``/adminx``);
 * ``"/api/*"`` — ``/api`` and everything under it (not ``/apix``);
@@ -22,7 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote
 
-from p1guard.bearer import PathMatcher
+from p1guard.bearer import parse_path_entry
 from p1guard.errors import ConfigError
 
 __all__ = ["HINT", "ProtectedPaths"]
@@ -55,7 +56,8 @@ class ProtectedPaths:
         exact: set[str] = set()
         prefixes: set[str] = set()
         for entry in self._entries:
-            base, is_prefix = _parse(entry)
+            # "/api/*" and "/api/" → ("/api", True); PathMatcher's rules for the rest
+            base, is_prefix = parse_path_entry(entry, field="protected_paths", slash_is_prefix=True)
             if is_prefix:
                 prefixes.add(base + "/")
             else:
@@ -81,29 +83,6 @@ class ProtectedPaths:
 
     def __repr__(self) -> str:
         return f"ProtectedPaths({list(self._entries)!r})"
-
-
-def _parse(entry: object) -> tuple[str, bool]:
-    """``(base, is_prefix)`` of one entry: ``"/api/*"`` and ``"/api/"`` → ``("/api", True)``."""
-    if not isinstance(entry, str) or not entry.startswith("/"):
-        raise ConfigError("protected_paths", f"{entry!r} is not an absolute path")
-    if entry.endswith("/*"):
-        base, is_prefix = entry[:-2], True
-    elif entry.endswith("/"):
-        base, is_prefix = entry[:-1], True
-    else:
-        base, is_prefix = entry, False
-    if base:
-        try:
-            if base.endswith("/"):  # "//", "/api//", "/api//*"
-                raise ConfigError("public_paths", "empty segment")
-            PathMatcher([base])  # the PUBLIC_PATHS rules: no *, ?, #, //, \, ;, %, dot segments
-        except ConfigError:
-            raise ConfigError(
-                "protected_paths",
-                f"{entry!r} is not a plain absolute path like '/admin', '/api/*' or '/api/'",
-            ) from None
-    return base, is_prefix
 
 
 def _spellings(path: str) -> Iterator[str]:

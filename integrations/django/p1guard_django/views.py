@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from p1guard.claims import ClaimRule, check_rules
 from p1guard.guard import step_up_options
 
 from .auth import (
@@ -46,25 +48,33 @@ class TokenRequiredMixin(_Base):
     (``HEAD`` falls back to ``GET``, ``"*"`` is the default entry); a method the dict does not
     list is refused with 405 and an ``Allow`` header of the listed ones (fail closed).
     ``scope_match = "any"`` needs one scope instead of all. ``acr_values``/``max_age``
-    demand step-up authentication (RFC 9470), as in the decorator. Async views (``async def get``)
+    demand step-up authentication (RFC 9470) and ``claims`` are :mod:`p1guard.claims` rules,
+    as in the decorator; a bad value raises :class:`~p1guard.ConfigError` when the class is
+    defined, not on each request. Async views (``async def get``)
     are checked with ``averify``. Like the decorator, the view is ``csrf_exempt`` and
     refusals are JSON with ``WWW-Authenticate``.
 
     >>> class MeView(TokenRequiredMixin, View):                  # doctest: +SKIP
     ...     async def get(self, request):
     ...         return JsonResponse({"sub": request.access_token.subject})
+    >>> class TransferView(TokenRequiredMixin, View):            # doctest: +SKIP
+    ...     required_scopes = ["payments"]
+    ...     acr_values = ("Multi_Factor",)
+    ...     max_age = 300
+    ...     claims = (Equals("env", "prod"),)
     """
 
     required_scopes: ClassVar[RequiredScopes] = ()
     scope_match: ClassVar[Match] = "all"
-    acr_values: ClassVar[tuple[str, ...] | None] = None
+    acr_values: ClassVar[str | Iterable[str] | None] = None
     max_age: ClassVar[int | None] = None
+    claims: ClassVar[Iterable[ClaimRule] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse a view that lists the mixin right of ``View``: ``View.dispatch`` would run
         first and never call the mixin's, so the view would be served without a token."""
         super().__init_subclass__(**kwargs)
-        step_up_options(cls.acr_values, cls.max_age)  # a bad value fails here, not per request
+        _demands(cls.acr_values, cls.max_age, cls.claims)  # bad values fail here, at import
         mro = cls.__mro__
         if issubclass(cls, View) and mro.index(View) < mro.index(TokenRequiredMixin):
             raise ImproperlyConfigured(
@@ -75,7 +85,13 @@ class TokenRequiredMixin(_Base):
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
-        """``View.as_view``, marked ``csrf_exempt`` (bearer tokens are not ambient)."""
+        """``View.as_view``, marked ``csrf_exempt`` (bearer tokens are not ambient); step-up
+        and claim options given here are checked here too."""
+        _demands(
+            initkwargs.get("acr_values", cls.acr_values),
+            initkwargs.get("max_age", cls.max_age),
+            initkwargs.get("claims", cls.claims),
+        )
         return csrf_exempt(super().as_view(**initkwargs))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -95,11 +111,18 @@ class TokenRequiredMixin(_Base):
 
     def _refusal(self, request: HttpRequest, outcome: Outcome) -> HttpResponse | None:
         scopes = scopes_for(self.required_scopes, request.method)
-        acr_values, max_age = step_up_options(self.acr_values, self.max_age)
-        denied = refusal(outcome, scopes or (), self.scope_match, acr_values, max_age)
+        demands = _demands(self.acr_values, self.max_age, self.claims)
+        denied = refusal(outcome, scopes or (), self.scope_match, *demands)
         if denied is not None:
             return error_response_for(denied, request)
         if scopes is None:
             implemented = [m.upper() for m in self.http_method_names if hasattr(self, m)]
             return method_not_allowed(request, allowed_methods(self.required_scopes, implemented))
         return None
+
+
+def _demands(
+    acr_values: str | Iterable[str] | None, max_age: int | None, claims: Iterable[ClaimRule] | None
+) -> tuple[tuple[str, ...] | None, int | None, tuple[ClaimRule, ...]]:
+    """The view's step-up and claim options, validated (:class:`~p1guard.ConfigError`)."""
+    return (*step_up_options(acr_values, max_age), check_rules(claims))

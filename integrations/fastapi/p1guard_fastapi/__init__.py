@@ -29,7 +29,7 @@ Sign users in (browser apps) with :class:`LoginRouter`::
 """
 
 from .docs import add_operation_scopes, swagger_ui_init_oauth
-from .login import LoginRequired, LoginRouter, login_required_handler
+from .login import LoginRequired, LoginRouter, StepUpRequired, login_required_handler
 from .security import AuthHTTPException, PingOneBearer, auth_error_handler
 from .sessions import add_session_middleware
 
@@ -40,6 +40,7 @@ __all__ = [
     "LoginRequired",
     "LoginRouter",
     "PingOneBearer",
+    "StepUpRequired",
     "__version__",
     "add_operation_scopes",
     "add_session_middleware",

@@ -20,13 +20,19 @@ Rules:
    ``302`` to ``{prefix}/login?return_to=<path>`` for browsers (``Accept`` names
    ``text/html``), a ``401`` ``login_required`` for API clients. It is an ``HTTPException``,
    so it works without a handler; :func:`login_required_handler` gives flat JSON bodies.
+6. :meth:`LoginRouter.require_user` (``acr_values``/``max_age``) also demands step-up
+   (RFC 9470) of the user's ID token, else :class:`StepUpRequired`: a ``302`` to
+   ``{prefix}/login?return_to=<path>&acr_values=…&max_age=…`` for browsers (PingOne asks
+   again; back on the page, the new ID token is checked), a ``401`` with the
+   ``insufficient_user_authentication`` challenge for API clients. The checks are
+   :meth:`p1guard.rp.SignedInUser.require_authentication`'s; bad values fail when declared.
 
 No ``from __future__ import annotations``: FastAPI reads the endpoints' and dependencies'
 annotations at runtime.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -35,7 +41,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
-from p1guard import ConfigError, ProviderUnavailable
+from p1guard import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
+from p1guard.guard import step_up_options
 from p1guard.rp import LoginError, SignedInUser, WebLogin
 from p1guard.rp.pages import (
     Answer,
@@ -45,6 +52,7 @@ from p1guard.rp.pages import (
     login_required_body,
     logout_page,
     negotiate,
+    step_up_login_url,
 )
 from p1guard.rp.web import Session
 from p1guard.settings import web_login_from_env
@@ -52,7 +60,7 @@ from p1guard.settings import web_login_from_env
 from .security import AuthHTTPException
 from .sessions import add_session_middleware
 
-__all__ = ["LoginRequired", "LoginRouter", "login_required_handler"]
+__all__ = ["LoginRequired", "LoginRouter", "StepUpRequired", "login_required_handler"]
 
 logger = logging.getLogger("p1guard.fastapi")
 
@@ -88,6 +96,34 @@ class LoginRequired(HTTPException):
             super().__init__(status.HTTP_401_UNAUTHORIZED, detail=body, headers=dict(_NO_STORE))
 
 
+class StepUpRequired(LoginRequired):
+    """Signed in, but not strongly or recently enough (rule 6): a redirect that signs the user
+    in again with ``acr_values``/``max_age`` (browsers), or a ``401`` carrying ``auth_error``'s
+    ``insufficient_user_authentication`` challenge and body (API clients).
+
+    >>> err = InsufficientUserAuthentication(acr_values=["Multi_Factor"])
+    >>> exc = StepUpRequired("/auth/login?acr_values=Multi_Factor", err, redirect=False)
+    >>> exc.status_code, exc.detail["error"], exc.headers["WWW-Authenticate"][:40]
+    (401, 'insufficient_user_authentication', 'Bearer error="insufficient_user_authent')
+    """
+
+    def __init__(
+        self, login_url: str, auth_error: InsufficientUserAuthentication, *, redirect: bool
+    ) -> None:
+        self.auth_error = auth_error
+        if redirect:
+            super().__init__(login_url, redirect=True)
+            return
+        self.login_url = login_url
+        self.redirect = False
+        HTTPException.__init__(
+            self,
+            status.HTTP_401_UNAUTHORIZED,
+            detail=dict(auth_error.body),
+            headers={**_NO_STORE, **auth_error.headers},
+        )
+
+
 async def login_required_handler(request: Request, exc: Exception) -> Response:
     """Exception handler for :class:`LoginRequired`: a bare redirect, or flat JSON on 401.
 
@@ -113,6 +149,11 @@ def _session(conn: HTTPConnection) -> Session:
         )
     session: Session = conn.session
     return session
+
+
+def _here(conn: HTTPConnection) -> str:
+    """The current path and query: where to come back to after signing in."""
+    return conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
 
 
 def _query(request: Request) -> dict[str, list[str]]:
@@ -265,10 +306,54 @@ class LoginRouter(APIRouter):
             return user
         if conn.scope["type"] == "websocket":
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason="login_required")
-        return_to = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
-        login_url = f"{self.login_path(conn)}?{urlencode({'return_to': return_to})}"
+        login_url = f"{self.login_path(conn)}?{urlencode({'return_to': _here(conn)})}"
         redirect = negotiate(conn.headers.get("accept", "")) == "html"
         raise LoginRequired(login_url, redirect=redirect)
+
+    def require_user(
+        self,
+        *,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+    ) -> Callable[[HTTPConnection], Awaitable[SignedInUser]]:
+        """A dependency: the signed-in user, who signed in with one of ``acr_values`` at most
+        ``max_age`` seconds ago (step-up, rule 6); else :class:`LoginRequired` or
+        :class:`StepUpRequired`. A bad value raises :class:`~p1guard.ConfigError` here.
+
+        >>> transfer_user = login.require_user(acr_values=["Multi_Factor"], max_age=300)
+        ... # doctest: +SKIP
+        >>> @app.post("/transfer")                                        # doctest: +SKIP
+        ... async def transfer(user: Annotated[SignedInUser, Depends(transfer_user)]): ...
+        """
+        wanted, fresh = step_up_options(acr_values, max_age)
+
+        async def signed_in_user(conn: HTTPConnection) -> SignedInUser:
+            user = await self.current_user(conn)
+            if wanted or fresh is not None:
+                self._step_up(conn, user, wanted, fresh)
+            return user
+
+        return signed_in_user
+
+    def _step_up(
+        self,
+        conn: HTTPConnection,
+        user: SignedInUser,
+        acr_values: tuple[str, ...] | None,
+        max_age: int | None,
+    ) -> None:
+        """Raise :class:`StepUpRequired` unless ``user`` signed in strongly and recently enough."""
+        try:
+            user.require_authentication(acr_values, max_age)
+        except InsufficientUserAuthentication as err:
+            logger.info("%s: step-up needed (%s)", conn.url.path, err.reason)
+            if conn.scope["type"] == "websocket":
+                raise WebSocketException(
+                    status.WS_1008_POLICY_VIOLATION, reason="insufficient_user_authentication"
+                ) from None
+            login_url = step_up_login_url(self.login_path(conn), err, _here(conn))
+            redirect = negotiate(conn.headers.get("accept", "")) == "html"
+            raise StepUpRequired(login_url, err, redirect=redirect) from None
 
     async def csrf_token(self, request: Request) -> str:
         """Dependency: the session's CSRF token, for your own ``POST {prefix}/logout`` form.

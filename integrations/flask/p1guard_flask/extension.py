@@ -184,7 +184,7 @@ class P1Guard(SignIn):
         *,
         match: Match = "all",
         check_revocation: bool | None = None,
-        acr_values: Iterable[str] | None = None,
+        acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
@@ -217,7 +217,7 @@ class P1Guard(SignIn):
         *,
         match: Match = "all",
         check_revocation: bool | None = None,
-        acr_values: Iterable[str] | None = None,
+        acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
@@ -247,7 +247,7 @@ class P1Guard(SignIn):
         *scopes: str,
         match: Match = "all",
         check_revocation: bool | None = None,
-        acr_values: Iterable[str] | None = None,
+        acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
     ) -> Callable[[F], F]: ...
@@ -257,7 +257,7 @@ class P1Guard(SignIn):
         *scopes: Any,
         match: Match = "all",
         check_revocation: bool | None = None,
-        acr_values: Iterable[str] | None = None,
+        acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
     ) -> Any:
@@ -332,20 +332,28 @@ class P1Guard(SignIn):
         match: Match = "all",
         public_endpoints: Iterable[str] = (),
         check_revocation: bool | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
     ) -> None:
         """Demand a valid token with ``scopes`` on every endpoint of ``bp``, before its views.
 
         Call it before ``app.register_blueprint(bp)``. ``public_endpoints`` are served without
         a token: a bare name (``"health"``) is relative to ``bp``; a dotted one
         (``"api.health"``) is a full endpoint name. Automatic ``OPTIONS`` answers (CORS
-        preflight) stay public, as with :meth:`require_token`. ``check_revocation=True`` is
-        validated as in :meth:`require_token`.
+        preflight) stay public, as with :meth:`require_token`. ``check_revocation=True``,
+        ``acr_values``/``max_age`` (step-up, RFC 9470) and ``claims`` work as in
+        :meth:`require_token`; a bad value raises :class:`~p1guard.ConfigError` here.
 
         >>> api = Blueprint("api", __name__, url_prefix="/api")       # doctest: +SKIP
         >>> p1.protect_blueprint(api, ["read"], public_endpoints=["health"])  # doctest: +SKIP
+        >>> p1.protect_blueprint(payments, acr_values=["Multi_Factor"], max_age=300,
+        ...                      claims=[Equals("env", "prod")])      # doctest: +SKIP
         """
         wanted = _scope_tuple(scopes) or None
         how = _check_match(match)
+        step_up, fresh = step_up_options(acr_values, max_age)  # refused now, not per request
+        rules = check_rules(claims)
         if isinstance(public_endpoints, str):
             raise ConfigError("public_endpoints", "expected a list of endpoint names")
         names = tuple(public_endpoints)
@@ -366,7 +374,14 @@ class P1Guard(SignIn):
             rule = request.url_rule
             if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
                 return
-            self.verify_request(wanted, match=how, check_revocation=check_revocation)
+            self.verify_request(
+                wanted,
+                match=how,
+                check_revocation=check_revocation,
+                acr_values=step_up,
+                max_age=fresh,
+                claims=rules,
+            )
 
         bp.record(remember_public)
         bp.before_request(check_token)
