@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import bounds, macro, micro  # noqa: F401 - importing registers the cases
+from . import bounds, macro, micro, observability  # noqa: F401 - importing registers cases
 from ._report import Figure, exit_code, machine, render_json, render_line
 from ._suite import CASES, Context, select
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .http import Transport
     from .jwks import JwksCache
     from .metrics import Metrics
+    from .tracing import Tracing
 
 __all__ = ["REGIONS", "PingOne", "Seconds", "is_loopback", "issuer_for", "to_seconds"]
 
@@ -119,6 +120,15 @@ def _check_metrics(metrics: object) -> None:
         )
 
 
+def _check_tracing(tracing: object) -> None:
+    from .tracing import Tracing
+
+    if not isinstance(tracing, Tracing):
+        raise ConfigError(
+            "tracing", "expected an object with call() and joined(), e.g. OpenTelemetryTracing()"
+        )
+
+
 class PingOne:
     """One PingOne environment: its issuer, HTTP settings, discovery document and key cache.
 
@@ -132,7 +142,9 @@ class PingOne:
     is used before it is refreshed; ``jwks_stale_if_error`` how long known keys keep working
     past that when PingOne cannot be reached. ``metrics`` (a :class:`~p1guard.metrics.Metrics`,
     e.g. ``PrometheusMetrics()``) receives the counters and timings of everything built on this
-    PingOne; it is also handed to a ``transport`` given without one of its own.
+    PingOne; it is also handed to a ``transport`` given without one of its own. ``tracing``
+    (a :class:`~p1guard.tracing.Tracing`, e.g. ``OpenTelemetryTracing()``) gets one span per
+    call to PingOne, the same way. Both are off by default and then cost one ``is None`` check.
     """
 
     def __init__(
@@ -149,6 +161,7 @@ class PingOne:
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         if env_id is not None:
             # Validated even beside a custom-domain issuer: the flows API still needs it.
@@ -172,6 +185,12 @@ class PingOne:
                 transport.metrics = metrics
         #: Where counters and timings go (``None``: nowhere, at the cost of an ``is None`` check).
         self.metrics = metrics
+        if tracing is not None:
+            _check_tracing(tracing)
+            if transport is not None and transport.tracing is None:
+                transport.tracing = tracing
+        #: Where spans of calls to PingOne go (``None``: nowhere).
+        self.tracing = tracing
         self._transport = transport
         self._discovery: Discovery | None = None
         self._jwks: JwksCache | None = None
@@ -202,7 +221,9 @@ class PingOne:
         if self._transport is None:
             from .http import Transport
 
-            self._transport = Transport(timeout=self.timeout, metrics=self.metrics)
+            self._transport = Transport(
+                timeout=self.timeout, metrics=self.metrics, tracing=self.tracing
+            )
         return self._transport
 
     @property

@@ -22,6 +22,10 @@ Rules:
 6. With ``metrics``, every HTTP call actually made is counted (``PROVIDER_CALLS``, by status)
    and timed (``PROVIDER_LATENCY``); a breaker's fast failure counts as ``circuit_open``.
    Single-flight waiters make no call and count nothing.
+7. With ``tracing``, every call that reaches :meth:`Transport._send_now` (breaker check, the
+   attempt and its retry) is one span, current while it runs; a single-flight waiter only adds
+   an event to the current span. See :mod:`p1guard.tracing` for names and attributes.
+   Without it, a call pays one ``is None`` check.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from .metrics import PROVIDER_CALLS, PROVIDER_LATENCY
 
 if TYPE_CHECKING:
     from .metrics import Metrics
+    from .tracing import CallSpan, Tracing
 
 __all__ = [
     "Effect",
@@ -299,7 +304,7 @@ class Transport:
     """Sync and async HTTP clients plus single-flight bookkeeping, shared by one :class:`PingOne`.
 
     The async client is kept per event loop (an ``httpx.AsyncClient`` cannot cross loops).
-    ``metrics`` receives rule 6's counts and timings.
+    ``metrics`` receives rule 6's counts and timings, ``tracing`` rule 7's spans.
     """
 
     def __init__(
@@ -309,9 +314,11 @@ class Transport:
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.timeout = timeout
         self.metrics = metrics
+        self.tracing = tracing
         self._client = client
         self._given_async = async_client
         self._async_clients: weakref.WeakKeyDictionary[
@@ -380,17 +387,26 @@ class Transport:
         if request.flight_key is None:
             return self._send_now(request), None
         key = request.flight_key
+        reused: Response | None = None
         with self._lock:
             flight = self._sync_flights.get(key)
             if flight is None:
                 landed = self._landed.get(key)
                 if landed is not None and request.decided_at < landed[1]:
                     # Decided before that answer was stored: it is the answer this call wants.
-                    return landed[0], None
+                    reused = landed[0]
             leader = flight is None
             if flight is None:
-                flight = self._sync_flights[key] = _SyncFlight()
+                flight = _SyncFlight()
+                if reused is None:
+                    self._sync_flights[key] = flight
+        if reused is not None:
+            if self.tracing is not None:
+                self.tracing.joined(request, "reused")
+            return reused, None
         if not leader:
+            if self.tracing is not None:
+                self.tracing.joined(request, "follower")
             flight.done.wait(self.timeout * 2 + 1)
             if flight.response is not None:
                 return flight.response, None
@@ -429,6 +445,18 @@ class Transport:
         return breaker
 
     def _send_now(self, request: Request) -> Response:
+        if self.tracing is None:
+            return self._attempts(request, None)
+        call = self.tracing.call(request)
+        try:
+            response = self._attempts(request, call)
+        except BaseException as exc:
+            call.end(None, exc)
+            raise
+        call.end(response, None)
+        return response
+
+    def _attempts(self, request: Request, call: CallSpan | None) -> Response:
         breaker = self._admit(request)
         for attempt in (1, 2):
             response, error = None, None
@@ -439,11 +467,14 @@ class Transport:
                 error = exc
             if self.metrics is not None:
                 _measure(self.metrics, request, response, started)
-            if (
-                not breaker.record(response)
-                or attempt == 2
-                or not _worth_retrying(request, response, breaker)
-            ):
+            retrying = (
+                breaker.record(response)
+                and attempt == 1
+                and _worth_retrying(request, response, breaker)
+            )
+            if call is not None:
+                call.attempt(response, error, retrying)
+            if not retrying:
                 break
             time.sleep(_retry_pause())
         if response is None:
@@ -461,6 +492,8 @@ class Transport:
         key = request.flight_key
         pending = flights.get(key)
         if pending is not None:
+            if self.tracing is not None:
+                self.tracing.joined(request, "follower")
             return await asyncio.shield(pending)
         future: asyncio.Future[Response] = loop.create_future()
         flights[key] = future
@@ -483,6 +516,18 @@ class Transport:
         return response
 
     async def _asend_now(self, request: Request) -> Response:
+        if self.tracing is None:
+            return await self._aattempts(request, None)
+        call = self.tracing.call(request)
+        try:
+            response = await self._aattempts(request, call)
+        except BaseException as exc:
+            call.end(None, exc)
+            raise
+        call.end(response, None)
+        return response
+
+    async def _aattempts(self, request: Request, call: CallSpan | None) -> Response:
         breaker = self._admit(request)
         for attempt in (1, 2):
             response, error = None, None
@@ -493,11 +538,14 @@ class Transport:
                 error = exc
             if self.metrics is not None:
                 _measure(self.metrics, request, response, started)
-            if (
-                not breaker.record(response)
-                or attempt == 2
-                or not _worth_retrying(request, response, breaker)
-            ):
+            retrying = (
+                breaker.record(response)
+                and attempt == 1
+                and _worth_retrying(request, response, breaker)
+            )
+            if call is not None:
+                call.attempt(response, error, retrying)
+            if not retrying:
                 break
             await asyncio.sleep(_retry_pause())
         if response is None:

@@ -13,6 +13,8 @@ Rules:
 2. Names and label sets are fixed per metric (the constants below), so any backend can
    declare a metric on its first use. Label values are short codes, never tokens or subjects.
 3. Hooks run inline on the request path: an implementation must be fast and must not raise.
+
+Spans of the calls to PingOne are :mod:`p1guard.tracing`'s (``PingOne(tracing=…)``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks import bounds  # noqa: F401 - registers the cases
+from benchmarks import bounds, observability  # noqa: F401 - registers the cases
 from benchmarks._report import Figure, exit_code, render_line
 from benchmarks._suite import CASES, Context
 from benchmarks._timing import interleave
@@ -53,6 +53,21 @@ def test_kid_storm_refuses_every_attacker_token(runs: _Runs) -> None:
     refused = figures["kid_storm_refused_unknown_kid"]
     assert refused.value == refused.threshold == 10_000
     assert figures["jwks_fetches_kid_storm"].value <= 1
+
+
+def test_metrics_and_tracing_off_cost_nothing_on_the_hot_path(runs: _Runs) -> None:
+    figures = {f.name: f for f in runs("observability")}
+    # Exact counts, judged in quick mode too: tracing never touches a verification that needs
+    # no call to PingOne, and a traced call is exactly one span.
+    assert figures["tracing_spans_in_verify_hot_path"].value == 0
+    assert figures["tracing_spans_in_verify_hot_path"].status == "PASS"
+    assert figures["jwks_fetch_spans_per_call"].value == 1
+    # Timings are ratios against the same run, reported but never judged in quick mode.
+    share = figures["cache_hit_metrics_off_cost_share"]
+    assert share.status == "INFO" and share.unit == "%" and share.value >= 0
+    ratios = [f for f in figures.values() if f.unit == "x"]
+    assert len(ratios) == 7
+    assert all(f.value > 0 and f.status == "INFO" for f in ratios)
 
 
 def test_line_format_and_exit_code() -> None:
