@@ -6,22 +6,27 @@
 
 ``guard.verify(token, scopes=["read"])`` (or ``await guard.averify(…)``) returns an
 :class:`AccessToken` or raises an :class:`AuthError`; :mod:`p1guard.asgi` and
-:mod:`p1guard.wsgi` wrap whole apps.
+:mod:`p1guard.wsgi` wrap whole apps. Sender-constrained tokens (DPoP, RFC 9449; mTLS,
+RFC 8705) are checked when the call passes ``presentation=Presentation(…)``.
 """
 
+from .binding import Presentation
 from .claims import Contains, Equals, Predicate
 from .config import PingOne
+from .dpop import DPoPNonces
 from .errors import (
     AuthError,
     ConfigError,
     InsufficientClaims,
     InsufficientScope,
     InsufficientUserAuthentication,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     MissingToken,
     P1GuardError,
     ProviderUnavailable,
+    UseDPoPNonce,
 )
 from .guard import Guard
 from .tokens import AccessToken
@@ -33,17 +38,21 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "Contains",
+    "DPoPNonces",
     "Equals",
     "Guard",
     "InsufficientClaims",
     "InsufficientScope",
     "InsufficientUserAuthentication",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "MissingToken",
     "P1GuardError",
     "PingOne",
     "Predicate",
+    "Presentation",
     "ProviderUnavailable",
+    "UseDPoPNonce",
     "__version__",
 ]

@@ -19,6 +19,16 @@
   :class:`InsufficientUserAuthentication` (401, ``insufficient_user_authentication``, RFC 9470):
   the user must sign in again with a stronger method (``acr``) or more recently (``auth_time``).
 
+  DPoP (RFC 9449): :class:`InvalidDPoPProof` (401, ``invalid_dpop_proof``) refuses a bad proof;
+  :class:`UseDPoPNonce` (401, ``use_dpop_nonce``) asks the client to retry with the nonce in
+  its ``DPoP-Nonce`` header.
+
+* Challenges: :attr:`AuthError.scheme` is ``"Bearer"`` (RFC 6750) or ``"DPoP"`` (RFC 9449
+  §7.1), and :attr:`AuthError.dpop_algs` the DPoP algorithms to advertise. A ``DPoP`` error
+  renders ``DPoP error="…", …, algs="ES256 …"``; a ``Bearer`` 401 with ``dpop_algs`` set gets a
+  second challenge, ``Bearer …, DPoP algs="…"``. The Guard stamps both
+  (:meth:`Guard.challenge <p1guard.Guard.challenge>`).
+
 Messages never contain tokens, codes or secrets: callers pass fixed descriptions and,
 at most, short hashes.
 """
@@ -35,11 +45,13 @@ __all__ = [
     "InsufficientClaims",
     "InsufficientScope",
     "InsufficientUserAuthentication",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "MissingToken",
     "P1GuardError",
     "ProviderUnavailable",
+    "UseDPoPNonce",
 ]
 
 
@@ -71,6 +83,12 @@ def _sanitize(text: str) -> str:
     return "".join(ch for ch in text if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
 
 
+def _challenge(scheme: str, params: list[tuple[str, str]]) -> str:
+    if not params:
+        return scheme
+    return scheme + " " + ", ".join(f"{name}={_quote(value)}" for name, value in params)
+
+
 class AuthError(P1GuardError):
     """A request could not be authorised; render it with :attr:`status_code` and :attr:`headers`.
 
@@ -90,6 +108,11 @@ class AuthError(P1GuardError):
     #: Absolute URL of the RFC 9728 metadata document; 401 challenges then carry
     #: ``resource_metadata="…"`` (§5.1). Stamped by the Guard or middleware when configured.
     resource_metadata: str | None = None
+    #: The challenge's auth scheme: ``"Bearer"`` (RFC 6750) or ``"DPoP"`` (RFC 9449 §7.1).
+    scheme: str = "Bearer"
+    #: DPoP algorithms to advertise as ``algs="…"``: in the ``DPoP`` challenge, or — for a
+    #: ``Bearer`` 401 — in a second ``DPoP`` challenge. Empty: DPoP is not offered.
+    dpop_algs: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -119,11 +142,26 @@ class AuthError(P1GuardError):
 
     @property
     def www_authenticate(self) -> str:
-        """The RFC 6750 ``WWW-Authenticate`` header value for this error."""
+        """The ``WWW-Authenticate`` header value: RFC 6750 ``Bearer`` or RFC 9449 ``DPoP``.
+
+        >>> err = InvalidToken("Invalid DPoP key binding")
+        >>> err.scheme, err.dpop_algs = "DPoP", ("ES256", "PS256")
+        >>> err.www_authenticate  # doctest: +NORMALIZE_WHITESPACE
+        'DPoP error="invalid_token", error_description="Invalid DPoP key binding",
+        algs="ES256 PS256"'
+        >>> err.scheme = "Bearer"
+        >>> MissingToken().www_authenticate, err.www_authenticate  # doctest: +NORMALIZE_WHITESPACE
+        ('Bearer', 'Bearer error="invalid_token", error_description="Invalid DPoP key binding",
+        DPoP algs="ES256 PS256"')
+        """
         params = self.challenge_params()
-        if not params:
-            return "Bearer"
-        return "Bearer " + ", ".join(f"{name}={_quote(value)}" for name, value in params)
+        algs = ("algs", " ".join(self.dpop_algs))
+        if self.scheme == "DPoP":
+            return _challenge("DPoP", [*params, algs] if self.dpop_algs else params)
+        value = _challenge("Bearer", params)
+        if self.dpop_algs and self.status_code == 401:
+            value += ", " + _challenge("DPoP", [algs])
+        return value
 
     @property
     def headers(self) -> dict[str, str]:
@@ -292,6 +330,58 @@ class InsufficientUserAuthentication(AuthError):
         if self.max_age is not None:
             params.append(("max_age", str(self.max_age)))
         return params
+
+
+class InvalidDPoPProof(AuthError):
+    """The request's DPoP proof is missing, malformed, replayed or does not fit it (401).
+
+    RFC 9449 §7.1: rendered with the ``DPoP`` scheme. ``reason`` names the failed check
+    (``"dpop_replay"``, ``"dpop_htu_mismatch"``, …).
+
+    >>> err = InvalidDPoPProof("The DPoP proof was already used", reason="dpop_replay")
+    >>> err.status_code, err.www_authenticate
+    (401, 'DPoP error="invalid_dpop_proof", error_description="The DPoP proof was already used"')
+    """
+
+    status_code = 401
+    error = "invalid_dpop_proof"
+    default_description = "The DPoP proof is invalid"
+    scheme = "DPoP"
+
+
+class UseDPoPNonce(AuthError):
+    """The DPoP proof lacks a valid server nonce; retry with ``nonce`` (401, RFC 9449 §9).
+
+    The fresh nonce goes out in the ``DPoP-Nonce`` response header.
+
+    >>> err = UseDPoPNonce("eyJ7S_zG.eyJH0-Z.HX4w-7v")
+    >>> err.status_code, err.headers["DPoP-Nonce"], err.body["error"]
+    (401, 'eyJ7S_zG.eyJH0-Z.HX4w-7v', 'use_dpop_nonce')
+    """
+
+    status_code = 401
+    error = "use_dpop_nonce"
+    default_description = "Resource server requires nonce in DPoP proof"
+    scheme = "DPoP"
+
+    def __init__(
+        self,
+        nonce: str,
+        description: str | None = None,
+        *,
+        reason: str | None = None,
+        realm: str | None = None,
+    ) -> None:
+        #: The nonce the client must put in its next proof.
+        self.nonce = nonce
+        super().__init__(description, reason=reason or "dpop_nonce_missing", realm=realm)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Adds ``DPoP-Nonce`` with the nonce to use."""
+        headers = super().headers
+        headers["DPoP-Nonce"] = self.nonce
+        return headers
 
 
 class ProviderUnavailable(AuthError):

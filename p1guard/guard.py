@@ -10,15 +10,31 @@ Order of work for ``verify(token, scopes=…)``:
 4. Local success is cached until ``exp``.
 5. ``check_revocation`` (on the Guard or per call): a locally valid token must also be active
    at introspection (cached for ``introspection_ttl``), since a revoked PingOne JWT still verifies.
-6. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
+6. Sender constraints (:mod:`p1guard.binding`), on every call, cache hit or not, when the
+   call passes a ``presentation``, the token has a ``cnf`` claim, or the Guard requires DPoP
+   or mTLS (else they cost one check). The rules, each refusal with its own ``reason``:
+
+   a. ``cnf`` must be an object of string members (``reason="bad_cnf"``).
+   b. ``cnf["x5t#S256"]`` (RFC 8705 §3): the request's client certificate must have that
+      thumbprint; ``mtls="required"`` refuses tokens without it.
+   c. ``cnf.jkt`` (RFC 9449 §7): scheme ``DPoP`` with exactly one proof that passes
+      :func:`p1guard.dpop.check_proof` and is signed by that key; the proof is then recorded
+      against replay (in memory, or in ``shared_cache``; a Redis failure is a 503). Sent as
+      ``Bearer``, or verified without a ``presentation``, a bound token is refused (§7.2).
+   d. Scheme ``DPoP`` with an unbound token is refused (§7.1); ``dpop="required"`` refuses
+      unbound tokens, ``dpop="disabled"`` the ``DPoP`` scheme.
+
+   Refusals that concern DPoP, every refusal of a ``DPoP`` request and every refusal of a
+   Guard with ``dpop="required"`` carry a ``DPoP`` challenge with ``algs="…"`` (RFC 9449 §7.1).
+7. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
    :class:`InsufficientScope`. Then, only when ``acr_values``/``max_age`` are set (per call or
    on the Guard), step-up (RFC 9470): ``acr`` must be acceptable and ``auth_time`` recent, else
    :class:`InsufficientUserAuthentication`. Then the call's ``claims`` rules
    (:mod:`p1guard.claims`), else :class:`InsufficientClaims` (403).
-7. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
+8. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
    source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
 
-8. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard.guard`` naming the
+9. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard.guard`` naming the
    failed check with expected vs. actual values (issuer, audience, kid, typ, clock skew) and the
    token's short hash — never the token. At most one line per reason per
    :data:`DIAGNOSTIC_INTERVAL` seconds per Guard; the next line counts the ones held back.
@@ -29,6 +45,7 @@ Sync and async share every step; only the HTTP pump differs (:mod:`p1guard.http`
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
 import threading
@@ -36,18 +53,29 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+from .binding import Presentation, certificate_thumbprint
 from .cache import VerifiedTokenCache, token_digest, token_id
 from .claims import ClaimRule, require_claims
 from .client_auth import AuthMethod, ClientAuth
 from .config import PingOne, Seconds, to_seconds
+from .dpop import (
+    DEFAULT_DPOP_ALGORITHMS,
+    DPoPNonces,
+    DPoPPolicy,
+    ReplayCache,
+    check_proof,
+    replay_key,
+)
 from .errors import (
     AuthError,
     ConfigError,
     InsufficientScope,
     InsufficientUserAuthentication,
+    InvalidDPoPProof,
     InvalidToken,
     MissingToken,
     ProviderUnavailable,
+    UseDPoPNonce,
 )
 from .http import Flow, Sleep
 from .introspection import IntrospectionCache, IntrospectionPolicy, introspect, read_answer
@@ -73,13 +101,28 @@ from .tokens import AccessToken
 if TYPE_CHECKING:
     from .metrics import Metrics
 
-__all__ = ["Guard", "Match", "Mode", "require_authentication", "require_scopes", "step_up_options"]
+__all__ = [
+    "DPoPMode",
+    "Guard",
+    "Match",
+    "Mode",
+    "MtlsMode",
+    "require_authentication",
+    "require_scopes",
+    "step_up_options",
+]
 
 log = logging.getLogger("p1guard.guard")
 
 Mode = Literal["jwt", "introspect", "auto"]
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
 Match = Literal["all", "any"]
+#: ``Guard(dpop=…)``: refuse the ``DPoP`` scheme, accept both schemes, or DPoP-bound tokens only.
+DPoPMode = Literal["disabled", "allowed", "required"]
+#: ``Guard(mtls=…)``: accept any token, or certificate-bound tokens only (RFC 8705).
+MtlsMode = Literal["allowed", "required"]
+_DPOP_MODES = ("disabled", "allowed", "required")
+_MTLS_MODES = ("allowed", "required")
 # How _start left a call: answered from the verified-token cache, or validated right there, or
 # in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
 _Via = Literal["cache", "jwt", "flow", "revocation"]
@@ -209,6 +252,24 @@ def require_authentication(
     return token
 
 
+def _confirmation(claims: Mapping[str, object]) -> tuple[str | None, str | None]:
+    """Rule 6a: the token's ``cnf.jkt`` and ``cnf["x5t#S256"]`` (each ``None`` if absent).
+
+    >>> _confirmation({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})
+    ('0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I', None)
+    """
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None, None
+    if not isinstance(cnf, Mapping):
+        raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
+    jkt, x5t = cnf.get("jkt"), cnf.get("x5t#S256")
+    for value in (jkt, x5t):
+        if value is not None and (not isinstance(value, str) or not value or not value.isascii()):
+            raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
+    return jkt, x5t
+
+
 def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
     """A shared answer, waiting briefly while another worker introspects the same token."""
     hit = yield shared.get(digest)
@@ -249,6 +310,17 @@ class Guard:
     ``extra_issuers`` widens the accepted ``iss`` values (e.g. your PingOne custom domain,
     ``https://auth.example.com/as``) — keys still come from ``pingone``'s JWKS, since a custom
     domain of the same environment signs with the same keys.
+
+    Sender-constrained tokens (step 6; pass ``presentation=`` to :meth:`verify`): ``dpop``
+    is ``"allowed"`` (both schemes; DPoP-bound tokens need their proof), ``"required"``
+    (DPoP-bound tokens only) or ``"disabled"``; ``dpop_algorithms`` the proof algorithms
+    accepted (default: every asymmetric one); ``dpop_window`` how old a proof may be (plus
+    ``leeway``); ``dpop_nonces`` (:class:`~p1guard.dpop.DPoPNonces`) makes proofs carry a
+    server nonce; ``dpop_replay_size`` bounds the in-process replay record (with
+    ``shared_cache`` Redis holds it instead); ``dpop_challenge=True`` also offers
+    ``DPoP algs="…"`` beside the ``Bearer`` challenge of 401s to Bearer requests (off by
+    default, so Bearer-only clients see unchanged challenges). ``mtls="required"`` accepts
+    certificate-bound tokens (RFC 8705) only.
     """
 
     def __init__(
@@ -277,6 +349,13 @@ class Guard:
         denylist: bool = False,
         resource_metadata_url: str | None = None,
         extra_issuers: Iterable[str] = (),
+        dpop: DPoPMode = "allowed",
+        dpop_algorithms: Iterable[str] | None = None,
+        dpop_nonces: DPoPNonces | None = None,
+        dpop_window: Seconds = 60,
+        dpop_replay_size: int = 100_000,
+        dpop_challenge: bool = False,
+        mtls: MtlsMode = "allowed",
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
@@ -286,6 +365,12 @@ class Guard:
             raise ConfigError("max_token_size", "must be an integer of at least 1024")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigError("cache_size", "must be a non-negative integer")
+        if dpop not in _DPOP_MODES:
+            raise ConfigError("dpop", f"use one of {', '.join(_DPOP_MODES)}, got {dpop!r}")
+        if mtls not in _MTLS_MODES:
+            raise ConfigError("mtls", f"use one of {', '.join(_MTLS_MODES)}, got {mtls!r}")
+        if dpop_nonces is not None and not isinstance(dpop_nonces, DPoPNonces):
+            raise ConfigError("dpop_nonces", "pass a p1guard.dpop.DPoPNonces instance")
         self.pingone = pingone
         self.mode: Mode = mode
         self.check_revocation = check_revocation
@@ -339,6 +424,25 @@ class Guard:
         scope = f"{pingone.issuer}|{client_id or ''}".encode()
         self._shared_scope = hashlib.sha256(scope).digest()[:8]
         self._metrics: Metrics | None = pingone.metrics
+        # Sender constraints (step 6).
+        self.dpop: DPoPMode = dpop
+        self.mtls: MtlsMode = mtls
+        self.dpop_policy = DPoPPolicy(
+            algorithms=DEFAULT_DPOP_ALGORITHMS if dpop_algorithms is None else dpop_algorithms,
+            window=to_seconds("dpop_window", dpop_window, minimum=1, maximum=3600),
+            leeway=leeway_s,
+        )
+        #: The ``algs="…"`` of DPoP challenges (none when DPoP is disabled).
+        self.dpop_algs: tuple[str, ...] = (
+            () if dpop == "disabled" else tuple(self.dpop_policy.algorithms)
+        )
+        self.dpop_nonces = dpop_nonces
+        self.dpop_challenge = bool(dpop_challenge)
+        self._replays = ReplayCache(dpop_replay_size)
+        replay_scope = "|".join([pingone.issuer, *sorted(audiences)]).encode()
+        self._replay_scope = hashlib.sha256(replay_scope).digest()[:8]
+        # Whether step 6 must run even for an unbound token without a presentation.
+        self._sender_required = dpop == "required" or mtls == "required"
         self._client_auth: ClientAuth | None = None
         if client_id is not None:
             self._client_auth = ClientAuth(
@@ -368,6 +472,7 @@ class Guard:
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
+        presentation: Presentation | None = None,
     ) -> AccessToken:
         """Verify ``token`` and its scopes; raise an :class:`AuthError` subclass on any doubt.
 
@@ -377,15 +482,24 @@ class Guard:
         (403 :class:`InsufficientClaims` naming the first that fails)::
 
             guard.verify(raw, claims=[Contains("p1.permissions", "orders:write")])
+
+        ``presentation`` (:class:`~p1guard.binding.Presentation`) tells how the request
+        presented the token — scheme, method, URL, ``DPoP`` proofs, client certificate — for
+        the sender-constraint checks (step 6). Without it, sender-constrained tokens are
+        refused, since nothing proves the caller holds their key or certificate::
+
+            guard.verify(raw, presentation=Presentation("DPoP", "GET", url, (proof,)))
         """
         via: _Via = "flow"  # until _start tells
         try:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
+            if presentation is not None or self._sender_required or "cnf" in access.claims:
+                self.pingone.transport.run(self._sender_flow(access, raw, presentation))
             access = self._authorize(access, scopes, match, acr_values, max_age, claims)
         except AuthError as exc:
-            raise self._finish(exc, token, via) from None
+            raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
             self._measure(self._metrics, access, token, via)
         return access
@@ -400,6 +514,7 @@ class Guard:
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
+        presentation: Presentation | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
         via: _Via = "flow"  # until _start tells
@@ -407,9 +522,11 @@ class Guard:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
+            if presentation is not None or self._sender_required or "cnf" in access.claims:
+                await self.pingone.transport.arun(self._sender_flow(access, raw, presentation))
             access = self._authorize(access, scopes, match, acr_values, max_age, claims)
         except AuthError as exc:
-            raise self._finish(exc, token, via) from None
+            raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
             self._measure(self._metrics, access, token, via)
         return access
@@ -442,6 +559,44 @@ class Guard:
             time.time(),
             self.policy.leeway,
         )
+
+    def challenge(self, err: AuthError, scheme: str | None = None) -> AuthError:
+        """Stamp this Guard's challenge on ``err``: realm (unless set), RFC 9728 metadata URL,
+        and the DPoP scheme and ``algs="…"`` (RFC 9449 §7.1) — for errors an adapter raised
+        before the Guard saw the request (no token, a malformed header). ``scheme`` is the
+        ``Authorization`` scheme the request used (``"Bearer"``, ``"DPoP"`` or ``None``).
+
+        >>> pingone = PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="EU")
+        >>> guard = Guard(pingone, audience="https://api.example.com", dpop="required",
+        ...               dpop_algorithms=["ES256"])
+        >>> guard.challenge(MissingToken()).www_authenticate
+        'DPoP algs="ES256"'
+        """
+        if err.realm is None:
+            err.realm = self.realm
+        if self.resource_metadata_url is not None and err.resource_metadata is None:
+            err.resource_metadata = self.resource_metadata_url
+        self._stamp_scheme(err, scheme)
+        return err
+
+    def _stamp_scheme(self, err: AuthError, scheme: str | None) -> None:
+        """Step 6's challenge rule: which scheme ``err`` answers with, and which ``algs``."""
+        if self.dpop == "disabled":
+            err.scheme, err.dpop_algs = "Bearer", ()
+        elif (
+            self.dpop == "required"
+            or scheme == "DPoP"
+            or isinstance(err, InvalidDPoPProof | UseDPoPNonce)
+            or err.reason.startswith("dpop_")
+        ):
+            err.scheme, err.dpop_algs = "DPoP", self.dpop_algs
+        elif self.dpop_challenge:
+            err.dpop_algs = self.dpop_algs
+
+    def dpop_nonce(self) -> str | None:
+        """The current DPoP nonce to send as ``DPoP-Nonce`` (RFC 9449 §9), or ``None`` when
+        the Guard has no ``dpop_nonces``; adapters may add it to successful responses."""
+        return None if self.dpop_nonces is None else self.dpop_nonces.current()
 
     @property
     def can_introspect(self) -> bool:
@@ -622,10 +777,110 @@ class Guard:
             yield shared.put(shared_key, document, until)
         return answer
 
-    def _finish(self, exc: AuthError, token: str | None, via: _Via) -> AuthError:
+    def _sender_flow(
+        self, access: AccessToken, token: str, presentation: Presentation | None
+    ) -> Flow[None]:
+        """Step 6 (rules a–d); yields only to record a DPoP proof in the shared cache."""
+        scheme = None if presentation is None else presentation.scheme
+        if scheme == "DPoP" and self.dpop == "disabled":
+            raise InvalidToken("This API does not accept DPoP", reason="dpop_disabled")
+        jkt, x5t = _confirmation(access.claims)
+        # b. certificate binding (RFC 8705 §3)
+        if x5t is not None:
+            if presentation is None:
+                raise InvalidToken(
+                    "The token is bound to a client certificate the request did not show",
+                    reason="mtls_binding_unchecked",
+                )
+            cert = presentation.client_cert
+            if not cert:
+                raise InvalidToken(
+                    "The token is bound to a client certificate; connect with it (mutual TLS)",
+                    reason="mtls_certificate_missing",
+                )
+            if not hmac.compare_digest(certificate_thumbprint(cert).encode(), x5t.encode()):
+                raise InvalidToken(
+                    "The token is bound to another client certificate",
+                    reason="mtls_certificate_mismatch",
+                )
+        elif self.mtls == "required":
+            raise InvalidToken(
+                "This API accepts certificate-bound tokens only", reason="mtls_required"
+            )
+        # d. unbound tokens
+        if jkt is None:
+            if scheme == "DPoP":
+                raise InvalidToken(
+                    "The token is not DPoP-bound; send it with the Bearer scheme",
+                    reason="dpop_token_not_bound",
+                )
+            if self.dpop == "required":
+                raise InvalidToken(
+                    "This API accepts DPoP-bound tokens only", reason="dpop_required"
+                )
+            return
+        # c. DPoP-bound tokens (RFC 9449 §7)
+        if self.dpop == "disabled":
+            raise InvalidToken("This API does not accept DPoP-bound tokens", reason="dpop_disabled")
+        if presentation is None:
+            raise InvalidToken(
+                "The token is DPoP-bound and its proof was not checked",
+                reason="dpop_binding_unchecked",
+            )
+        if scheme != "DPoP":
+            raise InvalidToken(
+                "The token is DPoP-bound; send it with the DPoP scheme and a proof",
+                reason="dpop_bound_as_bearer",
+            )
+        proofs = presentation.dpop_proofs
+        if len(proofs) != 1:
+            if not proofs:
+                raise InvalidDPoPProof("The DPoP proof is missing", reason="dpop_proof_missing")
+            raise InvalidDPoPProof("Send exactly one DPoP proof", reason="dpop_multiple_proofs")
+        if not presentation.url:
+            raise ConfigError("presentation", "url must be the request's absolute URL")
+        now = time.time()
+        proof = check_proof(
+            proofs[0],
+            method=presentation.method,
+            url=presentation.url,
+            access_token=token,
+            policy=self.dpop_policy,
+            now=now,
+            nonces=self.dpop_nonces,
+        )
+        if not hmac.compare_digest(proof.jkt.encode(), jkt.encode()):
+            raise InvalidToken(
+                "Invalid DPoP key binding",
+                reason="dpop_key_mismatch",
+                detail={"expected_jkt": jkt, "actual_jkt": proof.jkt},
+            )
+        # Last, once everything else passed: record the proof (RFC 9449 §11.1).
+        until = proof.iat + self.dpop_policy.lifetime + 1
+        key = replay_key(self._replay_scope, proof.jkt, proof.jti)
+        shared = self.shared_cache
+        if shared is None:
+            fresh = self._replays.remember(key, until, now)
+        else:
+            fresh = yield shared.remember_proof(key, until)
+            if fresh is None:
+                raise ProviderUnavailable(
+                    "The DPoP replay cache is unavailable", reason="replay_cache_unavailable"
+                )
+        if not fresh:
+            raise InvalidDPoPProof("The DPoP proof was already used", reason="dpop_replay")
+
+    def _finish(
+        self,
+        exc: AuthError,
+        token: str | None,
+        via: _Via,
+        presentation: Presentation | None = None,
+    ) -> AuthError:
         exc.realm = self.realm
         if self.resource_metadata_url is not None:
             exc.resource_metadata = self.resource_metadata_url
+        self._stamp_scheme(exc, None if presentation is None else presentation.scheme)
         if not isinstance(exc, ProviderUnavailable):
             self._diagnose(exc, token)
         if self._metrics is not None:

@@ -32,8 +32,9 @@ from .tokens import AccessToken
 
 __all__ = ["IntrospectionCache", "IntrospectionPolicy", "introspect", "read_answer"]
 
+# "dpop": RFC 9449 §6.2; such answers carry cnf.jkt, which the Guard then enforces.
 _ACCESS_TOKEN_TYPES = frozenset(
-    {"bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token"}
+    {"bearer", "dpop", "access_token", "urn:ietf:params:oauth:token-type:access_token"}
 )
 
 Answer = AccessToken | InvalidToken

@@ -11,6 +11,11 @@ Rules:
    ``verify``, and keys without a ``kid`` are skipped (and logged), never trusted.
 4. JWK parsing is PyJWT's; signature checks are ``cryptography``'s, with padding and hash
    objects built once per key.
+5. A one-off key sent by a client (a DPoP proof's ``jwk`` header, RFC 9449 §4.2) goes through
+   :func:`public_key_from_jwk`: no ``kid`` needed, but it must be a *public* key (any private
+   member such as ``d``, ``p`` or ``k`` refuses it), of 2048 to 8192 bits for RSA (larger keys
+   only cost CPU), and it is refused with a ``ValueError`` — never logged, since clients
+   choose it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-__all__ = ["ALGORITHMS", "SigningKey", "key_from_jwk", "parse_jwks"]
+__all__ = ["ALGORITHMS", "SigningKey", "key_from_jwk", "parse_jwks", "public_key_from_jwk"]
 
 log = logging.getLogger("p1guard.jwks")
 
@@ -48,6 +53,14 @@ _EC_SIG_BYTES: Mapping[str, int] = {"ES256": 32, "ES384": 48, "ES512": 66}
 ALGORITHMS: frozenset[str] = _RSA_ALGS | frozenset(_EC_ALG_BY_CURVE.values()) | {"EdDSA"}
 
 MIN_RSA_BITS = 2048
+#: Largest RSA key accepted from a client (rule 5): bounds the cost of one verification.
+MAX_CLIENT_RSA_BITS = 8192
+#: JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: :data:`ALGORITHMS` in order of preference, for ``algs="…"`` lists shown to clients.
+PREFERRED_ORDER: tuple[str, ...] = (
+    "ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512",
+)  # fmt: skip
 
 
 def _rsa_verifier(key: rsa.RSAPublicKey, alg: str) -> Verifier:
@@ -159,13 +172,50 @@ def key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey | None:
     return SigningKey(kid, kty, verifiers)
 
 
-def _verifiers(jwk: dict[str, Any], kid: str, kty: str) -> dict[str, Verifier]:
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey:
+    """A client's one-off public JWK (e.g. a DPoP proof's ``jwk``) as a :class:`SigningKey`.
+
+    Rule 5: raises ``ValueError`` for a private or symmetric key, an unknown or unusable key
+    type, a malformed key, or an RSA key under 2048 bits. The ``kid`` is ``""`` when absent.
+
+    >>> key = public_key_from_jwk({"kty": "EC", "crv": "P-256",
+    ...     "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+    ...     "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"})
+    >>> sorted(key.algorithms)
+    ['ES256']
+    >>> public_key_from_jwk({"kty": "oct", "k": "c2VjcmV0"})
+    Traceback (most recent call last):
+    ValueError: the JWK holds private key material
+    """
+    if not isinstance(jwk, Mapping):
+        raise ValueError("the JWK is not a JSON object")
+    if PRIVATE_MEMBERS & jwk.keys():
+        raise ValueError("the JWK holds private key material")
+    kty, kid = jwk.get("kty"), jwk.get("kid", "")
+    if kty not in ("RSA", "EC", "OKP"):
+        raise ValueError(f"unsupported JWK key type {kty!r}")
+    n = jwk.get("n")
+    if kty == "RSA" and isinstance(n, str) and len(n) > (MAX_CLIENT_RSA_BITS // 6) + 2:
+        raise ValueError(f"RSA keys over {MAX_CLIENT_RSA_BITS} bits are not accepted")
+    try:
+        verifiers = _verifiers(dict(jwk), "", kty, quiet=True)
+    except Exception as exc:  # PyJWT's InvalidKeyError, cryptography's ValueError, …
+        raise ValueError(f"unusable {kty} key") from exc
+    if not verifiers:
+        raise ValueError(f"the {kty} key cannot verify signatures p1guard accepts")
+    return SigningKey(kid if isinstance(kid, str) else "", kty, verifiers)
+
+
+def _verifiers(
+    jwk: dict[str, Any], kid: str, kty: str, *, quiet: bool = False
+) -> dict[str, Verifier]:
     if kty == "RSA":
         rsa_key = _public(RSAAlgorithm.from_jwk(jwk))
         if not isinstance(rsa_key, rsa.RSAPublicKey):
             raise TypeError("not an RSA key")
         if rsa_key.key_size < MIN_RSA_BITS:
-            log.warning("JWKS key %r skipped: RSA key of %d bits", kid, rsa_key.key_size)
+            if not quiet:
+                log.warning("JWKS key %r skipped: RSA key of %d bits", kid, rsa_key.key_size)
             return {}
         return {alg: _rsa_verifier(rsa_key, alg) for alg in _RSA_ALGS}
     if kty == "EC":

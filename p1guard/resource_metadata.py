@@ -12,6 +12,13 @@ path of the resource identifier, and a trailing ``/`` is dropped:
 * ``https://api.example.com/v1/`` →
   ``https://api.example.com/.well-known/oauth-protected-resource/v1``
 
+Sender-constrained tokens add three optional members: ``dpop_signing_alg_values_supported``
+and ``dpop_bound_access_tokens_required`` (RFC 9728 §2, RFC 9449) and
+``tls_client_certificate_bound_access_tokens`` (RFC 8705). :meth:`ResourceMetadata.for_guard`
+fills them from the Guard when it requires DPoP or mTLS, or offers DPoP in its challenges
+(``dpop_challenge=True``); a Guard that merely allows DPoP keeps its document unchanged
+unless the algorithms are passed explicitly.
+
 The middlewares (:mod:`p1guard.asgi`, :mod:`p1guard.wsgi`) serve the document at
 :attr:`ResourceMetadata.well_known_path`. Behind a proxy that mounts the API under a prefix,
 pass the public ``metadata_url`` explicitly.
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .keys import ALGORITHMS
 
 if TYPE_CHECKING:
     from .guard import Guard
@@ -92,12 +100,15 @@ class ResourceMetadata:
 
     __slots__ = (
         "bearer_methods_supported",
+        "dpop_bound_access_tokens_required",
+        "dpop_signing_alg_values_supported",
         "extra",
         "issuer",
         "metadata_url",
         "resource",
         "resource_name",
         "scopes_supported",
+        "tls_client_certificate_bound_access_tokens",
         "well_known_path",
     )
 
@@ -111,6 +122,9 @@ class ResourceMetadata:
         bearer_methods_supported: Iterable[str] = ("header",),
         metadata_url: str | None = None,
         extra: dict[str, Any] | None = None,
+        dpop_signing_alg_values_supported: Iterable[str] = (),
+        dpop_bound_access_tokens_required: bool = False,
+        tls_client_certificate_bound_access_tokens: bool = False,
     ) -> None:
         self.resource = check_url("resource", resource)
         self.issuer = check_url("issuer", issuer)
@@ -131,6 +145,19 @@ class ResourceMetadata:
                 "bearer_methods_supported", f"use 'header', 'body' or 'query', got {methods!r}"
             )
         self.bearer_methods_supported = methods
+        if isinstance(dpop_signing_alg_values_supported, str):
+            raise ConfigError("dpop_signing_alg_values_supported", "expected a list, not a string")
+        dpop_algs = tuple(dpop_signing_alg_values_supported)
+        if not set(dpop_algs) <= ALGORITHMS:
+            raise ConfigError(
+                "dpop_signing_alg_values_supported",
+                f"choose from {', '.join(sorted(ALGORITHMS))}, got {dpop_algs!r}",
+            )
+        self.dpop_signing_alg_values_supported = dpop_algs
+        self.dpop_bound_access_tokens_required = bool(dpop_bound_access_tokens_required)
+        self.tls_client_certificate_bound_access_tokens = bool(
+            tls_client_certificate_bound_access_tokens
+        )
         parts = urlsplit(self.resource)
         suffix = parts.path.rstrip("/")
         self.well_known_path = WELL_KNOWN_PREFIX + suffix
@@ -140,7 +167,13 @@ class ResourceMetadata:
             )
         self.metadata_url = check_url("metadata_url", metadata_url, allow_query=True)
         self.extra = dict(extra or {})
-        reserved = {"resource", "authorization_servers"} & set(self.extra)
+        reserved = {
+            "resource",
+            "authorization_servers",
+            "dpop_signing_alg_values_supported",
+            "dpop_bound_access_tokens_required",
+            "tls_client_certificate_bound_access_tokens",
+        } & set(self.extra)
         if reserved:
             raise ConfigError("extra", f"{sorted(reserved)} are set by p1guard, not by extra")
 
@@ -153,10 +186,20 @@ class ResourceMetadata:
         scopes_supported: Iterable[str] = (),
         resource_name: str | None = None,
         metadata_url: str | None = None,
+        dpop_signing_alg_values_supported: Iterable[str] | None = None,
     ) -> ResourceMetadata:
         """Metadata for ``guard``: its issuer, and its audience as ``resource`` unless given.
 
         Without ``resource`` the Guard must have exactly one audience, and it must be a URL.
+        The sender-constraint members follow the Guard (module docstring).
+
+        >>> from p1guard import Guard, PingOne
+        >>> guard = Guard(PingOne(issuer="https://login.example.com/as"),
+        ...               audience="https://api.example.com", dpop="required",
+        ...               dpop_algorithms=["ES256", "PS256"])
+        >>> doc = ResourceMetadata.for_guard(guard).document()
+        >>> doc["dpop_signing_alg_values_supported"], doc["dpop_bound_access_tokens_required"]
+        (['ES256', 'PS256'], True)
         """
         if resource is None:
             audiences = sorted(guard.policy.audiences)
@@ -165,12 +208,19 @@ class ResourceMetadata:
                     "resource", "the Guard has several audiences; pass resource= explicitly"
                 )
             resource = audiences[0]
+        dpop = getattr(guard, "dpop", "disabled")
+        if dpop_signing_alg_values_supported is None:
+            offered = dpop == "required" or getattr(guard, "dpop_challenge", False)
+            dpop_signing_alg_values_supported = guard.dpop_algs if offered else ()
         return cls(
             resource,
             guard.pingone.issuer,
             scopes_supported=scopes_supported,
             resource_name=resource_name,
             metadata_url=metadata_url,
+            dpop_signing_alg_values_supported=dpop_signing_alg_values_supported,
+            dpop_bound_access_tokens_required=dpop == "required",
+            tls_client_certificate_bound_access_tokens=getattr(guard, "mtls", "") == "required",
         )
 
     def document(self) -> dict[str, Any]:
@@ -184,6 +234,12 @@ class ResourceMetadata:
         doc["bearer_methods_supported"] = list(self.bearer_methods_supported)
         if self.resource_name is not None:
             doc["resource_name"] = self.resource_name
+        if self.dpop_signing_alg_values_supported:
+            doc["dpop_signing_alg_values_supported"] = list(self.dpop_signing_alg_values_supported)
+        if self.dpop_bound_access_tokens_required:
+            doc["dpop_bound_access_tokens_required"] = True
+        if self.tls_client_certificate_bound_access_tokens:
+            doc["tls_client_certificate_bound_access_tokens"] = True
         doc.update(self.extra)
         return doc
 

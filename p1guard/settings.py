@@ -18,6 +18,11 @@ setting (after the prefix)      meaning
 ``REALM``                       ``realm`` of the ``WWW-Authenticate`` challenge
 ``TIMEOUT``                     seconds per call to PingOne (default 5)
 ``STRICT_TYP``                  demand ``typ: at+jwt`` in token headers (default false)
+``DPOP``                        ``allowed`` (default), ``required`` or ``disabled`` (RFC 9449)
+``DPOP_NONCE_SECRET``           turns on DPoP nonces; the same secret (16+ characters) on
+                                every worker and host, so each accepts the others' nonces
+``MTLS``                        ``allowed`` (default) or ``required``: certificate-bound
+                                tokens only (RFC 8705)
 ==============================  ===========================================================
 
 Signing users in (:func:`web_login_from_settings`) uses the *application's* credentials, which
@@ -43,6 +48,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .config import PingOne
+from .dpop import DPoPNonces
 from .errors import ConfigError
 from .guard import Guard
 
@@ -74,6 +80,9 @@ GUARD_SETTINGS = (
     "REALM",
     "TIMEOUT",
     "STRICT_TYP",
+    "DPOP",
+    "DPOP_NONCE_SECRET",
+    "MTLS",
 )
 
 #: The setting names (without prefix) that describe the login routes.
@@ -199,6 +208,20 @@ def guard_from_settings(
     leeway = _seconds(settings, key("LEEWAY"))
     if leeway is not None:
         options["leeway"] = leeway
+    for name in ("DPOP", "MTLS"):
+        mode = _text(settings, key(name))
+        if mode is not None:
+            options[name.lower()] = mode.lower()
+    nonce_secret = _get(settings, key("DPOP_NONCE_SECRET"))
+    if nonce_secret is not None:
+        if isinstance(nonce_secret, str):
+            nonce_secret = nonce_secret.encode("utf-8")
+        if not isinstance(nonce_secret, bytes):
+            raise ConfigError(key("DPOP_NONCE_SECRET"), "expected a string")
+        try:
+            options["dpop_nonces"] = DPoPNonces(nonce_secret)
+        except ConfigError as exc:
+            raise ConfigError(key("DPOP_NONCE_SECRET"), exc.message) from None
     options.update(overrides)
     try:
         return Guard(pingone, **options)

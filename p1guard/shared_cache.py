@@ -16,6 +16,10 @@ token, not N×M times. Rules:
 4. Redis failing never fails a request: every operation degrades to "miss" (and a claim to
    "granted"), so the Guard falls back to its in-process cache and PingOne, with a warning
    logged at most every 30 seconds.
+5. The exception is the DPoP replay record (:meth:`RedisCache.remember_proof`): a used proof
+   is ``SET <prefix>dpop:<hash> 1 NX PX <ttl>``, so one proof is accepted once across every
+   worker and host. It cannot degrade safely, so a Redis failure answers ``None`` and the
+   Guard refuses the request with a 503 (``reason="replay_cache_unavailable"``): fail closed.
 
 Each operation is an :class:`~p1guard.http.Effect` that the Guard's flows yield.
 """
@@ -66,18 +70,20 @@ class _RedisCall:
     sync: Callable[[Any], Any] = field(repr=False)
     do_async: Callable[[Any], Awaitable[Any]] = field(repr=False)
     fallback: Any = None
+    #: What the warning says the Guard does meanwhile.
+    meanwhile: str = "using the in-process cache"
 
     def run(self) -> Any:
         try:
             return self.sync(self.cache.clients.sync)
         except self.cache.clients.error as exc:
-            return self.cache.degraded(exc, self.fallback)
+            return self.cache.degraded(exc, self.fallback, self.meanwhile)
 
     async def arun(self) -> Any:
         try:
             return await self.do_async(self.cache.clients.for_loop())
         except self.cache.clients.error as exc:
-            return self.cache.degraded(exc, self.fallback)
+            return self.cache.degraded(exc, self.fallback, self.meanwhile)
 
 
 class RedisCache:
@@ -99,14 +105,14 @@ class RedisCache:
     def _key(self, digest: bytes, kind: str = "introspect") -> str:
         return f"{self.prefix}{kind}:{digest.hex()}"
 
-    def degraded(self, exc: Exception, fallback: Any) -> Any:
-        """Rule 3: log (rate-limited) and return the degraded result."""
+    def degraded(
+        self, exc: Exception, fallback: Any, meanwhile: str = "using the in-process cache"
+    ) -> Any:
+        """Rule 4: log (rate-limited) and return the degraded result."""
         now = time.monotonic()
         if now - self._warned_at > 30:
             self._warned_at = now
-            log.warning(
-                "shared cache unavailable (%s); using the in-process cache", type(exc).__name__
-            )
+            log.warning("shared cache unavailable (%s); %s", type(exc).__name__, meanwhile)
         return fallback
 
     def get(self, digest: bytes) -> _RedisCall:
@@ -186,6 +192,22 @@ class RedisCache:
             return bool(await client.exists(key))
 
         return _RedisCall(self, lambda client: bool(client.exists(key)), adenied, fallback=False)
+
+    def remember_proof(self, key: bytes, until: float) -> _RedisCall:
+        """Effect → ``True`` if the DPoP proof ``key`` is new (now recorded until ``until``,
+        epoch seconds), ``False`` if it was seen before, ``None`` if Redis failed (rule 5)."""
+        name, ms = self._key(key, "dpop"), max(1000, math.ceil((until - time.time()) * 1000))
+
+        async def aremember(client: Any) -> bool:
+            return bool(await client.set(name, b"1", nx=True, px=ms))
+
+        return _RedisCall(
+            self,
+            lambda client: bool(client.set(name, b"1", nx=True, px=ms)),
+            aremember,
+            fallback=None,
+            meanwhile="refusing DPoP proofs (replay cache unavailable)",
+        )
 
     def close(self) -> None:
         """Close the sync connection pool."""

@@ -95,14 +95,22 @@ def test_settings_from_env_honours_allow_query_token() -> None:
 
 def test_settings_from_env_maps_every_core_setting() -> None:
     env = {f"P1GUARD_{name}": "1" for name in (*GUARD_SETTINGS, *LOGIN_SETTINGS)}
+    env["P1GUARD_DPOP_NONCE_SECRET"] = "a-nonce-secret-of-32-characters!"
     found = settings_from_env(env)
     login = found.pop("LOGIN")
     nested = {**found.pop("GUARD_OPTIONS"), **found.pop("PINGONE_OPTIONS")}
     mapped = {*found, *nested, *(f"LOGIN_{key}" for key in login)}
     assert mapped == {
-        *(name for name in GUARD_SETTINGS if name not in ("TIMEOUT", "STRICT_TYP")),
+        *(
+            name
+            for name in GUARD_SETTINGS
+            if name not in ("TIMEOUT", "STRICT_TYP", "DPOP", "MTLS", "DPOP_NONCE_SECRET")
+        ),
         "timeout",
         "strict_typ",
+        "dpop",
+        "mtls",
+        "dpop_nonces",
         *LOGIN_SETTINGS,
     }
 
@@ -116,8 +124,13 @@ def test_settings_from_env_result_passes_the_system_checks() -> None:
         "P1GUARD_TIMEOUT": "2.5",
         "P1GUARD_STRICT_TYP": "true",
         "P1GUARD_ALLOW_QUERY_TOKEN": "false",
+        "P1GUARD_DPOP": "Required",
+        "P1GUARD_MTLS": "allowed",
+        "P1GUARD_DPOP_NONCE_SECRET": "a-nonce-secret-of-32-characters!",
     }
-    with override_settings(P1GUARD=settings_from_env(env)):
+    found = settings_from_env(env)
+    assert found["GUARD_OPTIONS"]["dpop"] == "required"
+    with override_settings(P1GUARD=found):
         assert checks.run_checks(tags=["p1guard"]) == []
 
 

@@ -21,6 +21,9 @@ variable                                      ``P1GUARD`` key
 ``P1GUARD_TIMEOUT``                           ``PINGONE_OPTIONS["timeout"]`` (seconds)
 ``P1GUARD_STRICT_TYP``                        ``GUARD_OPTIONS["strict_typ"]`` (``true``/``false``)
 ``P1GUARD_ALLOW_QUERY_TOKEN``                 ``ALLOW_QUERY_TOKEN`` (``true``/``false``)
+``P1GUARD_DPOP`` / ``_MTLS``                  ``GUARD_OPTIONS["dpop"]`` / ``["mtls"]`` (modes)
+``P1GUARD_DPOP_NONCE_SECRET``                 ``GUARD_OPTIONS["dpop_nonces"]`` (a
+                                              :class:`~p1guard.dpop.DPoPNonces`)
 ``P1GUARD_LOGIN_CLIENT_ID`` / ``_SECRET``     ``LOGIN["CLIENT_ID"]`` / ``["CLIENT_SECRET"]`` (the
                                               web application's)
 ``P1GUARD_LOGIN_REDIRECT_URI``                ``LOGIN["REDIRECT_URI"]``
@@ -40,6 +43,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from p1guard import ConfigError
+from p1guard.dpop import DPoPNonces
 from p1guard.settings import GUARD_SETTINGS, LOGIN_SETTINGS, setting_flag
 
 __all__ = ["settings_from_env"]
@@ -76,6 +80,17 @@ def _text(env: Mapping[str, str], variable: str) -> str:
     return env[variable].strip()
 
 
+def _mode(env: Mapping[str, str], variable: str) -> str:
+    return env[variable].strip().lower()
+
+
+def _nonces(env: Mapping[str, str], variable: str) -> DPoPNonces:
+    try:
+        return DPoPNonces(env[variable].strip().encode("utf-8"))
+    except ConfigError as exc:
+        raise ConfigError(variable, exc.message) from None
+
+
 Reader = Callable[[Mapping[str, str], str], Any]
 
 #: Where a setting goes when it is not simply ``P1GUARD[name]`` (or ``LOGIN[name]``) as text:
@@ -87,6 +102,9 @@ _SPECIAL: Mapping[str, tuple[str | None, str, Reader]] = {
     "TIMEOUT": ("PINGONE_OPTIONS", "timeout", _seconds),
     "STRICT_TYP": ("GUARD_OPTIONS", "strict_typ", setting_flag),
     "ALLOW_QUERY_TOKEN": (None, "ALLOW_QUERY_TOKEN", setting_flag),
+    "DPOP": ("GUARD_OPTIONS", "dpop", _mode),
+    "MTLS": ("GUARD_OPTIONS", "mtls", _mode),
+    "DPOP_NONCE_SECRET": ("GUARD_OPTIONS", "dpop_nonces", _nonces),
 }
 
 
