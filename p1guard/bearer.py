@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Literal, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from .binding import Presentation, Scheme
 from .claims import ClaimRule, check_rules
 from .errors import AuthError, ConfigError, InvalidRequest, MissingToken
 from .guard import step_up_options
 
 if TYPE_CHECKING:
+    from .client_cert import ClientCertificates
     from .guard import Guard
     from .resource_metadata import ResourceMetadata
     from .tokens import AccessToken
@@ -44,6 +46,7 @@ __all__ = [
     "PathMatcher",
     "error_response",
     "extract_bearer",
+    "extract_credentials",
     "log_rejection",
     "parse_path_entry",
     "query_tokens",
@@ -67,7 +70,36 @@ def _is_b64token(token: str) -> bool:
 
 
 def _looks_like_bearer(part: str) -> bool:
-    return part.lstrip(" \t")[:7].lower() == "bearer "
+    head = part.lstrip(" \t")[:7].lower()
+    return head == "bearer " or head[:5] == "dpop "
+
+
+def extract_credentials(
+    authorization: Sequence[str],
+    *,
+    query_tokens: Sequence[str] = (),
+    allow_query: bool = False,
+    realm: str | None = None,
+    dpop: bool = True,
+) -> tuple[Scheme, str]:
+    """The request's one access token and the scheme it came with: ``Bearer`` or, when
+    ``dpop`` is true, ``DPoP`` (RFC 9449 §7.1, same ``token68`` syntax). Rules as
+    :func:`extract_bearer`; a DPoP token travels only in the ``Authorization`` header.
+
+    >>> extract_credentials(["DPoP eyJhbGciOi.eyJzdWIi.c2ln"])
+    ('DPoP', 'eyJhbGciOi.eyJzdWIi.c2ln')
+    >>> extract_credentials(["DPoP eyJhbGciOi.eyJzdWIi.c2ln"], dpop=False)
+    Traceback (most recent call last):
+    p1guard.errors.MissingToken: An access token is required
+    """
+    if dpop and len(authorization) == 1 and not query_tokens:
+        value = authorization[0].strip(" \t")
+        if value[:5].lower() == "dpop ":
+            return "DPoP", extract_bearer(["Bearer " + value[5:]], realm=realm)
+    token = extract_bearer(
+        authorization, query_tokens=query_tokens, allow_query=allow_query, realm=realm
+    )
+    return "Bearer", token
 
 
 def extract_bearer(
@@ -152,6 +184,21 @@ def query_tokens(query_string: str | bytes) -> list[str]:
         return []
     pairs = parse_qsl(query_string, keep_blank_values=True, encoding="latin-1")
     return [value for name, value in pairs if name == "access_token"]
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute http(s) URL, else :class:`ConfigError`."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            "public_url", f"expected an origin like 'https://api.example.com', got {url!r}"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _path_of(url: str) -> str:
+    """The path of an absolute URL (what :attr:`BearerRules.public_url` is joined with)."""
+    return urlsplit(url).path or "/"
 
 
 def _is_plain(path: str) -> bool:
@@ -336,8 +383,17 @@ class BearerRules:
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
+        client_certificates: ClientCertificates | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.guard = guard
+        #: Where client certificates come from (RFC 8705); ``None``: certificate-bound tokens
+        #: are refused, since no certificate can be shown.
+        self.client_certificates = client_certificates
+        #: The API's external origin (``https://api.example.com``) for DPoP ``htu`` checks
+        #: behind a proxy; ``None``: the request's own scheme and ``Host``.
+        self.public_url = None if public_url is None else _origin(public_url)
+        self._dpop = getattr(guard, "dpop", "disabled") != "disabled"
         # Validated now, so a bad value fails at startup (ConfigError naming the option).
         self.acr_values, self.max_age = step_up_options(acr_values, max_age)
         self.claims: tuple[ClaimRule, ...] = check_rules(claims)
@@ -368,18 +424,89 @@ class BearerRules:
             realm=self.guard.realm,
         )
 
-    def authenticate(self, authorization: Sequence[str], query_string: str | bytes) -> AccessToken:
+    def credentials(
+        self, authorization: Sequence[str], query_string: str | bytes
+    ) -> tuple[Scheme, str]:
+        """The request's scheme and token (see :func:`extract_credentials`); ``DPoP`` is
+        accepted unless the Guard has ``dpop="disabled"``."""
+        return extract_credentials(
+            authorization,
+            query_tokens=query_tokens(query_string),
+            allow_query=self.allow_query_token,
+            realm=self.guard.realm,
+            dpop=self._dpop,
+        )
+
+    def presentation(
+        self,
+        scheme: Scheme,
+        *,
+        method: str,
+        url: Callable[[], str],
+        dpop_proofs: Sequence[str],
+        client_cert: bytes | None,
+    ) -> Presentation | None:
+        """What the Guard needs to check a sender-constrained token, or ``None`` when the
+        request showed nothing of the kind (a plain bearer request: the common, cheap case).
+
+        ``url`` is called only when needed: it returns the request URL as the client sent
+        it (the adapter's own reconstruction), replaced by :attr:`public_url`'s origin when
+        that is set. ``dpop_proofs`` are every ``DPoP`` header value, split at commas (WSGI
+        servers join repeated headers with commas; a proof never contains one).
+        """
+        if scheme == "Bearer" and not dpop_proofs and client_cert is None:
+            return None
+        target = url()
+        if self.public_url is not None:
+            target = self.public_url + _path_of(target)
+        return Presentation(scheme, method, target, tuple(dpop_proofs), client_cert)
+
+    def authenticate(
+        self,
+        authorization: Sequence[str],
+        query_string: str | bytes,
+        *,
+        method: str = "GET",
+        url: Callable[[], str] = lambda: "",
+        dpop_proofs: Sequence[str] = (),
+        client_cert: bytes | None = None,
+    ) -> AccessToken:
         """The request's verified token, from what it showed: every ``Authorization`` header
-        value and the raw query string. Raises the :class:`AuthError` to send."""
-        return self.verify(self.raw_token(authorization, query_string))
+        value, the raw query string and, for sender-constrained tokens, its method, URL,
+        ``DPoP`` header values and client certificate (see :meth:`presentation`). Raises the
+        :class:`AuthError` to send, its challenge stamped by the Guard."""
+        scheme: Scheme | None = None
+        try:
+            scheme, raw = self.credentials(authorization, query_string)
+            shown = self.presentation(
+                scheme, method=method, url=url, dpop_proofs=dpop_proofs, client_cert=client_cert
+            )
+            return self.verify(raw, shown)
+        except AuthError as err:
+            raise self.challenge(err, scheme) from None
 
     async def aauthenticate(
-        self, authorization: Sequence[str], query_string: str | bytes
+        self,
+        authorization: Sequence[str],
+        query_string: str | bytes,
+        *,
+        method: str = "GET",
+        url: Callable[[], str] = lambda: "",
+        dpop_proofs: Sequence[str] = (),
+        client_cert: bytes | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`authenticate`."""
-        return await self.averify(self.raw_token(authorization, query_string))
+        scheme: Scheme | None = None
+        try:
+            scheme, raw = self.credentials(authorization, query_string)
+            shown = self.presentation(
+                scheme, method=method, url=url, dpop_proofs=dpop_proofs, client_cert=client_cert
+            )
+            return await self.averify(raw, shown)
+        except AuthError as err:
+            raise self.challenge(err, scheme) from None
 
-    def verify(self, raw: str) -> AccessToken:
+    def verify(self, raw: str, presentation: Presentation | None = None) -> AccessToken:
         """``guard.verify`` with this middleware's scopes, step-up and claim rules."""
         return self.guard.verify(
             raw,
@@ -389,9 +516,10 @@ class BearerRules:
             acr_values=self.acr_values,
             max_age=self.max_age,
             claims=self.claims,
+            presentation=presentation,
         )
 
-    async def averify(self, raw: str) -> AccessToken:
+    async def averify(self, raw: str, presentation: Presentation | None = None) -> AccessToken:
         """Async twin of :meth:`verify`."""
         return await self.guard.averify(
             raw,
@@ -401,6 +529,7 @@ class BearerRules:
             acr_values=self.acr_values,
             max_age=self.max_age,
             claims=self.claims,
+            presentation=presentation,
         )
 
     def metadata_response(self, path: str, method: str) -> ErrorResponse | None:
@@ -417,11 +546,13 @@ class BearerRules:
         headers = metadata.response_headers(body)
         return ErrorResponse(200, headers, b"" if method == "HEAD" else body)
 
-    def challenge(self, err: AuthError) -> AuthError:
-        """Stamp the RFC 9728 metadata URL on ``err`` (shown in 401 challenges only)."""
+    def challenge(self, err: AuthError, scheme: Scheme | None = None) -> AuthError:
+        """Stamp this middleware's RFC 9728 metadata URL (shown in 401 challenges only), then
+        the Guard's challenge rules (realm, DPoP scheme and ``algs``) on ``err``. ``scheme``:
+        the ``Authorization`` scheme the request used, if it got that far. Idempotent."""
         if self.resource_metadata_url is not None and err.resource_metadata is None:
             err.resource_metadata = self.resource_metadata_url
-        return err
+        return self.guard.challenge(err, scheme)
 
     def tolerates(self, err: AuthError) -> bool:
         """Whether the request may go on without a token (``required=False``, none sent)."""

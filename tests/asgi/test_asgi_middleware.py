@@ -379,12 +379,11 @@ def test_module_imports_and_works_without_starlette() -> None:
         """
         import asyncio, sys
         sys.modules["starlette"] = None
+        from p1guard import Guard, PingOne
         from p1guard.asgi import BearerTokenMiddleware
 
-        class FakeGuard:
-            realm = None
-            async def averify(self, token, **kw):
-                raise AssertionError("not reached")
+        # A real Guard; the request carries no token, so PingOne (port 9: discard) is never asked.
+        guard = Guard(PingOne(issuer="http://127.0.0.1:9/as"), audience="https://api.example.com")
 
         async def app(scope, receive, send):
             raise AssertionError("not reached")
@@ -393,7 +392,7 @@ def test_module_imports_and_works_without_starlette() -> None:
             sent = []
             async def send(message):
                 sent.append(message)
-            mw = BearerTokenMiddleware(app, guard=FakeGuard())
+            mw = BearerTokenMiddleware(app, guard=guard)
             await mw({"type": "http", "path": "/", "headers": []}, None, send)
             assert sent[0]["status"] == 401, sent
             assert "starlette" not in sys.modules or sys.modules["starlette"] is None
