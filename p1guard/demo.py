@@ -21,6 +21,8 @@ route                                      needs                   shows
                                            in within 5 minutes
 ``GET /reports``                           ``groups`` holds        claim rules
                                            ``auditors``
+``GET /me`` with ``Authorization: DPoP``   a proof of the key      DPoP (RFC 9449)
+                                           the token is bound to
 =========================================  ======================  ============================
 
 With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with :func:`demo_web_login`)
@@ -421,8 +423,10 @@ def _require(modules: Sequence[str], who: str, extra: str = "demo") -> None:
 #: Which token a probe sends: ``read`` (issued by the mock with scope ``read``, a user who signed
 #: in with a password only), ``write`` (from the client-credentials grant, scopes ``read write``),
 #: ``mfa`` (scope ``read``, a user who just signed in with ``Multi_Factor`` and is in the
-#: ``auditors`` group), none, or a garbage string.
-TokenKind = Literal["read", "write", "mfa", "none", "garbage"]
+#: ``auditors`` group), ``dpop`` (scope ``read``, bound to the demo client's DPoP key and sent
+#: with a fresh proof), ``dpop-as-bearer`` (that token sent as a plain bearer token, as a thief
+#: would), none, or a garbage string.
+TokenKind = Literal["read", "write", "mfa", "dpop", "dpop-as-bearer", "none", "garbage"]
 
 
 @dataclass(frozen=True)
@@ -443,9 +447,9 @@ class Probe:
     json: dict[str, Any] | None = None
 
 
-_BEARER = re.compile(r"Bearer(\s|$)", re.IGNORECASE)
+_BEARER = re.compile(r"(?:Bearer|DPoP)(\s|$)", re.IGNORECASE)
 # Quoted values cannot hold '"' (errors.py sanitizes them), so this cannot match inside one.
-_ERROR_PARAM = re.compile(r'(?:^Bearer\s+|,\s*)error="([^"]*)"', re.IGNORECASE)
+_ERROR_PARAM = re.compile(r'(?:^(?:Bearer|DPoP)\s+|,\s*)error="([^"]*)"', re.IGNORECASE)
 
 #: A token-shaped string no issuer ever signed.
 GARBAGE_TOKEN = "not-a-real-token"  # noqa: S105 - not a credential
@@ -500,14 +504,26 @@ TOUR_PROBES: tuple[Probe, ...] = (
     ),
     Probe("claim rule: not in group auditors", "GET", "/reports", "read", 403, "access_denied"),
     Probe("claim rule: an auditor", "GET", "/reports", "mfa", 200),
+    Probe("DPoP: a key-bound token with its proof (RFC 9449)", "GET", "/me", "dpop", 200),
+    Probe(
+        "DPoP: the same token without the key, as a thief would send it",
+        "GET",
+        "/me",
+        "dpop-as-bearer",
+        401,
+        "invalid_token",
+    ),
 )
 
 
 def challenge_error(www_authenticate: str | None) -> str | None:
-    """The ``error`` of a ``Bearer`` challenge: ``""`` when it names none, ``None`` without one.
+    """The ``error`` of a ``Bearer`` or ``DPoP`` challenge: ``""`` when it names none, ``None``
+    without one.
 
     >>> challenge_error('Bearer error="invalid_token", error_description="Expired"')
     'invalid_token'
+    >>> challenge_error('DPoP error="invalid_dpop_proof", algs="ES256"')
+    'invalid_dpop_proof'
     >>> challenge_error("Bearer"), challenge_error(None)
     ('', None)
     """

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .cli import UsageError, _opened, request_token
 from .client_auth import ClientAuth
 from .config import PingOne
+from .dpop_key import DPoPKey
 
 if TYPE_CHECKING:
     import httpx
@@ -51,10 +52,11 @@ def run_demo(args: argparse.Namespace) -> int:
             sock.close()
             raise
         with DemoServer(app, sock, access_log=not args.check) as server:
-            tokens = _demo_tokens(op)
+            key = DPoPKey.generate()  # the demo client's DPoP key (RFC 9449)
+            tokens = _demo_tokens(op, key)
             probes = _probes(framework)
             if args.check:
-                return _demo_check(server.url, tokens, framework.name, op, probes, sign_in_url)
+                return _demo_check(server.url, tokens, framework.name, op, probes, key, sign_in_url)
             _print_demo(
                 server.url, tokens, framework.name, op, probes, port_note, args, sign_in_url
             )
@@ -121,28 +123,41 @@ def _demo_socket(host: str, port: int | None) -> tuple[socket.socket, str | None
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
 
 
-def _demo_tokens(op: MockPingOne) -> dict[str, str]:
+def _demo_tokens(op: MockPingOne, key: DPoPKey) -> dict[str, str]:
     from .demo import GARBAGE_TOKEN
 
     auth = ClientAuth(op.client_id, client_secret=op.client_secret)
     with _opened(PingOne(issuer=op.issuer)) as pingone:
         minted = request_token(pingone, auth, ["read", "write"])
     mfa_user = {"acr": "Multi_Factor", "groups": ["auditors"]}
+    bound = op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, dpop_jkt=key.thumbprint)
     return {
         "read": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME),
         "write": minted["access_token"],
         "mfa": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, claims=mfa_user),
+        "dpop": bound,
+        "dpop-as-bearer": bound,
         "garbage": GARBAGE_TOKEN,
     }
 
 
-_TOKEN_VARIABLES = {"read": "$TOKEN", "write": "$WRITE_TOKEN", "mfa": "$MFA_TOKEN"}
+_TOKEN_VARIABLES = {
+    "read": "$TOKEN",
+    "write": "$WRITE_TOKEN",
+    "mfa": "$MFA_TOKEN",
+    "dpop-as-bearer": "$DPOP_TOKEN",
+}
 
 
 def curl_line(probe: Probe, base_url: str) -> str:
     """The ``curl -i`` command a reader can paste to send ``probe``."""
     from .demo import GARBAGE_TOKEN
 
+    if probe.sends == "dpop":
+        return (
+            f"# {probe.method} {base_url}{probe.path} with Authorization: DPoP $DPOP_TOKEN and "
+            "a fresh DPoP proof header (curl cannot sign one; --check sends it)"
+        )
     parts = ["curl", "-i"]
     if probe.method != "GET":
         parts += ["-X", probe.method]
@@ -203,6 +218,7 @@ def _print_demo(
         f"  TOKEN='{tokens['read']}'",
         f"  WRITE_TOKEN='{tokens['write']}'",
         f"  MFA_TOKEN='{tokens['mfa']}'   # Multi_Factor sign-in just now, group auditors",
+        f"  DPOP_TOKEN='{tokens['dpop']}'   # bound to the demo's DPoP key",
         "",
         "Requests:",
     ]
@@ -239,6 +255,7 @@ def _demo_check(
     framework: str,
     op: MockPingOne,
     probes: tuple[Probe, ...],
+    key: DPoPKey,
     sign_in_url: str | None = None,
 ) -> int:
     import httpx
@@ -247,7 +264,7 @@ def _demo_check(
     failures = 0
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for probe in probes:
-            ok, report = _send_probe(client, probe, tokens)
+            ok, report = _send_probe(client, probe, tokens, key)
             failures += not ok
             print(report, flush=True)
         page_ok = True
@@ -280,12 +297,19 @@ def _check_sign_in_page(client: httpx.Client, page_url: str) -> tuple[bool, str]
     return ok, line
 
 
-def _send_probe(client: httpx.Client, probe: Probe, tokens: Mapping[str, str]) -> tuple[bool, str]:
+def _send_probe(
+    client: httpx.Client, probe: Probe, tokens: Mapping[str, str], key: DPoPKey
+) -> tuple[bool, str]:
     import httpx
 
     from .demo import challenge_error
 
     headers = {} if probe.sends == "none" else {"Authorization": f"Bearer {tokens[probe.sends]}"}
+    if probe.sends == "dpop":
+        token = tokens["dpop"]
+        url = f"{client.base_url}".rstrip("/") + probe.path
+        proof = key.proof(probe.method, url, access_token=token)
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
     try:
         response = client.request(probe.method, probe.path, headers=headers, json=probe.json)
     except httpx.HTTPError as exc:
