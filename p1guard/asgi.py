@@ -2,6 +2,11 @@
 
 Works with any ASGI app (Starlette, FastAPI, Quart, Litestar…); Starlette is optional and only
 used, when installed, to fill ``scope["auth"]`` and ``scope["user"]``.
+
+Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705) are checked through the Guard: the
+middleware hands it the request's method, its URL as the client addressed it (see
+:func:`request_url`), every ``DPoP`` header value and, with ``client_certificates``, the
+client certificate. The ``Authorization``, ``DPoP`` and ``Host`` headers are read in one scan.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from .bearer import BearerRules, ErrorResponse, error_response, log_rejection
 from .errors import AuthError
@@ -16,10 +22,11 @@ from .tokens import AccessToken
 
 if TYPE_CHECKING:
     from .claims import ClaimRule
+    from .client_cert import ClientCertificates
     from .guard import Guard
     from .resource_metadata import ResourceMetadata
 
-__all__ = ["BearerTokenMiddleware", "TokenUser"]
+__all__ = ["BearerTokenMiddleware", "TokenUser", "request_url"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -102,6 +109,18 @@ class BearerTokenMiddleware:
     * ``resource_metadata`` (a :class:`~p1guard.resource_metadata.ResourceMetadata`): its
       RFC 9728 document is answered at its ``well_known_path`` (``GET``, no token needed) and
       401 challenges carry ``resource_metadata="<its URL>"``.
+    * DPoP-bound tokens (``Authorization: DPoP …`` plus a ``DPoP`` proof header) are checked
+      against the request's method and URL (see :func:`request_url`). Behind a
+      TLS-terminating proxy or one that rewrites the host, the URL the app sees differs from
+      the one the client used and signed in ``htu``: set ``public_url`` to the API's external
+      origin (``"https://api.example.com"``), which then replaces the request's scheme and
+      host (the path stays the request's). Also set it when ``Host`` is not trustworthy.
+    * ``client_certificates`` (a :class:`~p1guard.client_cert.ClientCertificates`) says where
+      the client certificate comes from (the server's TLS layer, or a header set by trusted
+      proxies); without it certificate-bound tokens (RFC 8705) are refused.
+    * With a Guard that has ``dpop_nonces``, every checked ``http`` response carries the
+      current ``DPoP-Nonce`` header (RFC 9449 §8.2), so clients learn fresh nonces; 401
+      ``use_dpop_nonce`` answers carry it too.
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health", "/docs/*"])
     ... # doctest: +SKIP
@@ -124,6 +143,8 @@ class BearerTokenMiddleware:
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
+        client_certificates: ClientCertificates | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.app = app
         self.rules = BearerRules(
@@ -138,7 +159,11 @@ class BearerTokenMiddleware:
             acr_values=acr_values,
             max_age=max_age,
             claims=claims,
+            client_certificates=client_certificates,
+            public_url=public_url,
         )
+        self._certificates = client_certificates
+        self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -156,24 +181,112 @@ class BearerTokenMiddleware:
             _attach(scope, None, overwrite=False)
             await self.app(scope, receive, send)
             return
+        authorization, proofs, host = _read_headers(scope)
+        certificates = self._certificates
         try:
-            token = await rules.aauthenticate(_authorization(scope), _query(scope))
-        except AuthError as err:
+            token = await rules.aauthenticate(
+                authorization,
+                _query(scope),
+                method=scope.get("method", "GET") if kind == "http" else "GET",
+                url=lambda: request_url(scope, host),
+                dpop_proofs=proofs,
+                client_cert=None if certificates is None else certificates.from_asgi(scope),
+            )
+        except AuthError as err:  # already stamped with the challenge by BearerRules
             if not rules.tolerates(err):
                 log_rejection(logger, err, scope.get("method", "WEBSOCKET"), scope.get("path", ""))
-                await _reject(rules.challenge(err), kind, receive, send)
+                await _reject(err, kind, receive, send)
                 return
             token = None
         _attach(scope, token, overwrite=True)
+        if self._nonces and kind == "http":
+            nonce = rules.guard.dpop_nonce()
+            if nonce is not None:
+                send = _with_nonce(send, nonce)
         await self.app(scope, receive, send)
 
 
-def _authorization(scope: Scope) -> list[str]:
-    return [
-        value.decode("latin-1")
-        for name, value in scope["headers"]
-        if len(name) == 13 and name.lower() == b"authorization"
-    ]
+def _read_headers(scope: Scope) -> tuple[list[str], list[str], str | None]:
+    """One scan of the headers: every ``Authorization`` value, every ``DPoP`` proof (values
+    split at commas), and the first ``Host``."""
+    authorization: list[str] = []
+    proofs: list[str] = []
+    host: str | None = None
+    for name, value in scope["headers"]:
+        size = len(name)
+        if size == 13:
+            if name.lower() == b"authorization":
+                authorization.append(value.decode("latin-1"))
+        elif size == 4:
+            lowered = name.lower()
+            if lowered == b"dpop":
+                proofs.extend(part.strip(" \t") for part in value.decode("latin-1").split(","))
+            elif lowered == b"host" and host is None:
+                host = value.decode("latin-1")
+    return authorization, proofs, host
+
+
+_SCHEMES = {"ws": "http", "wss": "https"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 3986 pchar minus unreserved (always kept by quote) and "%" (re-encoded).
+_PATH_SAFE = "/!$&'()*+,;=:@"
+
+
+def request_url(scope: Scope, host: str | None = None) -> str:
+    """The URL (no query) of an ASGI ``http``/``websocket`` request as the client addressed
+    it, what a DPoP proof's ``htu`` must match.
+
+    * Scheme: ``scope["scheme"]``, with ``ws``/``wss`` as ``http``/``https`` (RFC 9449 §4.2).
+    * Host: ``host`` (the ``Host`` header), else ``scope["server"]`` (port omitted when it is
+      the scheme's default).
+    * Path: ``raw_path`` (the bytes the client sent, still percent-encoded) when the server
+      provides it, else ``path`` percent-encoded again. A ``root_path`` (mount prefix a
+      proxy stripped) is put in front unless the path already starts with it.
+
+    >>> request_url({"type": "http", "scheme": "http", "server": ("127.0.0.1", 8000),
+    ...              "root_path": "/api", "path": "/a b", "headers": []})
+    'http://127.0.0.1:8000/api/a%20b'
+    >>> request_url({"type": "websocket", "scheme": "wss", "path": "/ws",
+    ...              "raw_path": b"/ws"}, "api.example.com")
+    'https://api.example.com/ws'
+    """
+    scheme = str(scope.get("scheme") or "http")
+    scheme = _SCHEMES.get(scheme, scheme)
+    if host is None:
+        server = scope.get("server")
+        if server and server[0]:
+            name = str(server[0])
+            if ":" in name:
+                name = f"[{name}]"  # IPv6
+            port = server[1] if len(server) > 1 else None
+            host = name if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{name}:{port}"
+        else:
+            host = ""  # unknown: the URL is not absolute and DPoP proofs fail (closed)
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        path = raw.decode("latin-1").partition("?")[0]
+    else:
+        path = quote(str(scope.get("path", "")), safe=_PATH_SAFE)
+    root = scope.get("root_path") or ""
+    if root:
+        root = quote(str(root), safe=_PATH_SAFE)
+        if not (path == root or path.startswith(root + "/")):
+            path = root + path
+    return f"{scheme}://{host}{path}"
+
+
+def _with_nonce(send: Send, nonce: str) -> Send:
+    """``send`` that adds ``DPoP-Nonce`` to the response head (unless the app set one)."""
+    header = (b"dpop-nonce", nonce.encode("latin-1"))
+
+    async def send_with_nonce(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or ())
+            if not any(name.lower() == b"dpop-nonce" for name, _ in headers):
+                message = {**message, "headers": [*headers, header]}
+        await send(message)
+
+    return send_with_nonce
 
 
 def _query(scope: Scope) -> bytes:

@@ -461,6 +461,30 @@ class BearerRules:
             target = self.public_url + _path_of(target)
         return Presentation(scheme, method, target, tuple(dpop_proofs), client_cert)
 
+    def read(
+        self,
+        authorization: Sequence[str],
+        query_string: str | bytes,
+        *,
+        method: str = "GET",
+        url: Callable[[], str] = lambda: "",
+        dpop_proofs: Sequence[str] = (),
+        client_cert: bytes | None = None,
+    ) -> tuple[Scheme, str, Presentation | None]:
+        """Scheme, token and :meth:`presentation` of a request, from what it showed: every
+        ``Authorization`` header value, the raw query string and, for sender-constrained
+        tokens, its method, URL, ``DPoP`` header values and client certificate. Raises the
+        :class:`AuthError` to send, its challenge stamped by the Guard."""
+        scheme: Scheme | None = None
+        try:
+            scheme, raw = self.credentials(authorization, query_string)
+            shown = self.presentation(
+                scheme, method=method, url=url, dpop_proofs=dpop_proofs, client_cert=client_cert
+            )
+        except AuthError as err:
+            raise self.challenge(err, scheme) from None
+        return scheme, raw, shown
+
     def authenticate(
         self,
         authorization: Sequence[str],
@@ -471,16 +495,17 @@ class BearerRules:
         dpop_proofs: Sequence[str] = (),
         client_cert: bytes | None = None,
     ) -> AccessToken:
-        """The request's verified token, from what it showed: every ``Authorization`` header
-        value, the raw query string and, for sender-constrained tokens, its method, URL,
-        ``DPoP`` header values and client certificate (see :meth:`presentation`). Raises the
+        """The request's verified token (arguments as :meth:`read`); raises the
         :class:`AuthError` to send, its challenge stamped by the Guard."""
-        scheme: Scheme | None = None
+        scheme, raw, shown = self.read(
+            authorization,
+            query_string,
+            method=method,
+            url=url,
+            dpop_proofs=dpop_proofs,
+            client_cert=client_cert,
+        )
         try:
-            scheme, raw = self.credentials(authorization, query_string)
-            shown = self.presentation(
-                scheme, method=method, url=url, dpop_proofs=dpop_proofs, client_cert=client_cert
-            )
             return self.verify(raw, shown)
         except AuthError as err:
             raise self.challenge(err, scheme) from None
@@ -496,12 +521,15 @@ class BearerRules:
         client_cert: bytes | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`authenticate`."""
-        scheme: Scheme | None = None
+        scheme, raw, shown = self.read(
+            authorization,
+            query_string,
+            method=method,
+            url=url,
+            dpop_proofs=dpop_proofs,
+            client_cert=client_cert,
+        )
         try:
-            scheme, raw = self.credentials(authorization, query_string)
-            shown = self.presentation(
-                scheme, method=method, url=url, dpop_proofs=dpop_proofs, client_cert=client_cert
-            )
             return await self.averify(raw, shown)
         except AuthError as err:
             raise self.challenge(err, scheme) from None

@@ -1,6 +1,13 @@
 """WSGI bearer-token middleware: the synchronous twin of :mod:`p1guard.asgi`.
 
 Plain WSGI (PEP 3333), usable around any WSGI app — Werkzeug, Flask, Django, Pyramid, Bottle.
+
+Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705) are checked through the Guard: the
+middleware hands it ``REQUEST_METHOD``, the request URL as the client addressed it (PEP 3333's
+reconstruction, :func:`wsgiref.util.request_uri`: ``wsgi.url_scheme``, ``HTTP_HOST`` else
+``SERVER_NAME``/``SERVER_PORT``, ``SCRIPT_NAME`` + ``PATH_INFO`` percent-encoded back from their
+latin-1 text, no query), every ``DPoP`` proof (``HTTP_DPOP`` split at commas, since servers join
+repeated headers) and, with ``client_certificates``, the client certificate.
 """
 
 from __future__ import annotations
@@ -8,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
+from wsgiref.util import request_uri
 
 from .bearer import BearerRules, error_response, log_rejection
 from .errors import AuthError
@@ -17,6 +25,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .claims import ClaimRule
+    from .client_cert import ClientCertificates
     from .guard import Guard
     from .resource_metadata import ResourceMetadata
 
@@ -49,6 +58,16 @@ class BearerTokenMiddleware:
     * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
     * ``resource_metadata``: its RFC 9728 document is answered at its ``well_known_path``
       (``GET``, no token needed) and 401 challenges carry ``resource_metadata="<its URL>"``.
+    * DPoP-bound tokens are checked against the request's method and URL. Behind a
+      TLS-terminating proxy (or one that rewrites ``Host``) that URL differs from the one the
+      client used and signed in the proof's ``htu``: set ``public_url`` to the API's external
+      origin (``"https://api.example.com"``); it replaces the scheme and host. (Werkzeug's
+      ``ProxyFix`` inside this middleware's caller also works, when you trust its headers.)
+    * ``client_certificates`` (a :class:`~p1guard.client_cert.ClientCertificates`) says where
+      the client certificate comes from (``SSL_CLIENT_CERT`` of the server, or a header set
+      by trusted proxies); without it certificate-bound tokens (RFC 8705) are refused.
+    * With a Guard that has ``dpop_nonces``, every checked response carries the current
+      ``DPoP-Nonce`` header (RFC 9449 §8.2); 401 ``use_dpop_nonce`` answers carry it too.
 
     >>> app = BearerTokenMiddleware(app, guard=guard, public_paths=["/health"])  # doctest: +SKIP
     >>> def view(environ, start_response):  # doctest: +SKIP
@@ -70,6 +89,8 @@ class BearerTokenMiddleware:
         acr_values: str | Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
+        client_certificates: ClientCertificates | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.app = app
         self.rules = BearerRules(
@@ -84,7 +105,11 @@ class BearerTokenMiddleware:
             acr_values=acr_values,
             max_age=max_age,
             claims=claims,
+            client_certificates=client_certificates,
+            public_url=public_url,
         )
+        self._certificates = client_certificates
+        self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         rules = self.rules
@@ -98,16 +123,38 @@ class BearerTokenMiddleware:
             environ[ENVIRON_KEY] = None
             return self.app(environ, start_response)
         header: Any = environ.get("HTTP_AUTHORIZATION")
+        dpop: Any = environ.get("HTTP_DPOP")
+        certificates = self._certificates
         try:
             token: AccessToken | None = rules.authenticate(
-                () if header is None else (header,), environ.get("QUERY_STRING", "")
+                () if header is None else (header,),
+                environ.get("QUERY_STRING", ""),
+                method=environ.get("REQUEST_METHOD") or "GET",
+                url=lambda: request_uri(environ, include_query=False),
+                dpop_proofs=() if dpop is None else [p.strip(" \t") for p in dpop.split(",")],
+                client_cert=None if certificates is None else certificates.from_wsgi(environ),
             )
-        except AuthError as err:
+        except AuthError as err:  # already stamped with the challenge by BearerRules
             if not rules.tolerates(err):
-                return _reject(rules.challenge(err), environ, start_response)
+                return _reject(err, environ, start_response)
             token = None
         environ[ENVIRON_KEY] = token
+        if self._nonces:
+            nonce = rules.guard.dpop_nonce()
+            if nonce is not None:
+                start_response = _with_nonce(start_response, nonce)
         return self.app(environ, start_response)
+
+
+def _with_nonce(start_response: StartResponse, nonce: str) -> StartResponse:
+    """``start_response`` that adds ``DPoP-Nonce`` (unless the app set one)."""
+
+    def start_with_nonce(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        if not any(name.lower() == "dpop-nonce" for name, _ in headers):
+            headers = [*headers, ("DPoP-Nonce", nonce)]
+        return start_response(status, headers, *args)
+
+    return start_with_nonce
 
 
 def _reject(

@@ -4,6 +4,13 @@ The result of a check is an :class:`Outcome` kept on the request, so a token is 
 per request however many layers ask. :func:`authenticate` / :func:`aauthenticate` reuse it or
 verify now; neither raises for a bad token — the outcome carries the :class:`AuthError`.
 Header parsing and error rendering come from :mod:`p1guard.bearer`.
+
+``Authorization: DPoP`` is accepted (unless the Guard has ``dpop="disabled"``). A request that
+shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate (read by
+``P1GUARD["CLIENT_CERTIFICATES"]`` from ``request.META``) is verified with a
+:class:`~p1guard.binding.Presentation` — method, ``request.build_absolute_uri()``, every
+``DPoP`` value split at commas, the certificate — so DPoP-bound (RFC 9449) and
+certificate-bound (RFC 8705) tokens are checked; its errors carry the ``DPoP`` challenge.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from p1guard import AccessToken, AuthError, Guard, InsufficientScope, ProviderUnavailable
-from p1guard.bearer import error_response, extract_bearer, query_tokens, stamp_challenge
+from p1guard.bearer import error_response, extract_credentials, query_tokens, stamp_challenge
+from p1guard.binding import Presentation, Scheme
 from p1guard.guard import require_scopes
 
 from .conf import Options, get_guard, get_options
@@ -37,6 +45,7 @@ __all__ = [
     "error_response_for",
     "method_not_allowed",
     "outcome_of",
+    "presentation",
     "scopes_for",
 ]
 
@@ -70,30 +79,53 @@ class Outcome:
     token: AccessToken | None
     user: Any = None
     error: AuthError | None = None
+    #: The ``Authorization`` scheme the request used (``"Bearer"``, ``"DPoP"``), if it got
+    #: that far: later refusals (scopes, step-up) answer with the same challenge scheme.
+    scheme: Scheme | None = None
 
 
-def _raw_token(request: HttpRequest, options: Options, realm: str | None) -> str:
+def _credentials(request: HttpRequest, options: Options, guard: Guard) -> tuple[Scheme, str]:
     header = request.META.get("HTTP_AUTHORIZATION")
-    return extract_bearer(
+    return extract_credentials(
         [] if header is None else [header],
         query_tokens=query_tokens(request.META.get("QUERY_STRING", "")),
         allow_query=options.allow_query_token,
-        realm=realm,
+        realm=guard.realm,
+        dpop=guard.dpop != "disabled",
     )
 
 
+def presentation(request: HttpRequest, scheme: Scheme, options: Options) -> Presentation | None:
+    """What a sender-constrained token needs from ``request``: ``None`` for a plain bearer
+    request (no ``DPoP`` scheme, ``DPoP`` header or client certificate).
+
+    >>> presentation(request, "DPoP", get_options()).url        # doctest: +SKIP
+    'https://api.example.com/orders'
+    """
+    source = options.client_certificates
+    cert = None if source is None else source.from_wsgi(request.META)
+    header = request.META.get("HTTP_DPOP")
+    proofs = () if header is None else tuple(part.strip() for part in header.split(","))
+    if scheme == "Bearer" and not proofs and cert is None:
+        return None
+    method = request.method or "GET"
+    return Presentation(scheme, method, request.build_absolute_uri(), proofs, cert)
+
+
 def verify(request: HttpRequest) -> Outcome:
-    """Check the request's bearer token now (sync); never raises :class:`AuthError`.
+    """Check the request's access token now (sync); never raises :class:`AuthError`.
 
     >>> verify(request).error                                    # doctest: +SKIP
     MissingToken('An access token is required', reason='missing_token')
     """
     guard, options = get_guard(), get_options()
+    scheme: Scheme | None = None
     try:
-        token = guard.verify(_raw_token(request, options, guard.realm))
-        return Outcome(token, user_for(token, options))
+        scheme, raw = _credentials(request, options, guard)
+        token = guard.verify(raw, presentation=presentation(request, scheme, options))
+        return Outcome(token, user_for(token, options), scheme=scheme)
     except AuthError as err:
-        return _refused(err, guard)
+        return _refused(err, guard, scheme)
 
 
 async def averify(request: HttpRequest) -> Outcome:
@@ -102,22 +134,25 @@ async def averify(request: HttpRequest) -> Outcome:
     >>> outcome = await averify(request)                         # doctest: +SKIP
     """
     guard, options = get_guard(), get_options()
+    scheme: Scheme | None = None
     try:
-        token = await guard.averify(_raw_token(request, options, guard.realm))
+        scheme, raw = _credentials(request, options, guard)
+        token = await guard.averify(raw, presentation=presentation(request, scheme, options))
         if options.user_mapping is None or options.user_mapping is TokenUser:
-            return Outcome(token, user_for(token, options))
-        return Outcome(token, await sync_to_async(user_for)(token, options))
+            return Outcome(token, user_for(token, options), scheme=scheme)
+        return Outcome(token, await sync_to_async(user_for)(token, options), scheme=scheme)
     except AuthError as err:
-        return _refused(err, guard)
+        return _refused(err, guard, scheme)
 
 
-def _refused(err: AuthError, guard: Guard) -> Outcome:
+def _refused(err: AuthError, guard: Guard, scheme: Scheme | None = None) -> Outcome:
     """The outcome of a refusal; errors raised outside the Guard (no token, the user
-    mapping's ``InvalidToken``) get its ``realm`` and ``resource_metadata_url`` too, so every
-    challenge names them."""
+    mapping's ``InvalidToken``) get its ``realm``, ``resource_metadata_url`` and DPoP
+    challenge too, so every challenge names them."""
     if err.realm is None:
         err.realm = guard.realm
-    return Outcome(None, error=stamp_challenge(err, guard))
+    stamp_challenge(err, guard)
+    return Outcome(None, error=guard.challenge(err, scheme), scheme=scheme)
 
 
 def attach(request: HttpRequest, outcome: Outcome | None) -> None:

@@ -28,6 +28,7 @@ from django.dispatch import receiver
 
 from p1guard import Guard, PingOne
 from p1guard.bearer import PathMatcher
+from p1guard.client_cert import ClientCertificates
 from p1guard.rp import WebLogin
 
 from .login_settings import LoginSettings, read_login, try_login
@@ -52,6 +53,9 @@ class Options:
     user_field: str | None
     allow_query_token: bool
     login: LoginSettings | None = None
+    #: Where client certificates come from (``P1GUARD["CLIENT_CERTIFICATES"]``, RFC 8705);
+    #: ``None``: certificate-bound tokens are refused.
+    client_certificates: ClientCertificates | None = None
 
     @property
     def has_bearer(self) -> bool:
@@ -125,6 +129,7 @@ def parse(raw: object) -> tuple[Options | None, list[Problem]]:
         user_field=values["USER_FIELD"],
         allow_query_token=values["ALLOW_QUERY_TOKEN"],
         login=login,
+        client_certificates=values["CLIENT_CERTIFICATES"],
     )
     return options, problems
 

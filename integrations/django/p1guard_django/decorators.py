@@ -45,7 +45,8 @@ def refusal(
     >>> refusal(authenticate(request), ("read",), "all")         # doctest: +SKIP
     """
     if outcome.token is None:
-        return outcome.error or stamp_challenge(MissingToken(realm=get_guard().realm), get_guard())
+        missing = stamp_challenge(MissingToken(realm=get_guard().realm), get_guard())
+        return outcome.error or get_guard().challenge(missing, outcome.scheme)
     denied: AuthError | None = None
     if scopes:
         denied = check_scopes(outcome.token, scopes, match, get_guard().realm)
@@ -66,6 +67,8 @@ def refusal(
         except InsufficientClaims as err:
             err.realm = get_guard().realm
             denied = err
+    if denied is not None:
+        get_guard().challenge(denied, outcome.scheme)  # a DPoP request: the DPoP challenge
     return denied
 
 

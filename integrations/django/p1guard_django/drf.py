@@ -180,7 +180,10 @@ class PingOneTokenAuthentication(BaseAuthentication):
         if error is not None and error.status_code in (400, 401):
             return error.www_authenticate
         guard = get_guard()
-        return stamp_challenge(MissingToken(realm=guard.realm), guard).www_authenticate
+        # dpop="required" (or a DPoP request refused later): the DPoP challenge, RFC 9449 §7.1
+        scheme = outcome.scheme if outcome is not None else None
+        missing = stamp_challenge(MissingToken(realm=guard.realm), guard)
+        return guard.challenge(missing, scheme).www_authenticate
 
 
 class HasScopes(BasePermission):
@@ -206,16 +209,20 @@ class HasScopes(BasePermission):
             raise ImproperlyConfigured(
                 f"{type(view).__name__} uses {type(self).__name__} but sets no required_scopes"
             )
-        realm = get_guard().realm
+        guard = get_guard()
+        realm = guard.realm
+        outcome = outcome_of(request._request)
+        scheme = outcome.scheme if outcome is not None else None
         token = request.auth
         if not isinstance(token, AccessToken):
-            raise api_exception(stamp_challenge(MissingToken(realm=realm), get_guard()))
+            missing = stamp_challenge(MissingToken(realm=realm), guard)
+            raise api_exception(guard.challenge(missing, scheme))
         scopes = scopes_for(required, request.method)
         if scopes is None:
             raise method_not_allowed(request, view, required)
         denied = check_scopes(token, scopes, self.match, realm)
         if denied is not None:
-            raise api_exception(denied)
+            raise api_exception(guard.challenge(denied, scheme))
         return True
 
 
@@ -257,7 +264,9 @@ class TokenRules(BasePermission):
         """Raise :class:`TokenRequired` (401), :class:`StepUpRequired` (401) or
         :class:`ScopeDenied` (403, a failed claim rule), else ``True``."""
         token = request.auth
-        outcome = Outcome(token if isinstance(token, AccessToken) else None)
+        seen = outcome_of(request._request)
+        scheme = seen.scheme if seen is not None else None
+        outcome = Outcome(token if isinstance(token, AccessToken) else None, scheme=scheme)
         denied = refusal(outcome, (), "all", self.acr_values, self.max_age, self.claims)
         if denied is not None:
             raise api_exception(denied)

@@ -39,6 +39,7 @@ from django.utils.module_loading import import_string
 
 from p1guard import Guard
 from p1guard.bearer import PathMatcher
+from p1guard.client_cert import ClientCertificates
 from p1guard.errors import ConfigError
 from p1guard.settings import GUARD_SETTINGS
 from p1guard.tokens import AccessToken
@@ -74,6 +75,7 @@ DEFAULTS: Mapping[str, Any] = {
     "GUARD_OPTIONS": {},
     "PINGONE_OPTIONS": {},
     "LOGIN": None,
+    "CLIENT_CERTIFICATES": None,
 }
 
 #: Keys that ``GUARD`` replaces: setting both is an error.
@@ -125,6 +127,7 @@ def read_settings(raw: object) -> tuple[dict[str, Any] | None, list[Problem]]:
         problems += _check_connection(values)
     problems += _check_paths(values)
     problems += _check_users(values)
+    problems += _check_certificates(values)
     for key in ("ALLOW_QUERY_TOKEN", "CHECK_REVOCATION"):
         if not isinstance(values[key], bool):
             problems.append(_wrong_type(key, "True or False"))
@@ -310,6 +313,39 @@ def _check_users(values: dict[str, Any]) -> list[Problem]:
     else:
         values["USER_MAPPING"] = target
     return problems
+
+
+_CERT_HINT = (
+    'For example {"HEADER": "X-Client-Cert", "TRUSTED_PROXIES": ["10.0.0.0/8"]} (the proxies '
+    "that verify client certificates and set that header), or {} for the server's own TLS."
+)
+_CERT_KEYS = {"HEADER": "header", "TRUSTED_PROXIES": "trusted_proxies", "TLS": "tls"}
+
+
+def _check_certificates(values: dict[str, Any]) -> list[Problem]:
+    """``CLIENT_CERTIFICATES`` (RFC 8705): ``None``, a ``ClientCertificates`` or a dict of
+    ``HEADER``/``TRUSTED_PROXIES``/``TLS``, normalised to a ``ClientCertificates``."""
+    given = values["CLIENT_CERTIFICATES"]
+    if given is None or isinstance(given, ClientCertificates):
+        return []
+    if not isinstance(given, Mapping):
+        return [_certificate_problem("must be a dict or a ClientCertificates")]
+    unknown = [key for key in given if key not in _CERT_KEYS]
+    if unknown:
+        return [_certificate_problem(f"has an unknown key {unknown[0]!r}")]
+    try:
+        values["CLIENT_CERTIFICATES"] = ClientCertificates(
+            **{_CERT_KEYS[key]: value for key, value in given.items()}
+        )
+    except ConfigError as exc:
+        return [_certificate_problem(f"is invalid: {exc.field.upper()}: {exc.message}")]
+    except (TypeError, ValueError) as exc:
+        return [_certificate_problem(f"is invalid: {exc}")]
+    return []
+
+
+def _certificate_problem(message: str) -> Problem:
+    return Problem("p1guard.E014", f"P1GUARD['CLIENT_CERTIFICATES'] {message}", _CERT_HINT)
 
 
 def try_build(build: Callable[[], T]) -> tuple[T | None, list[Problem]]:

@@ -5,9 +5,13 @@ Rules:
 1. Scopes come from FastAPI's :class:`~fastapi.security.SecurityScopes`, i.e. from every
    ``Security(auth, scopes=[...])`` on the way from the route to this dependency, so a
    dependency needing ``read`` used by a route needing ``write`` demands both.
-2. The token is found by :func:`p1guard.bearer.extract_bearer` (one ``Authorization: Bearer``
-   header; ``?access_token=`` only with ``allow_query_token=True``) and checked by
-   :meth:`Guard.averify <p1guard.Guard.averify>`.
+2. The token is found by :func:`p1guard.bearer.extract_credentials` (one ``Authorization:
+   Bearer`` or ``DPoP`` header; ``?access_token=`` only with ``allow_query_token=True``) and
+   checked by :meth:`Guard.averify <p1guard.Guard.averify>`. A request showing the ``DPoP``
+   scheme, a ``DPoP`` header or a client certificate (from ``client_certificates``) also
+   passes a :class:`~p1guard.binding.Presentation`: method, ``str(request.url)`` and every
+   ``DPoP`` value split at commas, so DPoP- (RFC 9449) and certificate-bound (RFC 8705) tokens
+   are checked; errors then carry the ``DPoP`` challenge and ``DPoP-Nonce``.
 3. ``auto_error=False`` turns only "no bearer credentials at all" into ``None``. A token that
    *is* sent must be valid and carry the scopes; otherwise the request fails as usual.
 4. Failures raise :class:`AuthHTTPException` (a FastAPI ``HTTPException``): FastAPI answers
@@ -36,8 +40,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard, MissingToken
-from p1guard.bearer import error_response, extract_bearer, query_tokens, stamp_challenge
+from p1guard.bearer import error_response, extract_credentials, query_tokens, stamp_challenge
+from p1guard.binding import Presentation, Scheme
 from p1guard.claims import ClaimRule, check_rules
+from p1guard.client_cert import ClientCertificates
 from p1guard.guard import Match, step_up_options
 
 from ._env import env_flag, guard_from_env
@@ -114,6 +120,8 @@ class PingOneBearer(OAuth2):
     sign-in gets 401 ``insufficient_user_authentication`` with the values in the challenge.
     ``claims`` are :mod:`p1guard.claims` rules checked on every request (403 ``access_denied``
     naming the first that fails); use one ``PingOneBearer`` per set of rules.
+    ``client_certificates`` (:class:`~p1guard.client_cert.ClientCertificates`) says where a
+    request's client certificate comes from; without it certificate-bound tokens are refused.
     """
 
     def __init__(
@@ -131,9 +139,16 @@ class PingOneBearer(OAuth2):
         acr_values: Iterable[str] | None = None,
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
+        client_certificates: ClientCertificates | None = None,
     ) -> None:
         if not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
+        if client_certificates is not None and not isinstance(
+            client_certificates, ClientCertificates
+        ):
+            raise ConfigError(
+                "client_certificates", "pass a p1guard.client_cert.ClientCertificates instance"
+            )
         if match not in ("all", "any"):
             raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
         if not isinstance(scheme_name, str) or not scheme_name:
@@ -151,6 +166,8 @@ class PingOneBearer(OAuth2):
         self.allow_query_token = allow_query_token
         self.acr_values, self.max_age = step_up_options(acr_values, max_age)
         self.claims = check_rules(claims)
+        self.client_certificates = client_certificates
+        self._dpop = guard.dpop != "disabled"
         issuer = guard.pingone.issuer
         flow = OAuthFlowAuthorizationCode(
             authorizationUrl=f"{issuer}/authorize",
@@ -188,12 +205,14 @@ class PingOneBearer(OAuth2):
         self, request: HTTPConnection, security_scopes: SecurityScopes
     ) -> AccessToken | None:
         """Verify the request's token for ``security_scopes``; see the module's rules."""
+        scheme: Scheme | None = None
         try:
-            raw = extract_bearer(
+            scheme, raw = extract_credentials(
                 request.headers.getlist("authorization"),
                 query_tokens=query_tokens(request.scope.get("query_string", b"")),
                 allow_query=self.allow_query_token,
                 realm=self.guard.realm,
+                dpop=self._dpop,
             )
             token = await self.guard.averify(
                 raw,
@@ -203,11 +222,13 @@ class PingOneBearer(OAuth2):
                 acr_values=self.acr_values,
                 max_age=self.max_age,
                 claims=self.claims,
+                presentation=self._presentation(scheme, request),
             )
         except AuthError as err:
             if not self.auto_error and isinstance(err, MissingToken):
                 return None
             stamp_challenge(err, self.guard)  # raised before the Guard saw it (RFC 9728)
+            self.guard.challenge(err, scheme)  # DPoP scheme and algs (RFC 9449 §7.1)
             _log(err, request)
             if request.scope["type"] == "websocket":
                 raise WebSocketException(
@@ -216,6 +237,18 @@ class PingOneBearer(OAuth2):
             raise AuthHTTPException(err) from None
         request.state.access_token = token
         return token
+
+    def _presentation(self, scheme: Scheme, request: HTTPConnection) -> Presentation | None:
+        """What a sender-constrained token needs (``None`` for a plain bearer request)."""
+        source = self.client_certificates
+        cert = None if source is None else source.from_asgi(request.scope)
+        proofs = [
+            part.strip() for value in request.headers.getlist("dpop") for part in value.split(",")
+        ]
+        if scheme == "Bearer" and not proofs and cert is None:
+            return None
+        method = request.scope.get("method", "GET")
+        return Presentation(scheme, method, str(request.url), tuple(proofs), cert)
 
     def swagger_ui_init_oauth(self, *, scopes: Iterable[str] = ()) -> dict[str, Any]:
         """FastAPI's ``swagger_ui_init_oauth`` for ``swagger_client_id`` (PKCE, no secret).

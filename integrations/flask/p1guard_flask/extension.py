@@ -25,6 +25,7 @@ from flask.typing import ResponseReturnValue
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard
 from p1guard.claims import ClaimRule, check_rules
+from p1guard.client_cert import ClientCertificates
 from p1guard.guard import Match, step_up_options
 
 from .context import set_token
@@ -81,6 +82,13 @@ def _state_for(check_revocation: bool | None) -> P1GuardState:
     return state
 
 
+def _check_certificates(source: object) -> None:
+    if source is not None and not isinstance(source, ClientCertificates):
+        raise ConfigError(
+            "client_certificates", "pass a p1guard.client_cert.ClientCertificates instance"
+        )
+
+
 def _view_name(view: Callable[..., Any]) -> str:
     name = getattr(view, "__qualname__", None) or getattr(view, "__name__", None)
     module = getattr(view, "__module__", None)
@@ -104,6 +112,11 @@ class P1Guard(SignIn):
     Without ``guard=``, each app's Guard is built from its ``P1GUARD_*`` config (see
     :mod:`p1guard_flask.settings`); with it, every app shares that Guard. ``error_handler``
     renders refused requests (default: :func:`auth_error_response`).
+
+    DPoP (RFC 9449) needs nothing more: ``Authorization: DPoP …`` with its ``DPoP`` proof is
+    checked against ``request.url``. Certificate-bound tokens (RFC 8705) need
+    ``client_certificates`` (:class:`~p1guard.client_cert.ClientCertificates`), which says
+    where a request's client certificate comes from; without it they are refused.
     """
 
     def __init__(
@@ -112,10 +125,13 @@ class P1Guard(SignIn):
         *,
         guard: Guard | None = None,
         error_handler: ErrorHandler | None = None,
+        client_certificates: ClientCertificates | None = None,
     ) -> None:
         if guard is not None and not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
+        _check_certificates(client_certificates)
         self._guard = guard
+        self._client_certificates = client_certificates
         self._error_handler = error_handler
         # Views and blueprints that ask for check_revocation=True, and the Guards of the apps
         # set up so far: each side is checked against the other when it appears.
@@ -124,10 +140,17 @@ class P1Guard(SignIn):
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, *, guard: Guard | None = None) -> None:
+    def init_app(
+        self,
+        app: Flask,
+        *,
+        guard: Guard | None = None,
+        client_certificates: ClientCertificates | None = None,
+    ) -> None:
         """Validate ``app.config``, build (or take) the Guard, register the error handler.
 
-        ``guard`` overrides the one given to the constructor, for this app only. Raises
+        ``guard`` and ``client_certificates`` override the constructor's, for this app only.
+        Raises
         :class:`~p1guard.ConfigError` naming the config key at fault, or ``check_revocation``
         (naming the view) when a view or blueprint of this extension asks for revocation checks
         and the app's Guard has no client credentials to introspect with.
@@ -143,6 +166,8 @@ class P1Guard(SignIn):
             raise RuntimeError(f"a P1Guard is already set up on the app {app.name!r}")
         if guard is not None and not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
+        _check_certificates(client_certificates)
+        certificates = client_certificates or self._client_certificates
         chosen = guard if guard is not None else self._guard
         built = chosen is None
         if chosen is None:
@@ -157,7 +182,7 @@ class P1Guard(SignIn):
                 chosen.close()
             raise _revocation_error(self._revocation_users[0])
         self._app_guards.add(chosen)
-        state = P1GuardState(self, chosen, allow_query_token(app.config))
+        state = P1GuardState(self, chosen, allow_query_token(app.config), certificates)
         app.extensions[EXTENSION_KEY] = state
         app.register_error_handler(AuthError, self._handle_auth_error)
 
@@ -188,7 +213,10 @@ class P1Guard(SignIn):
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
     ) -> AccessToken:
-        """Check the current request's bearer token now; store and return it, or raise.
+        """Check the current request's access token now; store and return it, or raise.
+
+        ``Authorization: Bearer`` or ``DPoP`` (RFC 9449); a DPoP- or certificate-bound token
+        must come with its proof or client certificate (see :class:`P1Guard`).
 
         For hooks and views that decide at run time what to demand:
 
@@ -199,15 +227,20 @@ class P1Guard(SignIn):
         token is even read, so it shows on the first try), not an :class:`~p1guard.AuthError`.
         """
         state = _state_for(check_revocation)
-        token = state.guard.verify(
-            state.bearer(),
-            scopes=scopes,
-            match=match,
-            check_revocation=check_revocation,
-            acr_values=acr_values,
-            max_age=max_age,
-            claims=claims,
-        )
+        scheme, raw, shown = state.credentials()
+        try:
+            token = state.guard.verify(
+                raw,
+                scopes=scopes,
+                match=match,
+                check_revocation=check_revocation,
+                acr_values=acr_values,
+                max_age=max_age,
+                claims=claims,
+                presentation=shown,
+            )
+        except AuthError as err:
+            raise state.challenge(err, scheme) from None
         set_token(token)
         return token
 
@@ -226,15 +259,20 @@ class P1Guard(SignIn):
         >>> token = await p1.averify_request("read")                 # doctest: +SKIP
         """
         state = _state_for(check_revocation)
-        token = await state.guard.averify(
-            state.bearer(),
-            scopes=scopes,
-            match=match,
-            check_revocation=check_revocation,
-            acr_values=acr_values,
-            max_age=max_age,
-            claims=claims,
-        )
+        scheme, raw, shown = state.credentials()
+        try:
+            token = await state.guard.averify(
+                raw,
+                scopes=scopes,
+                match=match,
+                check_revocation=check_revocation,
+                acr_values=acr_values,
+                max_age=max_age,
+                claims=claims,
+                presentation=shown,
+            )
+        except AuthError as err:
+            raise state.challenge(err, scheme) from None
         set_token(token)
         return token
 

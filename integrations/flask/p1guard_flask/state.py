@@ -12,6 +12,8 @@ from flask import current_app, request
 
 from p1guard import AuthError, Guard
 from p1guard.bearer import BearerRules
+from p1guard.binding import Presentation, Scheme
+from p1guard.client_cert import ClientCertificates
 
 if TYPE_CHECKING:
     from .extension import P1Guard
@@ -24,7 +26,8 @@ EXTENSION_KEY = "p1guard"
 
 @dataclass(frozen=True)
 class P1GuardState:
-    """One app's settings: its Guard, whether query tokens are allowed, the owning extension.
+    """One app's settings: its Guard, whether query tokens are allowed, the owning extension,
+    where client certificates come from (RFC 8705; ``None``: certificate-bound tokens fail).
 
     >>> app.extensions["p1guard"].guard.verify(raw_token)           # doctest: +SKIP
     """
@@ -32,6 +35,7 @@ class P1GuardState:
     extension: P1Guard
     guard: Guard
     allow_query_token: bool
+    client_certificates: ClientCertificates | None = None
 
     @cached_property
     def _rules(self) -> BearerRules:
@@ -39,7 +43,11 @@ class P1GuardState:
 
         Scopes, ``match`` and ``check_revocation`` are per view, so they are not part of it.
         """
-        return BearerRules(self.guard, allow_query_token=self.allow_query_token)
+        return BearerRules(
+            self.guard,
+            allow_query_token=self.allow_query_token,
+            client_certificates=self.client_certificates,
+        )
 
     def bearer(self) -> str:
         """The bearer token of the current request (syntax only), or raise its AuthError.
@@ -56,6 +64,41 @@ class P1GuardState:
             )
         except AuthError as err:
             raise self._rules.challenge(err) from None  # RFC 9728: resource_metadata="…"
+
+    def credentials(self) -> tuple[Scheme, str, Presentation | None]:
+        """The current request's scheme (``Bearer`` or ``DPoP``), token (syntax only) and, for
+        sender-constrained tokens, its :class:`~p1guard.binding.Presentation`: ``None`` unless
+        the request shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate.
+
+        The URL is ``request.url`` (what the client addressed, as Werkzeug's ``ProxyFix``
+        sees it); every ``DPoP`` header value is split at commas. Raises the AuthError to send.
+
+        >>> scheme, raw, shown = current_state().credentials()        # doctest: +SKIP
+        """
+        rules = self._rules
+        try:
+            scheme, raw = rules.credentials(
+                request.headers.getlist("Authorization"), request.query_string
+            )
+        except AuthError as err:
+            raise rules.challenge(err) from None  # RFC 9728: resource_metadata="…"
+        source = self.client_certificates
+        cert = None if source is None else source.from_wsgi(request.environ)
+        proofs = [
+            part.strip() for value in request.headers.getlist("DPoP") for part in value.split(",")
+        ]
+        shown = rules.presentation(
+            scheme,
+            method=request.method,
+            url=lambda: request.url,
+            dpop_proofs=proofs,
+            client_cert=cert,
+        )
+        return scheme, raw, shown
+
+    def challenge(self, err: AuthError, scheme: Scheme | None) -> AuthError:
+        """``err`` with this app's challenge (RFC 9728 metadata URL, DPoP scheme and algs)."""
+        return self._rules.challenge(err, scheme)
 
 
 def current_state() -> P1GuardState:

@@ -1,0 +1,210 @@
+"""p1guard-flask with sender-constrained tokens: DPoP (RFC 9449) and certificate-bound tokens
+(RFC 8705), through the Flask test client against a live MockPingOne."""
+
+from __future__ import annotations
+
+import datetime
+import urllib.parse
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from flask import Flask
+from flask.testing import FlaskClient
+
+from p1guard import ConfigError, Guard
+from p1guard.binding import certificate_thumbprint
+from p1guard.client_cert import ClientCertificates
+from p1guard.dpop_key import DPoPKey
+from p1guard.testing import MockPingOne
+from p1guard_flask import P1Guard, current_token
+
+URL = "http://localhost/orders"
+
+
+def client_cert_pem() -> tuple[bytes, str]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.DER), cert.public_bytes(Encoding.PEM).decode()
+
+
+def build(guard: Guard, proxies: list[str] | None = None) -> FlaskClient:
+    app = Flask(__name__)
+    certs = None
+    if proxies is not None:
+        certs = ClientCertificates(header="X-Client-Cert", trusted_proxies=proxies)
+    p1 = P1Guard(app, guard=guard, client_certificates=certs)
+
+    @app.route("/orders", methods=["GET", "POST"])
+    @p1.require_token("read")
+    def orders() -> dict[str, Any]:
+        return {"sub": current_token.subject}
+
+    @app.get("/async/orders")
+    @p1.require_token("read")
+    async def async_orders() -> dict[str, Any]:
+        return {"sub": current_token.subject}
+
+    return app.test_client()
+
+
+@pytest.fixture
+def dpop_setup(pingone_mock: MockPingOne) -> tuple[FlaskClient, DPoPKey, str]:
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    return build(pingone_mock.guard()), key, token
+
+
+def dpop_headers(key: DPoPKey, token: str, method: str = "GET", url: str = URL) -> dict[str, str]:
+    return {"Authorization": f"DPoP {token}", "DPoP": key.proof(method, url, access_token=token)}
+
+
+def test_dpop_bound_token_with_its_proof(dpop_setup: tuple[FlaskClient, DPoPKey, str]) -> None:
+    client, key, token = dpop_setup
+    assert client.get("/orders", headers=dpop_headers(key, token)).json == {"sub": "user-1"}
+    posted = client.post("/orders", headers=dpop_headers(key, token, "POST"))
+    assert posted.status_code == 200
+    url = "http://localhost/async/orders"
+    assert client.get("/async/orders", headers=dpop_headers(key, token, url=url)).status == (
+        "200 OK"
+    )
+
+
+def test_proof_for_another_url_or_method_is_refused(
+    dpop_setup: tuple[FlaskClient, DPoPKey, str],
+) -> None:
+    """Attack: a proof captured for one endpoint replayed against another (htu/htm)."""
+    client, key, token = dpop_setup
+    for headers in (
+        dpop_headers(key, token, url="http://localhost/admin"),
+        dpop_headers(key, token, method="POST"),
+    ):
+        refused = client.get("/orders", headers=headers)
+        assert refused.status_code == 401
+        challenge = refused.headers["WWW-Authenticate"]
+        assert challenge.startswith("DPoP ")
+        assert 'error="invalid_dpop_proof"' in challenge
+
+
+def test_bound_token_sent_as_bearer_is_refused(
+    dpop_setup: tuple[FlaskClient, DPoPKey, str],
+) -> None:
+    """Attack: a stolen DPoP-bound token used as a plain bearer token (RFC 9449 §7.2)."""
+    client, key, token = dpop_setup
+    plain = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert plain.status_code == 401
+    with_proof = client.get(
+        "/orders",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "DPoP": key.proof("GET", URL, access_token=token),
+        },
+    )
+    assert with_proof.status_code == 401
+    assert "error=" in with_proof.headers["WWW-Authenticate"]
+
+
+def test_replayed_proof_is_refused(dpop_setup: tuple[FlaskClient, DPoPKey, str]) -> None:
+    """Attack: a captured request (token and proof) sent again."""
+    client, key, token = dpop_setup
+    headers = dpop_headers(key, token)
+    assert client.get("/orders", headers=headers).status_code == 200
+    replayed = client.get("/orders", headers=headers)
+    assert replayed.status_code == 401
+    assert 'error="invalid_dpop_proof"' in replayed.headers["WWW-Authenticate"]
+
+
+def test_two_proofs_in_one_header_are_refused(
+    dpop_setup: tuple[FlaskClient, DPoPKey, str],
+) -> None:
+    client, key, token = dpop_setup
+    two = (
+        f"{key.proof('GET', URL, access_token=token)}, {key.proof('GET', URL, access_token=token)}"
+    )
+    refused = client.get("/orders", headers={"Authorization": f"DPoP {token}", "DPoP": two})
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("DPoP ")
+
+
+def test_dpop_nonce_reaches_the_client(pingone_mock: MockPingOne) -> None:
+    from p1guard import DPoPNonces
+
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    guard = pingone_mock.guard(dpop_nonces=DPoPNonces(b"a-shared-nonce-secret-of-32-bytes"))
+    client = build(guard)
+    first = client.get("/orders", headers=dpop_headers(key, token))
+    assert first.status_code == 401
+    assert 'error="use_dpop_nonce"' in first.headers["WWW-Authenticate"]
+    nonce = first.headers["DPoP-Nonce"]
+    proof = key.proof("GET", URL, access_token=token, nonce=nonce)
+    again = client.get("/orders", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert again.status_code == 200
+
+
+def test_certificate_bound_token_from_a_trusted_proxy(pingone_mock: MockPingOne) -> None:
+    der, pem = client_cert_pem()
+    token = pingone_mock.issue_token(
+        ["read"], claims={"cnf": {"x5t#S256": certificate_thumbprint(der)}}
+    )
+    client = build(pingone_mock.guard(), proxies=["127.0.0.1"])  # the test client's address
+    forwarded = {"Authorization": f"Bearer {token}", "X-Client-Cert": urllib.parse.quote(pem)}
+    assert client.get("/orders", headers=forwarded).json == {"sub": "user-1"}
+    _, other_pem = client_cert_pem()
+    wrong = {"Authorization": f"Bearer {token}", "X-Client-Cert": urllib.parse.quote(other_pem)}
+    assert client.get("/orders", headers=wrong).status_code == 401
+    assert client.get("/orders", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_certificate_header_from_an_untrusted_peer_is_ignored(
+    pingone_mock: MockPingOne,
+) -> None:
+    """Attack: a client forging the proxy's certificate header to use a stolen bound token."""
+    der, pem = client_cert_pem()
+    token = pingone_mock.issue_token(
+        ["read"], claims={"cnf": {"x5t#S256": certificate_thumbprint(der)}}
+    )
+    client = build(pingone_mock.guard(), proxies=["10.0.0.0/8"])
+    forged = {"Authorization": f"Bearer {token}", "X-Client-Cert": urllib.parse.quote(pem)}
+    refused = client.get("/orders", headers=forged)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    # Without any certificate source configured, a bound token cannot be used at all.
+    assert build(pingone_mock.guard()).get("/orders", headers=forged).status_code == 401
+
+
+def test_plain_bearer_tokens_are_unaffected(pingone_mock: MockPingOne) -> None:
+    token = pingone_mock.issue_token(["read"])
+    client = build(pingone_mock.guard(), proxies=["127.0.0.1"])
+    ok = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert ok.json == {"sub": "user-1"}
+    missing = client.get("/orders")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_required_dpop_answers_with_the_dpop_challenge(pingone_mock: MockPingOne) -> None:
+    client = build(pingone_mock.guard(dpop="required", dpop_algorithms=["ES256"]))
+    missing = client.get("/orders")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == 'DPoP algs="ES256"'
+
+
+def test_client_certificates_must_be_a_source() -> None:
+    with pytest.raises(ConfigError) as bad:
+        P1Guard(client_certificates="X-Client-Cert")  # type: ignore[arg-type]
+    assert bad.value.field == "client_certificates"

@@ -1,0 +1,266 @@
+"""p1guard.wsgi.BearerTokenMiddleware with sender-constrained tokens: DPoP (RFC 9449) and
+certificate-bound tokens (RFC 8705), against a live MockPingOne over real HTTP."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from p1guard import DPoPNonces, Guard
+from p1guard.binding import certificate_thumbprint
+from p1guard.client_cert import ClientCertificates
+from p1guard.dpop_auth import DPoPAuth
+from p1guard.dpop_key import DPoPKey
+from p1guard.testing import MockPingOne
+from p1guard.wsgi import ENVIRON_KEY, BearerTokenMiddleware
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+BASE = "http://localhost"  # werkzeug's test Client default
+SECRET = b"a-shared-nonce-secret-of-32-bytes"
+
+
+def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    token = environ[ENVIRON_KEY]
+    body = {"sub": token.subject, "method": environ["REQUEST_METHOD"]}
+    return Response(json.dumps(body), content_type="application/json")(environ, start_response)
+
+
+def make(guard: Guard, **options: Any) -> BearerTokenMiddleware:
+    return BearerTokenMiddleware(app, guard=guard, **options)
+
+
+def dpop(key: DPoPKey, token: str, method: str, url: str) -> dict[str, str]:
+    return {"Authorization": f"DPoP {token}", "DPoP": key.proof(method, url, access_token=token)}
+
+
+def pem_certificate(name: str = "client") -> tuple[str, bytes]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )
+    pem = cert.public_bytes(Encoding.PEM).decode().replace("\n", " ").strip()
+    return pem, cert.public_bytes(Encoding.DER)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_dpop_bound_token_with_its_proof_is_accepted(
+    pingone_mock: MockPingOne, method: str
+) -> None:
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    client = Client(make(pingone_mock.guard()))
+    response = client.open(
+        "/orders?page=2", method=method, headers=dpop(key, token, method, f"{BASE}/orders")
+    )
+    assert response.status_code == 200
+    assert response.json == {"sub": "user-1", "method": method}
+
+
+def test_path_is_percent_encoded_as_the_client_sent_it(pingone_mock: MockPingOne) -> None:
+    # PATH_INFO is latin-1-decoded bytes; the URL must be re-encoded for htu to match.
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    url = f"{BASE}/app/caf%C3%A9"
+    headers = dpop(key, token, "GET", url)
+    response = Client(make(pingone_mock.guard())).get(
+        "/caf%C3%A9", headers=headers, base_url=f"{BASE}/app/"
+    )
+    assert response.status_code == 200
+
+
+def test_proof_for_another_path_is_refused(pingone_mock: MockPingOne) -> None:
+    # Attack: a proof captured for /other replayed against /orders.
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    client = Client(make(pingone_mock.guard()))
+    response = client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/other"))
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("DPoP ") and 'error="invalid_dpop_proof"' in challenge
+
+
+def test_replayed_proof_is_refused(pingone_mock: MockPingOne) -> None:
+    # Attack: the same proof (same jti) sent twice.
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    headers = dpop(key, token, "GET", f"{BASE}/orders")
+    client = Client(make(pingone_mock.guard()))
+    assert client.get("/orders", headers=headers).status_code == 200
+    second = client.get("/orders", headers=headers)
+    assert second.status_code == 401
+    assert 'error="invalid_dpop_proof"' in second.headers["WWW-Authenticate"]
+
+
+def test_two_proofs_joined_by_the_server_are_refused(pingone_mock: MockPingOne) -> None:
+    # WSGI servers join repeated DPoP headers with commas: exactly one proof is allowed.
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    proofs = [key.proof("GET", f"{BASE}/orders", access_token=token) for _ in range(2)]
+    headers = {"Authorization": f"DPoP {token}", "DPoP": ", ".join(proofs)}
+    response = Client(make(pingone_mock.guard())).get("/orders", headers=headers)
+    assert response.status_code in (400, 401)
+    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
+
+
+def test_bound_token_sent_as_bearer_is_refused(pingone_mock: MockPingOne) -> None:
+    # Attack: a stolen DPoP-bound token used as a plain bearer token (RFC 9449 §7.2).
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    client = Client(make(pingone_mock.guard()))
+    response = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
+
+
+def test_dpop_scheme_with_unbound_token_is_refused(pingone_mock: MockPingOne) -> None:
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"])
+    client = Client(make(pingone_mock.guard()))
+    response = client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/orders"))
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
+    assert client.get("/orders", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_public_url_behind_a_tls_proxy(pingone_mock: MockPingOne) -> None:
+    # The app sees http://internal:8000, the client signed https://api.example.com.
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    guard = pingone_mock.guard()
+    internal = "http://internal:8000/"
+    public = "https://api.example.com/orders"
+    proxied = Client(make(guard, public_url="https://api.example.com"))
+    plain = Client(make(guard))
+    ok = proxied.get("/orders", headers=dpop(key, token, "GET", public), base_url=internal)
+    inner = proxied.get(
+        "/orders", headers=dpop(key, token, "GET", f"{internal}orders"), base_url=internal
+    )
+    refused = plain.get("/orders", headers=dpop(key, token, "GET", public), base_url=internal)
+    assert ok.status_code == 200
+    assert inner.status_code == 401
+    assert refused.status_code == 401
+    assert 'error="invalid_dpop_proof"' in refused.headers["WWW-Authenticate"]
+
+
+def test_nonce_challenge_then_retry(pingone_mock: MockPingOne) -> None:
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    guard = pingone_mock.guard(dpop_nonces=DPoPNonces(SECRET))
+    wsgi_app = make(guard)
+    first = Client(wsgi_app).get("/orders", headers=dpop(key, token, "GET", f"{BASE}/orders"))
+    assert first.status_code == 401
+    assert 'error="use_dpop_nonce"' in first.headers["WWW-Authenticate"]
+    assert first.headers["DPoP-Nonce"] == guard.dpop_nonce()
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=wsgi_app), base_url=BASE, auth=DPoPAuth(key, token)
+    ) as client:
+        response = client.post("/orders", content=b"{}")
+    assert response.status_code == 200
+    assert response.json() == {"sub": "user-1", "method": "POST"}
+    assert response.headers["DPoP-Nonce"] == guard.dpop_nonce()
+
+
+def test_no_nonce_header_without_nonces(pingone_mock: MockPingOne) -> None:
+    token = pingone_mock.issue_token(["read"])
+    response = Client(make(pingone_mock.guard())).get(
+        "/orders", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert "DPoP-Nonce" not in response.headers
+
+
+PROXY = {"REMOTE_ADDR": "127.0.0.1"}  # the request came through the trusted proxy
+
+
+def proxy_certificates() -> ClientCertificates:
+    return ClientCertificates(header="X-Client-Cert", trusted_proxies=["127.0.0.1/32"])
+
+
+def test_certificate_bound_token_with_its_certificate(pingone_mock: MockPingOne) -> None:
+    pem, der = pem_certificate()
+    token = pingone_mock.issue_token(["read"], x5t_s256=certificate_thumbprint(der))
+    client = Client(make(pingone_mock.guard(), client_certificates=proxy_certificates()))
+    headers = {"Authorization": f"Bearer {token}", "X-Client-Cert": pem}
+    response = client.get("/orders", headers=headers, environ_overrides=PROXY)
+    assert response.status_code == 200
+    assert response.json is not None and response.json["sub"] == "user-1"
+
+
+def test_certificate_bound_token_with_another_certificate(pingone_mock: MockPingOne) -> None:
+    # Attack: a stolen certificate-bound token used over a connection with another cert.
+    _, der = pem_certificate("victim")
+    other, _ = pem_certificate("attacker")
+    token = pingone_mock.issue_token(["read"], x5t_s256=certificate_thumbprint(der))
+    client = Client(make(pingone_mock.guard(), client_certificates=proxy_certificates()))
+    wrong = client.get(
+        "/orders",
+        headers={"Authorization": f"Bearer {token}", "X-Client-Cert": other},
+        environ_overrides=PROXY,
+    )
+    none = client.get(
+        "/orders", headers={"Authorization": f"Bearer {token}"}, environ_overrides=PROXY
+    )
+    assert wrong.status_code == 401
+    assert none.status_code == 401
+
+
+def test_spoofed_certificate_header_from_untrusted_peer(pingone_mock: MockPingOne) -> None:
+    # Attack: a client not behind the proxy forges the proxy's certificate header.
+    pem, der = pem_certificate()
+    token = pingone_mock.issue_token(["read"], x5t_s256=certificate_thumbprint(der))
+    client = Client(make(pingone_mock.guard(), client_certificates=proxy_certificates()))
+    response = client.get(
+        "/orders",
+        headers={"Authorization": f"Bearer {token}", "X-Client-Cert": pem},
+        environ_overrides={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    assert response.status_code == 401
+
+
+def test_certificate_from_the_servers_tls_layer(pingone_mock: MockPingOne) -> None:
+    pem, der = pem_certificate()
+    token = pingone_mock.issue_token(["read"], x5t_s256=certificate_thumbprint(der))
+    client = Client(make(pingone_mock.guard(), client_certificates=ClientCertificates()))
+    multiline = (
+        pem.replace(" ", "\n").replace("BEGIN\nCERT", "BEGIN CERT").replace("END\nCERT", "END CERT")
+    )
+    tls = {"SSL_CLIENT_CERT": multiline, "SSL_CLIENT_VERIFY": "SUCCESS"}
+    headers = {"Authorization": f"Bearer {token}"}
+    ok = client.get("/orders", headers=headers, environ_overrides=tls)
+    failed = client.get(
+        "/orders", headers=headers, environ_overrides={**tls, "SSL_CLIENT_VERIFY": "FAILED:x"}
+    )
+    assert ok.status_code == 200
+    assert failed.status_code == 401
+
+
+def test_dpop_disabled_answers_a_bare_bearer_challenge(pingone_mock: MockPingOne) -> None:
+    key = DPoPKey.generate()
+    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
+    client = Client(make(pingone_mock.guard(dpop="disabled")))
+    response = client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/orders"))
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
