@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from .bearer import BearerRules, ErrorResponse, error_response, log_rejection
+from .bearer import BearerRules, ErrorResponse, error_response, is_host, log_rejection
 from .errors import AuthError
 from .tokens import AccessToken
 
@@ -238,7 +238,8 @@ def request_url(scope: Scope, host: str | None = None) -> str:
 
     * Scheme: ``scope["scheme"]``, with ``ws``/``wss`` as ``http``/``https`` (RFC 9449 §4.2).
     * Host: ``host`` (the ``Host`` header), else ``scope["server"]`` (port omitted when it is
-      the scheme's default).
+      the scheme's default). A ``Host`` that is not a plain host (:func:`~p1guard.bearer.is_host`)
+      gives a URL without authority, which no proof matches.
     * Path: ``raw_path`` (the bytes the client sent, still percent-encoded) when the server
       provides it, else ``path`` percent-encoded again. A ``root_path`` (mount prefix a
       proxy stripped) is put in front unless the path already starts with it.
@@ -252,6 +253,8 @@ def request_url(scope: Scope, host: str | None = None) -> str:
     """
     scheme = str(scope.get("scheme") or "http")
     scheme = _SCHEMES.get(scheme, scheme)
+    if host is not None and not is_host(host):
+        return f"{scheme}://"  # not an authority: no absolute URL, DPoP proofs fail (closed)
     if host is None:
         server = scope.get("server")
         if server and server[0]:

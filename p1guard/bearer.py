@@ -47,9 +47,12 @@ __all__ = [
     "error_response",
     "extract_bearer",
     "extract_credentials",
+    "is_host",
     "log_rejection",
     "parse_path_entry",
+    "presentation_for",
     "query_tokens",
+    "split_proofs",
     "stamp_challenge",
 ]
 
@@ -184,6 +187,60 @@ def query_tokens(query_string: str | bytes) -> list[str]:
         return []
     pairs = parse_qsl(query_string, keep_blank_values=True, encoding="latin-1")
     return [value for name, value in pairs if name == "access_token"]
+
+
+# RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name, IPv4 or [IPv6], nothing else.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*"
+    r"\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+
+
+def is_host(value: str) -> bool:
+    """Whether ``value`` is a plain ``Host`` header value (name, IPv4 or ``[IPv6]``, optional
+    port). Adapters rebuilding a request URL refuse anything else: ``Host: api/admin?`` would
+    otherwise move a DPoP ``htu`` check to another path.
+
+    >>> is_host("api.example.com:8443"), is_host("[::1]"), is_host("api.example.com/admin?")
+    (True, True, False)
+    """
+    return _HOST.fullmatch(value) is not None
+
+
+def split_proofs(values: Iterable[str]) -> tuple[str, ...]:
+    """Every ``DPoP`` header value of a request, split at commas and stripped: servers join
+    repeated headers with commas, and a proof (a JWS) never contains one, so ``"a, b"`` is two
+    proofs — which the Guard refuses.
+
+    >>> split_proofs(["eyJ.a.b", "eyJ.c.d, eyJ.e.f"])
+    ('eyJ.a.b', 'eyJ.c.d', 'eyJ.e.f')
+    """
+    return tuple(part.strip(" \t") for value in values for part in value.split(","))
+
+
+def presentation_for(
+    scheme: Scheme,
+    *,
+    method: str,
+    url: Callable[[], str],
+    dpop_proofs: Sequence[str],
+    client_cert: bytes | None,
+) -> Presentation | None:
+    """What the Guard needs to check a sender-constrained token, or ``None`` when the request
+    showed nothing of the kind (a plain bearer request: the common, cheap case).
+
+    ``url`` is called only when needed: it returns the request URL as the client sent it.
+    ``dpop_proofs`` are from :func:`split_proofs`; ``client_cert`` the DER from
+    :class:`~p1guard.client_cert.ClientCertificates`.
+
+    >>> presentation_for("Bearer", method="GET", url=lambda: "", dpop_proofs=(), client_cert=None)
+    >>> presentation_for("DPoP", method="GET", url=lambda: "https://api.example.com/a",
+    ...                  dpop_proofs=("eyJ.a.b",), client_cert=None)
+    Presentation(scheme='DPoP', method='GET', url='https://api.example.com/a')
+    """
+    if scheme == "Bearer" and not dpop_proofs and client_cert is None:
+        return None
+    return Presentation(scheme, method, url(), tuple(dpop_proofs), client_cert)
 
 
 def _origin(url: str) -> str:
@@ -446,20 +503,21 @@ class BearerRules:
         dpop_proofs: Sequence[str],
         client_cert: bytes | None,
     ) -> Presentation | None:
-        """What the Guard needs to check a sender-constrained token, or ``None`` when the
-        request showed nothing of the kind (a plain bearer request: the common, cheap case).
+        """:func:`presentation_for`, with the URL's origin replaced by :attr:`public_url`
+        when that is set (behind a proxy the app does not see the URL the client used)."""
+        public = self.public_url
+        if public is not None:
+            own = url
 
-        ``url`` is called only when needed: it returns the request URL as the client sent
-        it (the adapter's own reconstruction), replaced by :attr:`public_url`'s origin when
-        that is set. ``dpop_proofs`` are every ``DPoP`` header value, split at commas (WSGI
-        servers join repeated headers with commas; a proof never contains one).
-        """
-        if scheme == "Bearer" and not dpop_proofs and client_cert is None:
-            return None
-        target = url()
-        if self.public_url is not None:
-            target = self.public_url + _path_of(target)
-        return Presentation(scheme, method, target, tuple(dpop_proofs), client_cert)
+            def url() -> str:
+                target = own()
+                # A URL without authority (the adapter refused the Host) stays unusable: its
+                # path is lost, and "/" must not stand in for it.
+                return public + _path_of(target) if urlsplit(target).netloc else target
+
+        return presentation_for(
+            scheme, method=method, url=url, dpop_proofs=dpop_proofs, client_cert=client_cert
+        )
 
     def read(
         self,

@@ -201,11 +201,16 @@ class DPoPAuth(httpx.Auth):
         url = str(request.url)
         self._sign(request)
         response = yield request
-        self.nonces.learn(url, response.headers.get("dpop-nonce"))
-        if is_nonce_challenge(response.status_code, response.headers):
+        # With follow_redirects, ``response`` may come from another origin: its nonce belongs
+        # to that origin, and its challenge must not spend our one retry.
+        answered = str(response.request.url)
+        self.nonces.learn(answered, response.headers.get("dpop-nonce"))
+        if _origin(answered) == _origin(url) and is_nonce_challenge(
+            response.status_code, response.headers
+        ):
             self._sign(request)
             response = yield request
-            self.nonces.learn(url, response.headers.get("dpop-nonce"))
+            self.nonces.learn(str(response.request.url), response.headers.get("dpop-nonce"))
 
     def __repr__(self) -> str:
         return f"DPoPAuth(key={self.key!r})"

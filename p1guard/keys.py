@@ -197,6 +197,11 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey:
     n = jwk.get("n")
     if kty == "RSA" and isinstance(n, str) and len(n) > (MAX_CLIENT_RSA_BITS // 6) + 2:
         raise ValueError(f"RSA keys over {MAX_CLIENT_RSA_BITS} bits are not accepted")
+    e = jwk.get("e")
+    # A huge exponent makes each check up to 60x slower, before the key is compared with
+    # cnf.jkt; real keys use 65537 (3 bytes). 6 base64url characters allow up to 2^36.
+    if kty == "RSA" and isinstance(e, str) and len(e) > 6:
+        raise ValueError("the RSA public exponent is too large")
     try:
         verifiers = _verifiers(dict(jwk), "", kty, quiet=True)
     except Exception as exc:  # PyJWT's InvalidKeyError, cryptography's ValueError, …

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 from wsgiref.util import request_uri
 
-from .bearer import BearerRules, error_response, log_rejection
+from .bearer import BearerRules, error_response, is_host, log_rejection
 from .errors import AuthError
 from .tokens import AccessToken
 
@@ -130,7 +130,7 @@ class BearerTokenMiddleware:
                 () if header is None else (header,),
                 environ.get("QUERY_STRING", ""),
                 method=environ.get("REQUEST_METHOD") or "GET",
-                url=lambda: request_uri(environ, include_query=False),
+                url=lambda: _request_url(environ),
                 dpop_proofs=() if dpop is None else [p.strip(" \t") for p in dpop.split(",")],
                 client_cert=None if certificates is None else certificates.from_wsgi(environ),
             )
@@ -164,3 +164,12 @@ def _reject(
     response = error_response(err)
     start_response(response.status_line, response.headers)
     return [response.body]
+
+
+def _request_url(environ: WSGIEnvironment) -> str:
+    """The URL the client addressed (PEP 3333's reconstruction), or one without authority when
+    ``Host`` is not a plain host: no DPoP proof then matches (fail closed)."""
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
+    if not is_host(host):
+        return f"{environ.get('wsgi.url_scheme', 'http')}://"
+    return request_uri(environ, include_query=False)

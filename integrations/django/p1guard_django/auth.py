@@ -25,7 +25,14 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from p1guard import AccessToken, AuthError, Guard, InsufficientScope, ProviderUnavailable
-from p1guard.bearer import error_response, extract_credentials, query_tokens, stamp_challenge
+from p1guard.bearer import (
+    error_response,
+    extract_credentials,
+    presentation_for,
+    query_tokens,
+    split_proofs,
+    stamp_challenge,
+)
 from p1guard.binding import Presentation, Scheme
 from p1guard.guard import require_scopes
 
@@ -103,13 +110,14 @@ def presentation(request: HttpRequest, scheme: Scheme, options: Options) -> Pres
     'https://api.example.com/orders'
     """
     source = options.client_certificates
-    cert = None if source is None else source.from_wsgi(request.META)
     header = request.META.get("HTTP_DPOP")
-    proofs = () if header is None else tuple(part.strip() for part in header.split(","))
-    if scheme == "Bearer" and not proofs and cert is None:
-        return None
-    method = request.method or "GET"
-    return Presentation(scheme, method, request.build_absolute_uri(), proofs, cert)
+    return presentation_for(
+        scheme,
+        method=request.method or "GET",
+        url=request.build_absolute_uri,  # Host checked against ALLOWED_HOSTS by Django
+        dpop_proofs=() if header is None else split_proofs([header]),
+        client_cert=None if source is None else source.from_wsgi(request.META),
+    )
 
 
 def verify(request: HttpRequest) -> Outcome:

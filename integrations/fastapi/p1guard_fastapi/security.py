@@ -9,8 +9,9 @@ Rules:
    Bearer`` or ``DPoP`` header; ``?access_token=`` only with ``allow_query_token=True``) and
    checked by :meth:`Guard.averify <p1guard.Guard.averify>`. A request showing the ``DPoP``
    scheme, a ``DPoP`` header or a client certificate (from ``client_certificates``) also
-   passes a :class:`~p1guard.binding.Presentation`: method, ``str(request.url)`` and every
-   ``DPoP`` value split at commas, so DPoP- (RFC 9449) and certificate-bound (RFC 8705) tokens
+   passes a :class:`~p1guard.binding.Presentation`: method, the URL as the ASGI middleware
+   rebuilds it (:func:`p1guard.asgi.request_url`) and every ``DPoP`` value split at commas,
+   so DPoP- (RFC 9449) and certificate-bound (RFC 8705) tokens
    are checked; errors then carry the ``DPoP`` challenge and ``DPoP-Nonce``.
 3. ``auto_error=False`` turns only "no bearer credentials at all" into ``None``. A token that
    *is* sent must be valid and carry the scopes; otherwise the request fails as usual.
@@ -40,7 +41,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from p1guard import AccessToken, AuthError, ConfigError, Guard, MissingToken
-from p1guard.bearer import error_response, extract_credentials, query_tokens, stamp_challenge
+from p1guard.asgi import request_url
+from p1guard.bearer import (
+    error_response,
+    extract_credentials,
+    presentation_for,
+    query_tokens,
+    split_proofs,
+    stamp_challenge,
+)
 from p1guard.binding import Presentation, Scheme
 from p1guard.claims import ClaimRule, check_rules
 from p1guard.client_cert import ClientCertificates
@@ -241,14 +250,14 @@ class PingOneBearer(OAuth2):
     def _presentation(self, scheme: Scheme, request: HTTPConnection) -> Presentation | None:
         """What a sender-constrained token needs (``None`` for a plain bearer request)."""
         source = self.client_certificates
-        cert = None if source is None else source.from_asgi(request.scope)
-        proofs = [
-            part.strip() for value in request.headers.getlist("dpop") for part in value.split(",")
-        ]
-        if scheme == "Bearer" and not proofs and cert is None:
-            return None
-        method = request.scope.get("method", "GET")
-        return Presentation(scheme, method, str(request.url), tuple(proofs), cert)
+        return presentation_for(
+            scheme,
+            method=request.scope.get("method", "GET"),
+            # As the ASGI middleware: ws(s) as http(s), and a Host that is not one refused.
+            url=lambda: request_url(request.scope, request.headers.get("host")),
+            dpop_proofs=split_proofs(request.headers.getlist("dpop")),
+            client_cert=None if source is None else source.from_asgi(request.scope),
+        )
 
     def swagger_ui_init_oauth(self, *, scopes: Iterable[str] = ()) -> dict[str, Any]:
         """FastAPI's ``swagger_ui_init_oauth`` for ``swagger_client_id`` (PKCE, no secret).

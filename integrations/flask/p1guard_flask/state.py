@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from flask import current_app, request
 
 from p1guard import AuthError, Guard
-from p1guard.bearer import BearerRules
+from p1guard.bearer import BearerRules, split_proofs
 from p1guard.binding import Presentation, Scheme
 from p1guard.client_cert import ClientCertificates
 
@@ -84,14 +84,11 @@ class P1GuardState:
             raise rules.challenge(err) from None  # RFC 9728: resource_metadata="…"
         source = self.client_certificates
         cert = None if source is None else source.from_wsgi(request.environ)
-        proofs = [
-            part.strip() for value in request.headers.getlist("DPoP") for part in value.split(",")
-        ]
         shown = rules.presentation(
             scheme,
             method=request.method,
             url=lambda: request.url,
-            dpop_proofs=proofs,
+            dpop_proofs=split_proofs(request.headers.getlist("DPoP")),
             client_cert=cert,
         )
         return scheme, raw, shown
