@@ -23,7 +23,12 @@ route                                      needs                   shows
                                            ``auditors``
 ``GET /me`` with ``Authorization: DPoP``   a proof of the key      DPoP (RFC 9449)
                                            the token is bound to
+``GET /me`` with ``X-Client-Cert``         the certificate the     certificate-bound tokens
+                                           token is bound to       (RFC 8705)
 =========================================  ======================  ============================
+
+The demo plays its own TLS-terminating proxy: it takes the client certificate from the
+``X-Client-Cert`` header (:data:`CLIENT_CERT_HEADER`), trusted from loopback peers only.
 
 With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with :func:`demo_web_login`)
 the Starlette demo also signs users in: ``GET /`` is a page with a "Sign in" button, served with
@@ -72,6 +77,7 @@ if TYPE_CHECKING:
     from .testing import MockPingOne
 
 __all__ = [
+    "CLIENT_CERT_HEADER",
     "FRAMEWORKS",
     "GARBAGE_TOKEN",
     "PROBES",
@@ -169,12 +175,19 @@ def build_starlette_demo(
         secret = session_secret or secrets.token_urlsafe(32)
         middleware.append(auth.session_middleware(secret, https_only=False))
         public_paths += ["/", f"{auth.prefix}/*"]
+    from .client_cert import ClientCertificates
+
+    # As if a TLS-terminating proxy on this machine forwarded the client certificate.
+    certificates = ClientCertificates(
+        header=CLIENT_CERT_HEADER, trusted_proxies=["127.0.0.0/8", "::1"]
+    )
     middleware.append(
         Middleware(
             BearerTokenMiddleware,
             guard=guard,
             public_paths=public_paths,
             resource_metadata=resource_metadata,
+            client_certificates=certificates,
         )
     )
     app = Starlette(
@@ -245,6 +258,9 @@ async def _me(request: Request) -> JSONResponse:
     )
 
 
+#: The header the demo reads client certificates from (URL-encoded PEM, like nginx's
+#: ``$ssl_client_escaped_cert``), trusted from loopback peers only.
+CLIENT_CERT_HEADER = "X-Client-Cert"
 #: What ``POST /transfers`` needs (step-up, RFC 9470): a second factor within the last 5 minutes.
 TRANSFER_ACR_VALUES, TRANSFER_MAX_AGE = ("Multi_Factor",), 300
 #: What ``GET /reports`` needs (a claim rule): membership of the ``auditors`` group.
@@ -425,8 +441,21 @@ def _require(modules: Sequence[str], who: str, extra: str = "demo") -> None:
 #: ``mfa`` (scope ``read``, a user who just signed in with ``Multi_Factor`` and is in the
 #: ``auditors`` group), ``dpop`` (scope ``read``, bound to the demo client's DPoP key and sent
 #: with a fresh proof), ``dpop-as-bearer`` (that token sent as a plain bearer token, as a thief
-#: would), none, or a garbage string.
-TokenKind = Literal["read", "write", "mfa", "dpop", "dpop-as-bearer", "none", "garbage"]
+#: would), none, or a garbage string;
+#: ``mtls`` (scope ``read``, bound to the demo client's certificate, which goes along in the
+#: ``X-Client-Cert`` header as a TLS-terminating proxy would send it) and ``mtls-other-cert``
+#: (that token with another certificate).
+TokenKind = Literal[
+    "read",
+    "write",
+    "mfa",
+    "dpop",
+    "dpop-as-bearer",
+    "mtls",
+    "mtls-other-cert",
+    "none",
+    "garbage",
+]
 
 
 @dataclass(frozen=True)
@@ -510,6 +539,17 @@ TOUR_PROBES: tuple[Probe, ...] = (
         "GET",
         "/me",
         "dpop-as-bearer",
+        401,
+        "invalid_token",
+    ),
+    Probe(
+        "mTLS: a certificate-bound token and its certificate (RFC 8705)", "GET", "/me", "mtls", 200
+    ),
+    Probe(
+        "mTLS: the same token with another certificate",
+        "GET",
+        "/me",
+        "mtls-other-cert",
         401,
         "invalid_token",
     ),

@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
+from .binding import certificate_thumbprint
 from .cli import UsageError, _opened, request_token
 from .client_auth import ClientAuth
 from .config import PingOne
@@ -123,6 +125,40 @@ def _demo_socket(host: str, port: int | None) -> tuple[socket.socket, str | None
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
 
 
+def demo_certificate(name: str) -> str:
+    """A fresh self-signed client certificate for the demo, as URL-encoded PEM (the form
+    nginx forwards with ``$ssl_client_escaped_cert``)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return quote(cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), safe="")
+
+
+def _thumbprint(escaped_pem: str) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(unquote(escaped_pem).encode("ascii"))
+    return certificate_thumbprint(cert.public_bytes(serialization.Encoding.DER))
+
+
 def _demo_tokens(op: MockPingOne, key: DPoPKey) -> dict[str, str]:
     from .demo import GARBAGE_TOKEN
 
@@ -131,7 +167,15 @@ def _demo_tokens(op: MockPingOne, key: DPoPKey) -> dict[str, str]:
         minted = request_token(pingone, auth, ["read", "write"])
     mfa_user = {"acr": "Multi_Factor", "groups": ["auditors"]}
     bound = op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, dpop_jkt=key.thumbprint)
+    cert, other_cert = demo_certificate("demo client"), demo_certificate("someone else")
+    cert_bound = op.issue_token(
+        ["read"], expires_in=_DEMO_TOKEN_LIFETIME, x5t_s256=_thumbprint(cert)
+    )
     return {
+        "mtls": cert_bound,
+        "mtls-other-cert": cert_bound,
+        "client-cert": cert,
+        "other-cert": other_cert,
         "read": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME),
         "write": minted["access_token"],
         "mfa": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, claims=mfa_user),
@@ -146,12 +190,19 @@ _TOKEN_VARIABLES = {
     "write": "$WRITE_TOKEN",
     "mfa": "$MFA_TOKEN",
     "dpop-as-bearer": "$DPOP_TOKEN",
+    "mtls": "$MTLS_TOKEN",
+    "mtls-other-cert": "$MTLS_TOKEN",
+}
+#: The client certificate each mTLS probe sends (token-map key), and its shell variable.
+_PROBE_CERTS = {
+    "mtls": ("client-cert", "$CLIENT_CERT"),
+    "mtls-other-cert": ("other-cert", "$OTHER_CERT"),
 }
 
 
 def curl_line(probe: Probe, base_url: str) -> str:
     """The ``curl -i`` command a reader can paste to send ``probe``."""
-    from .demo import GARBAGE_TOKEN
+    from .demo import CLIENT_CERT_HEADER, GARBAGE_TOKEN
 
     if probe.sends == "dpop":
         return (
@@ -164,6 +215,8 @@ def curl_line(probe: Probe, base_url: str) -> str:
     if probe.sends != "none":
         value = _TOKEN_VARIABLES.get(probe.sends, GARBAGE_TOKEN)
         parts += ["-H", f'"Authorization: Bearer {value}"']
+    if probe.sends in _PROBE_CERTS:
+        parts += ["-H", f'"{CLIENT_CERT_HEADER}: {_PROBE_CERTS[probe.sends][1]}"']
     if probe.json is not None:
         parts += ["-H", shlex.quote("Content-Type: application/json")]
         parts += ["-d", shlex.quote(json.dumps(probe.json))]
@@ -206,6 +259,8 @@ def _print_demo(
             "            POST /transfers (step-up: Multi_Factor within 5 minutes),",
             "            GET /reports (claim rule: groups contains auditors),",
             "            GET /.well-known/oauth-protected-resource (RFC 9728 metadata)",
+            "            GET /me with DPoP-bound (RFC 9449) and certificate-bound (RFC 8705)",
+            "            tokens; client certificates arrive in X-Client-Cert, as from a proxy",
         ]
     if sign_in_url:
         lines.append(f"  Sign-in   {sign_in_url}   (web page; routes under /auth)")
@@ -219,6 +274,9 @@ def _print_demo(
         f"  WRITE_TOKEN='{tokens['write']}'",
         f"  MFA_TOKEN='{tokens['mfa']}'   # Multi_Factor sign-in just now, group auditors",
         f"  DPOP_TOKEN='{tokens['dpop']}'   # bound to the demo's DPoP key",
+        f"  MTLS_TOKEN='{tokens['mtls']}'   # bound to CLIENT_CERT",
+        f"  CLIENT_CERT='{tokens['client-cert']}'",
+        f"  OTHER_CERT='{tokens['other-cert']}'",
         "",
         "Requests:",
     ]
@@ -302,9 +360,11 @@ def _send_probe(
 ) -> tuple[bool, str]:
     import httpx
 
-    from .demo import challenge_error
+    from .demo import CLIENT_CERT_HEADER, challenge_error
 
     headers = {} if probe.sends == "none" else {"Authorization": f"Bearer {tokens[probe.sends]}"}
+    if probe.sends in _PROBE_CERTS:
+        headers[CLIENT_CERT_HEADER] = tokens[_PROBE_CERTS[probe.sends][0]]
     if probe.sends == "dpop":
         token = tokens["dpop"]
         url = f"{client.base_url}".rstrip("/") + probe.path

@@ -103,6 +103,12 @@ def test_demo_tour_shows_step_up_claim_rules_and_metadata(
     # 401 challenges point at the document the demo itself serves (RFC 9728 §5.1)
     assert 'resource_metadata="http://127.0.0.1:' in out
     assert "ok    200 GET  /.well-known/oauth-protected-resource" in out
+    # DPoP (RFC 9449): the bound token works with its proof, and not without its key
+    assert "ok    200 GET  /me       DPoP: a key-bound token with its proof" in out
+    assert 'ok    401 GET  /me       DPoP: the same token without the key' in out
+    # certificate-bound (RFC 8705): the right certificate passes, another one does not
+    assert "ok    200 GET  /me       mTLS: a certificate-bound token and its certificate" in out
+    assert "The token is bound to another client certificate" in out
 
 
 def test_demo_on_a_busy_explicit_port_exits_1(
@@ -130,6 +136,8 @@ def test_curl_lines_match_the_probes() -> None:
     assert any("Bearer not-a-real-token" in line for line in lines)
     tour = [demo_cli.curl_line(probe, "http://127.0.0.1:8000") for probe in TOUR_PROBES]
     assert any("$MFA_TOKEN" in line and "/transfers" in line for line in tour)
+    assert any('"X-Client-Cert: $CLIENT_CERT"' in line for line in tour)
+    assert any(line.startswith("# GET") and "DPoP proof" in line for line in tour)
 
 
 # -- discover ----------------------------------------------------------------------------------
