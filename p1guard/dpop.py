@@ -407,7 +407,9 @@ class ReplayCache:
 
     Bounded by ``maxsize``; when full of entries that are still live it refuses new proofs
     with :class:`~p1guard.errors.ProviderUnavailable` (503) rather than forget one, since a
-    forgotten ``jti`` could be replayed.
+    forgotten ``jti`` could be replayed. One ``owner`` (a key thumbprint) may hold at most a
+    tenth of it, so a client minting proofs as fast as it can only locks itself out, not every
+    other DPoP client (that owner gets the 503 with ``reason="dpop_key_quota"``).
 
     >>> cache = ReplayCache(maxsize=1)
     >>> cache.remember(b"k1", until=100.0, now=50.0), cache.remember(b"k1", until=100.0, now=60.0)
@@ -416,35 +418,56 @@ class ReplayCache:
     True
     """
 
-    __slots__ = ("_expiries", "_lock", "_seen", "maxsize")
+    __slots__ = ("_expiries", "_lock", "_owned", "_seen", "maxsize", "per_owner")
 
     def __init__(self, maxsize: int = 100_000) -> None:
         if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
             raise ConfigError("dpop_replay_size", "must be a positive integer")
         self.maxsize = maxsize
+        #: Live entries one owner may hold.
+        self.per_owner = max(1, maxsize // 10)
         self._seen: dict[bytes, float] = {}
-        self._expiries: list[tuple[float, bytes]] = []
+        self._owned: dict[str, int] = {}
+        self._expiries: list[tuple[float, bytes, str]] = []
         self._lock = threading.Lock()
 
-    def remember(self, key: bytes, until: float, now: float) -> bool:
-        """Record ``key`` until ``until``; ``False`` if it was already recorded and live."""
+    def remember(self, key: bytes, until: float, now: float, owner: str = "") -> bool:
+        """Record ``key`` until ``until``; ``False`` if it was already recorded and live.
+
+        ``owner`` (the proof key's thumbprint; ``""``: none) is held to :attr:`per_owner`.
+        """
         with self._lock:
-            seen, expiries = self._seen, self._expiries
+            seen, expiries, owned = self._seen, self._expiries, self._owned
             while expiries and expiries[0][0] <= now:
-                expiry, old = heapq.heappop(expiries)
+                expiry, old, old_owner = heapq.heappop(expiries)
                 if seen.get(old) == expiry:
                     del seen[old]
+                if old_owner:
+                    left = owned.get(old_owner, 1) - 1
+                    if left > 0:
+                        owned[old_owner] = left
+                    else:
+                        owned.pop(old_owner, None)
             known = seen.get(key)
             if known is not None and known > now:
                 return False
+            retry = max(1.0, expiries[0][0] - now) if expiries else 1.0
+            if owner and owned.get(owner, 0) >= self.per_owner:
+                raise ProviderUnavailable(
+                    "Too many recent DPoP proofs from this key; try again shortly",
+                    reason="dpop_key_quota",
+                    retry_after=retry,
+                )
             if len(seen) >= self.maxsize:
                 raise ProviderUnavailable(
                     "Too many recent DPoP proofs; try again shortly",
                     reason="replay_cache_full",
-                    retry_after=max(1.0, expiries[0][0] - now) if expiries else 1.0,
+                    retry_after=retry,
                 )
             seen[key] = until
-            heapq.heappush(expiries, (until, key))
+            heapq.heappush(expiries, (until, key, owner))
+            if owner:
+                owned[owner] = owned.get(owner, 0) + 1
             return True
 
     def __len__(self) -> int:

@@ -51,7 +51,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .binding import Presentation, certificate_thumbprint
 from .cache import VerifiedTokenCache, token_digest, token_id
@@ -85,12 +85,12 @@ from .jwt import (
     Jws,
     JwtPolicy,
     as_frozenset,
-    check_claims,
-    decode_payload,
     header_rules,
+    parse_compact,
     parse_jws,
     peek_issuer,
-    verify_signature,
+    verify_compact,
+    verify_jws,
 )
 from .keys import ALGORITHMS, SigningKey
 from .metrics import CACHE, VERIFICATIONS
@@ -113,6 +113,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("p1guard.guard")
+_sha256 = hashlib.sha256
 
 Mode = Literal["jwt", "introspect", "auto"]
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
@@ -252,6 +253,10 @@ def require_authentication(
     return token
 
 
+#: The confirmation methods (``cnf`` members) the Guard checks: DPoP and mTLS.
+_CNF_METHODS = frozenset({"jkt", "x5t#S256"})
+
+
 def _confirmation(claims: Mapping[str, object]) -> tuple[str | None, str | None]:
     """Rule 6a: the token's ``cnf.jkt`` and ``cnf["x5t#S256"]`` (each ``None`` if absent).
 
@@ -261,8 +266,16 @@ def _confirmation(claims: Mapping[str, object]) -> tuple[str | None, str | None]
     cnf = claims.get("cnf")
     if cnf is None:
         return None, None
-    if not isinstance(cnf, Mapping):
+    if not isinstance(cnf, Mapping) or not cnf:
         raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
+    if not cnf.keys() <= _CNF_METHODS:
+        # A binding we cannot check (RFC 7800 jwk/kid/jku, x5t, a miscased member) is not
+        # "unbound": the token must not pass as a bearer token.
+        raise InvalidToken(
+            "The token is bound by a confirmation method this API does not support",
+            reason="unsupported_cnf",
+            detail={"cnf_members": sorted(map(str, cnf))},
+        )
     jkt, x5t = cnf.get("jkt"), cnf.get("x5t#S256")
     for value in (jkt, x5t):
         if value is not None and (not isinstance(value, str) or not value or not value.isascii()):
@@ -495,9 +508,14 @@ class Guard:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
-            if presentation is not None or self._sender_required or "cnf" in access.claims:
+            # Step 6 runs only when it can refuse: a presentation to check, a Guard that
+            # requires binding, or a bound token (its cnf claim). Else: this one test.
+            if presentation is not None or self._sender_required or "cnf" in access._claims:
                 self.pingone.transport.run(self._sender_flow(access, raw, presentation))
-            access = self._authorize(access, scopes, match, acr_values, max_age, claims)
+            if scopes is not None or match != "all" or self._step_up or claims:
+                access = self._authorize(access, scopes, match, acr_values, max_age, claims)
+            elif acr_values is not None or max_age is not None:
+                access = self._step_up_check(access, acr_values, max_age)
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
@@ -522,9 +540,14 @@ class Guard:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
-            if presentation is not None or self._sender_required or "cnf" in access.claims:
+            # Step 6 runs only when it can refuse: a presentation to check, a Guard that
+            # requires binding, or a bound token (its cnf claim). Else: this one test.
+            if presentation is not None or self._sender_required or "cnf" in access._claims:
                 await self.pingone.transport.arun(self._sender_flow(access, raw, presentation))
-            access = self._authorize(access, scopes, match, acr_values, max_age, claims)
+            if scopes is not None or match != "all" or self._step_up or claims:
+                access = self._authorize(access, scopes, match, acr_values, max_age, claims)
+            elif acr_values is not None or max_age is not None:
+                access = self._step_up_check(access, acr_values, max_age)
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
@@ -655,7 +678,10 @@ class Guard:
         revocation = self.check_revocation if check_revocation is None else check_revocation
         if revocation and self._client_auth is None:
             raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
-        digest = token_digest(token)
+        # Encoded once: hashed here for the caches (= token_digest, the token being ASCII) and
+        # parsed as is below.
+        data = token.encode()
+        digest = _sha256(data).digest()
         denied = self._denied
         if denied is not None and denied.get(digest, time.time()):
             raise InvalidToken("The token was revoked", reason="denied")
@@ -663,7 +689,8 @@ class Guard:
             return token, digest, "revocation", None
         if self.denylist:  # every request asks Redis: no answer without a flow
             return token, digest, "flow", None
-        access = self._verified.get(digest, time.time())
+        now = time.time()
+        access = self._verified.get(digest, now)
         if access is not None:
             return token, digest, "cache", access
         metrics = self._metrics
@@ -671,13 +698,17 @@ class Guard:
             metrics.count(CACHE, cache="verified", result="miss")
         if self.mode == "jwt":
             # The common miss: keys are cached, so the whole check runs here with no flow.
-            jws = parse_jws(token, self.policy, self._rules)
+            if metrics is None:  # one call for rules 1–5; None: no fresh key, use the flow
+                claims = verify_compact(data, self.policy, self._rules, self.pingone.jwks, now)
+                if claims is not None:
+                    return token, digest, "jwt", self._remember(claims, digest)
+                return token, digest, "flow", None
+            jws = parse_compact(data, self.policy, self._rules)
             key = self.pingone.jwks.fresh_key(jws.kid, time.monotonic())
             if key is not None:
                 if metrics is not None:
                     metrics.count(CACHE, cache="jwks", result="hit")
-                access = self._accept(jws, key, digest)
-                return token, digest, "jwt", access
+                return token, digest, "jwt", self._accept(jws, key, digest, now)
         return token, digest, "flow", None
 
     def _is_local(self, token: str) -> bool:
@@ -712,14 +743,15 @@ class Guard:
             fresh = self.pingone.jwks.fresh_key(jws.kid, time.monotonic()) is not None
             self._metrics.count(CACHE, cache="jwks", result="hit" if fresh else "miss")
         key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
-        return self._accept(jws, key, digest)
+        return self._accept(jws, key, digest, time.time())
 
-    def _accept(self, jws: Jws, key: SigningKey, digest: bytes) -> AccessToken:
+    def _accept(self, jws: Jws, key: SigningKey, digest: bytes, now: float) -> AccessToken:
         """Signature, payload and claims (steps 3–4 after the key is known); cache the result."""
-        verify_signature(jws, key)
-        claims = decode_payload(jws)
-        check_claims(claims, self.policy, time.time())
-        access = AccessToken._verified(claims, token_id(digest))
+        return self._remember(verify_jws(jws, key, self.policy, now), digest)
+
+    def _remember(self, claims: dict[str, Any], digest: bytes) -> AccessToken:
+        """The verified token for ``claims``, cached until its ``exp``."""
+        access = AccessToken._verified(claims, digest[:4].hex())  # = token_id(digest)
         self._verified.put(digest, access, float(claims["exp"]))
         return access
 
@@ -822,9 +854,9 @@ class Guard:
         # c. DPoP-bound tokens (RFC 9449 §7)
         if self.dpop == "disabled":
             raise InvalidToken("This API does not accept DPoP-bound tokens", reason="dpop_disabled")
-        if presentation is None:
+        if presentation is None:  # adapters pass None for a plain bearer request
             raise InvalidToken(
-                "The token is DPoP-bound and its proof was not checked",
+                "The token is DPoP-bound; send it with the DPoP scheme and a proof",
                 reason="dpop_binding_unchecked",
             )
         if scheme != "DPoP":
@@ -860,7 +892,7 @@ class Guard:
         key = replay_key(self._replay_scope, proof.jkt, proof.jti)
         shared = self.shared_cache
         if shared is None:
-            fresh = self._replays.remember(key, until, now)
+            fresh = self._replays.remember(key, until, now, owner=proof.jkt)
         else:
             fresh = yield shared.remember_proof(key, until)
             if fresh is None:

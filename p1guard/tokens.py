@@ -61,7 +61,8 @@ class AccessToken:
         # Hot path: ``claims`` is a fresh dict p1guard parsed itself, so it is not copied.
         token = cls.__new__(cls)
         token._claims = MappingProxyType(claims)
-        token.scopes = parse_scopes(claims.get("scope"))
+        scope = claims.get("scope")
+        token.scopes = frozenset(scope.split()) if type(scope) is str else parse_scopes(scope)
         token.source = source
         token.token_id = token_id
         return token

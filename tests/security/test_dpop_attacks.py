@@ -151,13 +151,14 @@ def test_proof_replay_when_redis_is_down_fails_closed(
 
 
 def test_replay_record_full_of_live_proofs_refuses_rather_than_forgets(
-    pingone_mock: MockPingOne, holder: Holder
+    pingone_mock: MockPingOne,
 ) -> None:
-    guard = pingone_mock.guard(dpop_replay_size=2)
-    token = bound_token(pingone_mock, holder)
-    for _ in range(2):
-        assert guard.verify(token, presentation=dpop(holder.proof(token)))
-    err = refusal(guard, token, dpop(holder.proof(token)))
+    guard = pingone_mock.guard(dpop_replay_size=2)  # one live proof per key (a tenth, at least 1)
+    holders = [Holder() for _ in range(3)]
+    tokens = [bound_token(pingone_mock, each) for each in holders]
+    for each, token in zip(holders[:2], tokens[:2], strict=True):
+        assert guard.verify(token, presentation=dpop(each.proof(token)))
+    err = refusal(guard, tokens[2], dpop(holders[2].proof(tokens[2])))
     assert isinstance(err, ProviderUnavailable)
     assert err.reason == "replay_cache_full"
 

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as WRequest
 from werkzeug.wrappers import Response as WResponse
 
+from p1guard import InvalidToken, Presentation, ProviderUnavailable
 from p1guard.asgi import BearerTokenMiddleware as AsgiMiddleware
 from p1guard.asgi import request_url
 from p1guard.dpop_auth import DPoPAuth
@@ -147,3 +148,51 @@ def test_dpop_auth_does_not_learn_or_retry_for_a_redirect_target(
     assert seen == ["api", "other None"]  # no retry spent on the other origin's challenge
     assert auth.nonces.get(api_url) is None  # the other origin's nonce is not ours
     assert auth.nonces.get(other_url) == "evil"
+
+
+URL = "https://api.example.com/orders"
+
+
+def _dpop(key: DPoPKey, token: str) -> Presentation:
+    return Presentation("DPoP", "GET", URL, (key.proof("GET", URL, access_token=token),))
+
+
+@pytest.mark.parametrize(
+    "cnf",
+    [
+        {"jwk": {"kty": "EC"}},
+        {"kid": "k1"},
+        {"jku": "https://attacker.example/jwks"},
+        {"x5t": "abc"},
+        {"JKT": "hAb4"},
+        {"x5t#s256": "abc"},
+        {},
+    ],
+)
+def test_token_bound_by_an_unsupported_cnf_method_is_not_a_bearer_token(
+    pingone_mock: MockPingOne, cnf: dict[str, object]
+) -> None:
+    """A binding the Guard cannot check used to be ignored: the token then passed as Bearer."""
+    token = pingone_mock.issue_token(["read"], claims={"cnf": cnf})
+    with pytest.raises(InvalidToken) as info:
+        pingone_mock.guard().verify(token)
+    assert info.value.reason in ("unsupported_cnf", "bad_cnf")
+
+
+def test_one_key_flooding_proofs_cannot_lock_other_dpop_clients_out(
+    pingone_mock: MockPingOne,
+) -> None:
+    """One bound token and its key could fill the replay record: 503 for every DPoP client."""
+    guard = pingone_mock.guard(dpop_replay_size=200)
+    attacker, victim = DPoPKey.generate(), DPoPKey.generate()
+    flooding = pingone_mock.issue_token(["read"], dpop_jkt=attacker.thumbprint)
+    honest = pingone_mock.issue_token(["read"], dpop_jkt=victim.thumbprint)
+    refused = 0
+    for _ in range(200):
+        try:
+            guard.verify(flooding, presentation=_dpop(attacker, flooding))
+        except ProviderUnavailable as exc:
+            assert exc.reason == "dpop_key_quota"
+            refused += 1
+    assert refused == 200 - 20  # the flooding key got its tenth of the record, then 503s
+    assert guard.verify(honest, presentation=_dpop(victim, honest)).subject == "user-1"
