@@ -24,6 +24,12 @@ Rules:
    With ``acr_values``/``max_age`` (step-up, RFC 9470) a signed-in user whose ID token falls
    short is sent there too, with those values; other clients get a 401 challenge.
 5. The user is looked up once per request and kept on ``request.state.p1guard_user``.
+6. ``form_login=True`` adds ``{prefix}/form``, the app's own username/password form
+   (PingOne ``pi.flow``, :class:`~p1guard.rp.WebLogin` rule 6): ``GET`` starts a form sign-in
+   and renders :func:`~p1guard.rp.pages.form_login_page` with the session's CSRF token;
+   ``POST`` (CSRF token required) runs the step and answers ``303`` to ``return_to`` once
+   signed in, else the form again (``400`` with a fixed message after a wrong password).
+   Passwords are never logged, echoed into a page or kept.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from .rp import LoginError, SignedInUser, WebLogin
 from .rp.pages import (
     Answer,
     error_answer,
+    form_login_page,
     html_answer,
     login_params,
     login_required_answer,
@@ -49,7 +56,7 @@ from .rp.pages import (
     step_up_login_url,
     with_custom_html,
 )
-from .rp.web import check_cookie_options, secure_cookie
+from .rp.web import FormStep, check_cookie_options, secure_cookie
 from .settings import web_login_from_env
 
 if TYPE_CHECKING:
@@ -75,12 +82,15 @@ _FORM_LIMIT = 16 * 1024
 
 
 class LoginRoutes:
-    """``GET {prefix}/login``, ``GET {prefix}/callback``, ``GET|POST {prefix}/logout``.
+    """``GET {prefix}/login``, ``GET {prefix}/callback``, ``GET|POST {prefix}/logout``, and
+    with ``form_login=True`` ``GET|POST {prefix}/form``.
 
     ``/login?return_to=/path`` redirects to PingOne (``acr_values``, ``max_age``, ``prompt``
     and ``login_hint`` are passed on); ``/callback`` finishes the sign-in and redirects to
     ``return_to``; ``GET /logout`` shows a confirmation form that POSTs the session's CSRF
     token, ``POST /logout`` ends the session and redirects to PingOne's signoff.
+    ``/form?return_to=/path`` is the app's own sign-in form (rule 6; the PingOne application
+    must allow ``response_mode=pi.flow``).
 
     >>> auth = LoginRoutes(WebLogin(rp), prefix="/auth")          # doctest: +SKIP
     >>> @auth.login_required
@@ -95,6 +105,7 @@ class LoginRoutes:
         *,
         prefix: str = "/auth",
         error_template: ErrorTemplate | None = None,
+        form_login: bool = False,
     ) -> None:
         if not isinstance(web, WebLogin):
             raise ConfigError("web", "pass a p1guard.rp.WebLogin")
@@ -106,6 +117,8 @@ class LoginRoutes:
         self.login_path = f"{self.prefix}/login"
         self.callback_path = f"{self.prefix}/callback"
         self.logout_path = f"{self.prefix}/logout"
+        self.form_login = bool(form_login)
+        self.form_path = f"{self.prefix}/form"
         redirect_path = urlsplit(web.rp.redirect_uri).path
         if not redirect_path.endswith(self.callback_path):
             raise ConfigError(
@@ -118,14 +131,20 @@ class LoginRoutes:
 
     @property
     def routes(self) -> list[BaseRoute]:
-        """The three routes, named ``p1guard:login``, ``p1guard:callback``, ``p1guard:logout``."""
+        """The routes, named ``p1guard:login``, ``p1guard:callback``, ``p1guard:logout`` (and
+        ``p1guard:form`` with ``form_login=True``)."""
         from starlette.routing import Route
 
-        return [
+        routes: list[BaseRoute] = [
             Route(self.login_path, self.login, methods=["GET"], name="p1guard:login"),
             Route(self.callback_path, self.callback, methods=["GET"], name="p1guard:callback"),
             Route(self.logout_path, self.logout, methods=["GET", "POST"], name="p1guard:logout"),
         ]
+        if self.form_login:
+            routes.append(
+                Route(self.form_path, self.form, methods=["GET", "POST"], name="p1guard:form")
+            )
+        return routes
 
     def session_options(self, secret_key: object, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for Starlette's ``SessionMiddleware``, secure by default.
@@ -310,6 +329,44 @@ class LoginRoutes:
         setattr(request.state, _USER_STATE, None)
         return _redirect(signoff_url)
 
+    async def form(self, request: Request) -> Response:
+        """``GET {prefix}/form``: the app's own sign-in form; ``POST``: its step (rule 6)."""
+        session = _session(request)
+        action = self._url(request, self.form_path)
+        try:
+            if request.method != "POST":
+                params = login_params(_query(request))
+                step = await self.web.aform_login(session, **params)
+                return self._form_page(request, session, step, params.get("login_hint", ""))
+            form_data = await _read_form(request)
+            step = await self.web.aform_submit(
+                session,
+                form_data.get("form_id"),
+                csrf=form_data.get("csrf"),
+                username=form_data.get("username"),
+                password=form_data.get("password"),
+                new_password=form_data.get("new_password"),
+            )
+        except (LoginError, ProviderUnavailable) as err:
+            return self._error(request, err, "Sign-in failed", retry_url=action)
+        return self._form_page(request, session, step, form_data.get("username", ""))
+
+    def _form_page(
+        self, request: Request, session: dict[str, Any], step: FormStep, username: str
+    ) -> Response:
+        if step.signed_in:
+            return _redirect(step.return_to, 303)
+        html = form_login_page(
+            self._url(request, self.form_path),
+            self.web.csrf_token(session),
+            step.form_id,
+            step=step.status,
+            username=username if step.status == "password_required" else "",
+            message=step.message,
+            login_url=self._url(request, self.login_path, return_to=step.return_to),
+        )
+        return _response(html_answer(html, 400 if step.error else 200))
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _url(self, request: Request, path: str, **query: str) -> str:
@@ -384,7 +441,7 @@ def _response(answer: Answer) -> Response:
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
-def _redirect(location: str) -> Response:
+def _redirect(location: str, status: int = 302) -> Response:
     from starlette.responses import RedirectResponse
 
-    return RedirectResponse(location, status_code=302, headers=_NO_STORE)
+    return RedirectResponse(location, status_code=status, headers=_NO_STORE)

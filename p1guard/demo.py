@@ -31,7 +31,9 @@ The demo plays its own TLS-terminating proxy: it takes the client certificate fr
 ``X-Client-Cert`` header (:data:`CLIENT_CERT_HEADER`), trusted from loopback peers only.
 
 With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with :func:`demo_web_login`)
-the Starlette demo also signs users in: ``GET /`` is a page with a "Sign in" button, served with
+the Starlette demo also signs users in: ``GET /`` is a page with a "Sign in" button (PingOne's
+sign-in page, by redirect) and a "Sign in with the app's own form (pi.flow)" button (the app's
+username/password form at ``/auth/form``, PingOne's redirectless ``pi.flow``), served with
 :class:`p1guard.asgi_login.LoginRoutes` under ``/auth``.
 
 >>> from p1guard.testing import MockPingOne
@@ -114,6 +116,7 @@ def build_starlette_demo(
     *,
     session_secret: str | None = None,
     base_url: str | None = None,
+    test_user: tuple[str, str] | None = None,
 ) -> Starlette:
     """The demo API as a Starlette app protected by :class:`p1guard.asgi.BearerTokenMiddleware`.
 
@@ -121,9 +124,11 @@ def build_starlette_demo(
     ``scope["auth"]``); its bare 403 is turned into an RFC 6750 ``insufficient_scope`` answer
     naming the scopes. At shutdown the app closes the guard's HTTP clients.
 
-    With ``login``, ``GET /`` is a sign-in page and ``/auth/login``, ``/auth/callback`` and
-    ``/auth/logout`` sign users in (:class:`p1guard.asgi_login.LoginRoutes`); the session cookie
-    is signed with ``session_secret`` (a random one by default, so restarts sign everyone out).
+    With ``login``, ``GET /`` is a sign-in page and ``/auth/login``, ``/auth/callback``,
+    ``/auth/form`` (the app's own form, ``pi.flow``) and ``/auth/logout`` sign users in
+    (:class:`p1guard.asgi_login.LoginRoutes`); the session cookie is signed with
+    ``session_secret`` (a random one by default, so restarts sign everyone out). ``test_user``
+    (username, password) is shown on the sign-in page: the mock's, for the form.
 
     The tour routes (:data:`TOUR_PROBES`): ``POST /transfers`` needs step-up, ``GET /reports``
     a claim rule, and the RFC 9728 document names the guard's audience and issuer; 401
@@ -169,8 +174,8 @@ def build_starlette_demo(
         _require(("starlette", "itsdangerous"), "the demo's sign-in page")
         from .asgi_login import LoginRoutes
 
-        auth = LoginRoutes(login)
-        routes += [Route("/", _sign_in_page(auth), methods=["GET"]), *auth.routes]
+        auth = LoginRoutes(login, form_login=True)
+        routes += [Route("/", _sign_in_page(auth, test_user), methods=["GET"]), *auth.routes]
         # The demo is plain http on purpose, so the cookie cannot be ``Secure``.
         secret = session_secret or secrets.token_urlsafe(32)
         middleware.append(auth.session_middleware(secret, https_only=False))
@@ -308,15 +313,16 @@ async def _reports(request: Request) -> Response:
     return JSONResponse({"reports": ["q3-ledger"], "reader": token.subject})
 
 
-def _sign_in_page(auth: LoginRoutes) -> Endpoint:
-    """``GET /``: a "Sign in" button, or who is signed in, their claims and "Sign out"."""
+def _sign_in_page(auth: LoginRoutes, test_user: tuple[str, str] | None = None) -> Endpoint:
+    """``GET /``: the "Sign in" buttons, or who is signed in, their claims and "Sign out"."""
 
     async def page(request: Request) -> Response:
         from starlette.responses import HTMLResponse
 
         user = await auth.current_user(request)
         csrf = auth.web.csrf_token(request.session) if user is not None else ""
-        body = _home_html(user, csrf, auth.login_path, auth.logout_path)
+        paths = (auth.login_path, auth.form_path, auth.logout_path)
+        body = _home_html(user, csrf, paths, test_user)
         return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
     return page
@@ -330,13 +336,29 @@ _STYLE = (
 )
 
 
-def _home_html(user: SignedInUser | None, csrf: str, login_path: str, logout_path: str) -> str:
-    """The demo's home page (every value HTML-escaped)."""
+def _home_html(
+    user: SignedInUser | None,
+    csrf: str,
+    paths: tuple[str, str, str],
+    test_user: tuple[str, str] | None = None,
+) -> str:
+    """The demo's home page (every value HTML-escaped); ``paths``: login, form, logout."""
+    login_path, form_path, logout_path = paths
     if user is None:
+        credentials = ""
+        if test_user is not None:
+            credentials = (
+                f" (username <code>{escape(test_user[0])}</code>, password "
+                f"<code>{escape(test_user[1])}</code>)"
+            )
         main = (
             "<p>You are signed out. The mock PingOne signs its test user in without a "
             "password.</p>"
             f'<p><a class="button" href="{escape(login_path)}">Sign in</a></p>'
+            "<p>Or sign in on a form this app renders itself: PingOne's redirectless "
+            f"<code>pi.flow</code> checks the password{credentials}.</p>"
+            f'<p><a class="button" href="{escape(form_path)}">'
+            "Sign in with the app&#39;s own form (pi.flow)</a></p>"
         )
     else:
         claims = json.dumps(dict(user.claims), indent=2, sort_keys=True, default=str)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import shutil
 import signal
@@ -83,7 +84,14 @@ def _demo_app(
         build: Callable[..., Any] = framework.build
         return build(op.guard(), **where), None
     sign_in: Callable[..., Any] = framework.sign_in
-    return sign_in(op.guard(), demo_web_login(op, url), **where), f"{url}/"
+    app = sign_in(op.guard(), demo_web_login(op, url), test_user=_test_user(op), **where)
+    return app, f"{url}/"
+
+
+def _test_user(op: MockPingOne) -> tuple[str, str]:
+    """The mock's test user as the form sign-in takes it: (username, password)."""
+    username = op.user.get("preferred_username") or op.user.get("email") or op.user["sub"]
+    return str(username), str(op.user_password)
 
 
 def _probes(framework: DemoFramework) -> tuple[Probe, ...]:
@@ -263,7 +271,12 @@ def _print_demo(
             "            tokens; client certificates arrive in X-Client-Cert, as from a proxy",
         ]
     if sign_in_url:
-        lines.append(f"  Sign-in   {sign_in_url}   (web page; routes under /auth)")
+        username, password = _test_user(op)
+        lines += [
+            f"  Sign-in   {sign_in_url}   (web page; routes under /auth)",
+            f"            {sign_in_url}auth/form   the app's own form (PingOne pi.flow):",
+            f"            username {username}, password {password!r}",
+        ]
     lines += [
         f"  Issuer    {op.issuer}   (mock PingOne)",
         f"  Audience  {op.audience}",
@@ -298,8 +311,9 @@ def _print_demo(
         if sign_in_url:
             lines += [
                 "",
-                f"Open {sign_in_url} to sign in (the mock signs in its test user, "
-                f"{op.user.get('name', op.user['sub'])}, without a password).",
+                f"Open {sign_in_url} to sign in: by redirect (the mock signs in its test user, "
+                f"{op.user.get('name', op.user['sub'])}, without a password) or on the app's "
+                "own form (pi.flow).",
             ]
         else:
             lines += ["", f"Or open {url}/health in a browser."]
@@ -325,17 +339,27 @@ def _demo_check(
             ok, report = _send_probe(client, probe, tokens, key)
             failures += not ok
             print(report, flush=True)
-        page_ok = True
+        page_ok = form_ok = True
         if sign_in_url:
             page_ok, report = _check_sign_in_page(client, sign_in_url)
             print(report, flush=True)
+    if sign_in_url:
+        form_ok, report = _check_form_sign_in(url, op)
+        print(report, flush=True)
     if failures:
         print(f"{failures} of {len(probes)} requests did not answer as expected")
         return 1
     if not page_ok:
         print("the sign-in page did not answer as expected")
         return 1
-    page = "; the sign-in page showed its Sign in button" if sign_in_url else ""
+    if not form_ok:
+        print("the form sign-in (pi.flow) did not work as expected")
+        return 1
+    page = (
+        "; the sign-in page showed its Sign in button; the form sign-in (pi.flow) signed in"
+        if sign_in_url
+        else ""
+    )
     print(f"all {len(probes)} requests answered as expected{page}")
     return 0
 
@@ -352,6 +376,43 @@ def _check_sign_in_page(client: httpx.Client, page_url: str) -> tuple[bool, str]
     line = f"{'ok  ' if ok else 'FAIL'}  {response.status_code} GET  {'/':<8}  sign-in page"
     if not ok:
         line += '\n        expected 200 with a "Sign in" button'
+    return ok, line
+
+
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def _check_form_sign_in(url: str, op: MockPingOne) -> tuple[bool, str]:
+    """Sign in on the demo's own form (pi.flow): GET the form, POST the mock's test user, then
+    ``GET /`` shows "Signed in as …". A fresh client: its own session cookie."""
+    import html
+
+    import httpx
+
+    label = "form sign-in (pi.flow) with the mock's test user"
+    username, password = _test_user(op)
+    browser = {"Accept": "text/html"}
+    try:
+        with httpx.Client(base_url=url, timeout=10.0, headers=browser) as client:
+            form = client.get("/auth/form")
+            fields = {k: html.unescape(v) for k, v in _HIDDEN.findall(form.text)}
+            if form.status_code != 200 or not {"csrf", "form_id"} <= set(fields):
+                return False, f"FAIL  {form.status_code} GET  /auth/form  {label}: no form"
+            data = {**fields, "username": username, "password": password}
+            posted = client.post("/auth/form", data=data)
+            home = client.get(posted.headers.get("location", "/"))
+    except httpx.HTTPError as exc:
+        return False, f"FAIL  POST /auth/form: {type(exc).__name__}"
+    name = str(op.user.get("name") or username)
+    ok = (
+        posted.status_code == 303
+        and posted.headers.get("location") == "/"
+        and f"Signed in as <strong>{html.escape(name)}</strong>" in home.text
+    )
+    line = f"{'ok  ' if ok else 'FAIL'}  {posted.status_code} POST /auth/form  {label}"
+    line += f"\n        then GET / shows: Signed in as {name}" if ok else ""
+    if not ok:
+        line += '\n        expected 303 to / and "Signed in as" on the page'
     return ok, line
 
 

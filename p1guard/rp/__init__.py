@@ -17,10 +17,11 @@ from .piflow import FlowError, PiFlow, PiFlowClient
 from .relying_party import LoginStart, RelyingParty
 from .store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
 from .transaction import LoginTransaction, safe_return_to
-from .web import SignedInUser, WebLogin
+from .web import FormStep, SignedInUser, WebLogin
 
 __all__ = [
     "FlowError",
+    "FormStep",
     "LoginError",
     "LoginStart",
     "LoginTransaction",

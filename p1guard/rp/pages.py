@@ -48,6 +48,7 @@ __all__ = [
     "Answer",
     "error_answer",
     "error_page",
+    "form_login_page",
     "html_answer",
     "login_params",
     "login_required_answer",
@@ -220,15 +221,77 @@ def logout_page(action: str, csrf: str, *, extra_fields: Mapping[str, str] | Non
     >>> '<input type="hidden" name="csrf" value="t&amp;k">' in logout_page("/auth/logout", "t&k")
     True
     """
-    fields = {**(extra_fields or {}), "csrf": csrf}
-    inputs = "".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
-        for name, value in fields.items()
-    )
+    inputs = _hidden({**(extra_fields or {}), "csrf": csrf})
     return page(
         "Sign out",
         f'<p>Do you want to sign out?</p><form method="post" action="{escape(action)}">'
         f'{inputs}<button type="submit">Sign out</button></form>',
+    )
+
+
+def _hidden(fields: Mapping[str, str]) -> str:
+    return "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in fields.items()
+    )
+
+
+def form_login_page(
+    action: str,
+    csrf: str,
+    form_id: str,
+    *,
+    step: str = "password_required",
+    username: str = "",
+    message: str = "",
+    login_url: str | None = None,
+    extra_fields: Mapping[str, str] | None = None,
+) -> str:
+    """The app's own sign-in form (``pi.flow``): POSTs ``csrf``, ``form_id`` and the fields of
+    ``step`` (a :class:`~p1guard.rp.web.FormStep` status) to ``action``.
+
+    ``"password_required"`` asks for ``username`` (pre-filled with ``username``) and
+    ``password``; ``"new_password_required"`` for the current ``password`` and a
+    ``new_password``. ``message`` (e.g. "Wrong username or password") is shown above the form,
+    ``login_url`` offers PingOne's own sign-in page instead. Every value is HTML-escaped and no
+    password is ever put into the page.
+
+    >>> html = form_login_page("/auth/form", "c", "f", username="<ada>", message="Try again.")
+    >>> 'name="username" value="&lt;ada&gt;"' in html, '<p role="alert">Try again.</p>' in html
+    (True, True)
+    """
+    hidden = _hidden({**(extra_fields or {}), "csrf": csrf, "form_id": form_id})
+    if step == "new_password_required":
+        title, button = "Choose a new password", "Change password and sign in"
+        inputs = (
+            "<p>PingOne asks you to choose a new password.</p>"
+            '<p><label>Current password<br><input type="password" name="password" '
+            'autocomplete="current-password" required autofocus></label></p>'
+            '<p><label>New password<br><input type="password" name="new_password" '
+            'autocomplete="new-password" required></label></p>'
+        )
+    else:
+        title, button = "Sign in", "Sign in"
+        focus = "" if username else " autofocus"
+        inputs = (
+            f'<p><label>Username<br><input type="text" name="username" value="{escape(username)}"'
+            f' autocomplete="username" autocapitalize="none" spellcheck="false" required{focus}>'
+            "</label></p>"
+            '<p><label>Password<br><input type="password" name="password" '
+            f'autocomplete="current-password" required{" autofocus" if username else ""}>'
+            "</label></p>"
+        )
+    alert = f'<p role="alert">{escape(message)}</p>' if message else ""
+    other = (
+        f'<p><small><a href="{escape(login_url)}">Sign in on PingOne\'s page instead</a>'
+        "</small></p>"
+        if login_url
+        else ""
+    )
+    return page(
+        title,
+        f'{alert}<form method="post" action="{escape(action)}">{hidden}{inputs}'
+        f'<button type="submit">{escape(button)}</button></form>{other}',
     )
 
 

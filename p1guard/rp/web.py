@@ -18,6 +18,16 @@ Rules:
    unavailable) when the PingOne has ``metrics``.
 5. Logout needs the session's CSRF token; it revokes the refresh and access tokens, forgets
    the session and returns PingOne's signoff URL.
+6. Form sign-in (the app's own username/password form, PingOne ``response_mode=pi.flow``):
+   the :class:`~p1guard.rp.PiFlow` stays in the store for at most its transaction's 10
+   minutes, under a random ``form_id`` listed in the browser's session (up to five, like
+   rule 2); the cookie never holds it. A step needs the session's CSRF token and one of the
+   browser's own ``form_id`` values, takes the stored flow out (single use) and, while the
+   flow still waits, stores it again under a new ``form_id``. A wrong password shows the form again
+   (:class:`FormStep` with a fixed message) at most ``MAX_FORM_ATTEMPTS`` times; an expired,
+   used or unknown flow means starting over. A ``COMPLETED`` flow is redeemed with the checks
+   of a redirect sign-in and signs the user in exactly like the callback (rule 3). Passwords
+   are only passed on to PingOne: never stored, logged or put into a result or error.
 """
 
 from __future__ import annotations
@@ -37,18 +47,34 @@ from ..metrics import REFRESHES
 from ..tokens import AccessToken, TokenSet
 from .errors import LoginError
 from .messages import query_value
+from .piflow import FlowError, PiFlow, PiFlowClient
 from .pkce import new_secret
 from .relying_party import LoginStart, RelyingParty
 from .store import MemoryStore, SessionStore
 from .transaction import TRANSACTION_TTL, LoginTransaction, safe_return_to
 
-__all__ = ["SignedInUser", "WebLogin", "check_cookie_options", "secure_cookie"]
+__all__ = [
+    "MAX_FORM_ATTEMPTS",
+    "FormStep",
+    "SignedInUser",
+    "WebLogin",
+    "check_cookie_options",
+    "secure_cookie",
+]
 
 log = logging.getLogger("p1guard.rp")
 
 LOGIN_KEY, SESSION_KEY, CSRF_KEY = "p1guard.login", "p1guard.sid", "p1guard.csrf"
+FORM_KEY = "p1guard.form"
 #: Logins a browser may have in flight at once (several tabs); older ones are forgotten.
 MAX_PENDING_LOGINS = 5
+#: Wrong passwords one form sign-in takes before it must start over (PingOne locks accounts too).
+MAX_FORM_ATTEMPTS = 5
+#: The form a waiting pi.flow status asks for (rule 6); any other status is not for a form.
+_FORM_STATUSES: Mapping[str, FormStatus] = {
+    "USERNAME_PASSWORD_REQUIRED": "password_required",
+    "MUST_CHANGE_PASSWORD": "new_password_required",
+}
 Session = MutableMapping[str, Any]
 
 
@@ -80,6 +106,39 @@ class StoreCall:
 
 
 Effects = Flow[Any]
+#: What a form sign-in shows next (see :class:`FormStep`).
+FormStatus = Literal["password_required", "new_password_required", "signed_in"]
+
+
+@dataclass(frozen=True, slots=True)
+class FormStep:
+    """Where a form sign-in (``pi.flow``, rule 6) stands: the form to show next, or signed in.
+
+    ``status``: ``"password_required"`` (show username and password), ``"new_password_required"``
+    (PingOne's ``MUST_CHANGE_PASSWORD``: show the current and a new password) or ``"signed_in"``
+    (redirect to ``return_to``). ``form_id`` goes into the form's hidden ``form_id`` field and
+    comes back with the next step (it changes at every step). ``error`` says why the same form
+    is shown again (``"wrong_credentials"``, ``"invalid_new_password"``, ``"missing_fields"``)
+    and ``message`` is a fixed text to show with it; neither ever holds what the user typed.
+
+    >>> step = FormStep("password_required", "f1", error="wrong_credentials",
+    ...                 message="Wrong username or password. Try again.")
+    >>> step.signed_in, step.error
+    (False, 'wrong_credentials')
+    >>> "f1" in repr(step)
+    False
+    """
+
+    status: FormStatus
+    form_id: str = field(default="", repr=False)
+    return_to: str = "/"
+    error: str | None = None
+    message: str = ""
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether the user is now signed in (redirect to :attr:`return_to`)."""
+        return self.status == "signed_in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +210,15 @@ class WebLogin:
         return_to = web.callback(session, request.query_params)  # redirect there
         user = web.user(session)                                  # SignedInUser or None
         signoff_url = web.logout(session, csrf=form["csrf"])
+
+    The app's own sign-in form (``pi.flow``, rule 6)::
+
+        step = web.form_login(session, return_to="/orders")       # render a form with
+                                                                  # step.form_id and the CSRF
+        step = web.form_submit(session, form["form_id"], csrf=form["csrf"],
+                               username=form["username"], password=form["password"])
+        if step.signed_in: ...                                    # redirect to step.return_to
+        else: ...                                                 # the form again, step.message
     """
 
     def __init__(
@@ -206,19 +274,28 @@ class WebLogin:
             )
         transaction = LoginTransaction.from_dict(data)
         tokens: TokenSet = yield from self.rp.complete_flow(query, transaction)
+        yield from self._sign_in_flow(session, tokens)
+        return transaction.return_to
+
+    def _sign_in_flow(self, session: Session, tokens: TokenSet) -> Effects:
+        """Rule 3, shared by the callback and the form sign-in: ``tokens`` become a new session.
+
+        The framework session is cleared (other tabs' logins in flight survive), a new session
+        id and CSRF token are made, and the tokens are stored server-side.
+        """
         previous = session.get(SESSION_KEY)
         if isinstance(previous, str):  # signing in again (step-up): end the old session too
             yield from self._end_session(previous)
-        still_pending = _pending(session)  # other tabs' logins survive the rotation
+        still_pending = {key: _pending(session, key) for key in (LOGIN_KEY, FORM_KEY)}
         session.clear()
-        if still_pending:
-            session[LOGIN_KEY] = still_pending
+        for key, handles in still_pending.items():
+            if handles:
+                session[key] = handles
         session_id = new_secret()
         yield self._call("set", f"session:{session_id}", _record(tokens), self.session_ttl)
         session[SESSION_KEY] = session_id
         session[CSRF_KEY] = new_secret()
         log.info("user %s signed in", _short(tokens.subject))
-        return transaction.return_to
 
     def user_flow(self, session: Session) -> Effects:
         """Rule 4: the signed-in user, or ``None``."""
@@ -295,21 +372,144 @@ class WebLogin:
 
     def logout_flow(self, session: Session, csrf: str | None) -> Effects:
         """Rule 5: end the session; returns PingOne's signoff URL."""
-        expected = session.get(CSRF_KEY)
-        if not isinstance(expected, str) or not isinstance(csrf, str):
-            raise LoginError(
-                "invalid_request", "The sign-out form is missing its CSRF token", reason="csrf"
-            )
-        if not hmac.compare_digest(expected.encode(), csrf.encode()):
-            raise LoginError(
-                "invalid_request", "The sign-out form has a wrong CSRF token", reason="csrf"
-            )
+        _check_csrf(session, csrf, "sign-out")
         session_id = session.get(SESSION_KEY)
         session.clear()
         id_token = None
         if isinstance(session_id, str):
             id_token = yield from self._end_session(session_id)
         return (yield from self.rp.logout_url_flow(id_token_hint=id_token))
+
+    def form_login_flow(self, session: Session, return_to: object = "/", **params: Any) -> Effects:
+        """Rule 6: start a form sign-in (``pi.flow``) bound to this browser session.
+
+        Takes :meth:`login_flow`'s arguments; returns a :class:`FormStep` (normally
+        ``"password_required"``) whose ``form_id`` the page's form posts back.
+        """
+        flow: PiFlow = yield from PiFlowClient(self.rp).begin_flow(return_to, **params)
+        return (yield from self._form_next(session, flow, 0))
+
+    def form_submit_flow(
+        self,
+        session: Session,
+        form_id: object,
+        *,
+        csrf: object,
+        username: object = None,
+        password: object = None,
+        new_password: object = None,
+    ) -> Effects:
+        """Rule 6: run the form's step; returns the next :class:`FormStep`.
+
+        ``"password_required"`` takes ``username`` and ``password``;
+        ``"new_password_required"`` takes ``password`` (the current one) and ``new_password``.
+        Once PingOne's flow is ``COMPLETED`` its code is redeemed with every check of a
+        redirect sign-in and the user is signed in exactly as by the callback (rule 3).
+        A missing or wrong CSRF token, or a ``form_id`` that is not this browser's, is a
+        :class:`LoginError`; so is an expired or already used form sign-in
+        (``reason="form_login_expired"``: start again with :meth:`form_login_flow`).
+        """
+        _check_csrf(session, csrf, "sign-in")
+        pending = _pending(session, FORM_KEY)
+        if not isinstance(form_id, str) or form_id not in pending:
+            # Another browser's or a forged form: leave this browser's sign-ins untouched.
+            raise LoginError(
+                "invalid_state",
+                "This sign-in form does not belong to this browser",
+                reason="form_not_in_session",
+            )
+        session[FORM_KEY] = [h for h in pending if h != form_id]
+        data = yield self._call("pop", f"form:{form_id}")  # single use
+        try:
+            flow = PiFlow.from_dict(data["flow"])
+            attempts = int(data["attempts"])
+        except (KeyError, TypeError, ValueError):
+            raise _form_expired() from None
+        if flow.transaction.expired():
+            raise _form_expired()
+        fields = {"username": username, "password": password, "new_password": new_password}
+        password_step = flow.status == "USERNAME_PASSWORD_REQUIRED"
+        needed = ("username", "password") if password_step else ("password", "new_password")
+        values = [fields[name] for name in needed]
+        if not all(isinstance(value, str) and value for value in values):
+            return (
+                yield from self._form_next(
+                    session, flow, attempts, "missing_fields", _MESSAGES["missing_fields"]
+                )
+            )
+        flows = PiFlowClient(self.rp)
+        step = flows.check_password_flow if password_step else flows.change_password_flow
+        try:
+            flow = yield from step(flow, str(values[0]), str(values[1]))
+        except FlowError as err:
+            return (yield from self._form_refused(session, flow, attempts, err))
+        return (yield from self._form_next(session, flow, attempts))
+
+    def _form_refused(
+        self, session: Session, flow: PiFlow, attempts: int, err: FlowError
+    ) -> Effects:
+        """PingOne refused a form step: the same form again, or start over."""
+        if err.http_status == 404 or err.code == "NOT_FOUND":
+            raise _form_expired() from None
+        if err.wrong_credentials:
+            attempts += 1
+            log.info("form sign-in: wrong credentials (%d of %d)", attempts, MAX_FORM_ATTEMPTS)
+            if attempts >= MAX_FORM_ATTEMPTS:
+                raise LoginError(
+                    "access_denied",
+                    "Too many wrong passwords: start the sign-in again",
+                    reason="too_many_attempts",
+                ) from None
+            which = "wrong_password" if "currentPassword" in _targets(err) else "wrong_credentials"
+            return (
+                yield from self._form_next(
+                    session, flow, attempts, "wrong_credentials", _MESSAGES[which]
+                )
+            )
+        if "newPassword" in _targets(err):
+            return (
+                yield from self._form_next(
+                    session,
+                    flow,
+                    attempts,
+                    "invalid_new_password",
+                    _MESSAGES["invalid_new_password"],
+                )
+            )
+        raise err
+
+    def _form_next(
+        self,
+        session: Session,
+        flow: PiFlow,
+        attempts: int,
+        error: str | None = None,
+        message: str = "",
+    ) -> Effects:
+        """Sign in when ``flow`` is ``COMPLETED``; else keep it for the form it asks for."""
+        return_to = flow.transaction.return_to
+        if flow.completed:
+            tokens: TokenSet = yield from PiFlowClient(self.rp).complete_flow(flow)
+            yield from self._sign_in_flow(session, tokens)
+            return FormStep("signed_in", return_to=return_to)
+        status = _FORM_STATUSES.get(flow.status)
+        ttl = flow.transaction.created_at + TRANSACTION_TTL - time.time()
+        if status is None or ttl <= 0:
+            if status is None:
+                log.info("form sign-in: PingOne asks for %.40r", flow.status)
+                raise LoginError(
+                    "interaction_required",
+                    "This sign-in needs a step the app's form cannot show: "
+                    "sign in on PingOne's page instead",
+                    reason="unsupported_flow_step",
+                )
+            raise _form_expired()
+        form_id = new_secret()
+        record = {"flow": flow.to_dict(), "attempts": attempts}
+        yield self._call("set", f"form:{form_id}", record, ttl)
+        pending = _pending(session, FORM_KEY)
+        session[FORM_KEY] = [*pending[-(MAX_PENDING_LOGINS - 1) :], form_id]
+        return FormStep(status, form_id, return_to, error, message)
 
     def _end_session(self, session_id: str) -> Effects:
         """Forget a server-side session and revoke its tokens; returns its ID token, if any."""
@@ -388,6 +588,31 @@ class WebLogin:
         """Async twin of :meth:`logout`."""
         return str(await self.arun(self.logout_flow(session, csrf)))
 
+    def form_login(self, session: Session, return_to: object = "/", **params: Any) -> FormStep:
+        """Start a form sign-in (rule 6): see :meth:`form_login_flow`."""
+        result: FormStep = self.run(self.form_login_flow(session, return_to, **params))
+        return result
+
+    async def aform_login(
+        self, session: Session, return_to: object = "/", **params: Any
+    ) -> FormStep:
+        """Async twin of :meth:`form_login`."""
+        result: FormStep = await self.arun(self.form_login_flow(session, return_to, **params))
+        return result
+
+    def form_submit(self, session: Session, form_id: object, **fields: Any) -> FormStep:
+        """Run a form sign-in step (rule 6): see :meth:`form_submit_flow`.
+
+        ``fields``: ``csrf`` (required), ``username``, ``password``, ``new_password``.
+        """
+        result: FormStep = self.run(self.form_submit_flow(session, form_id, **fields))
+        return result
+
+    async def aform_submit(self, session: Session, form_id: object, **fields: Any) -> FormStep:
+        """Async twin of :meth:`form_submit`."""
+        result: FormStep = await self.arun(self.form_submit_flow(session, form_id, **fields))
+        return result
+
     def close(self) -> None:
         """Close the store's and PingOne's connections."""
         self.store.close()
@@ -433,13 +658,48 @@ def check_cookie_options(redirect_uri: str, *, same_site: object, secure: object
         raise ConfigError("https_only", "an https app must mark its session cookie Secure")
 
 
+def _check_csrf(session: Session, csrf: object, form: str) -> None:
+    """The ``form``'s CSRF token must be the session's (compared in constant time)."""
+    expected = session.get(CSRF_KEY)
+    if not isinstance(expected, str) or not isinstance(csrf, str):
+        raise LoginError(
+            "invalid_request", f"The {form} form is missing its CSRF token", reason="csrf"
+        )
+    if not hmac.compare_digest(expected.encode(), csrf.encode()):
+        raise LoginError(
+            "invalid_request", f"The {form} form has a wrong CSRF token", reason="csrf"
+        )
+
+
+#: The fixed texts a :class:`FormStep` shows with its ``error``.
+_MESSAGES = {
+    "missing_fields": "Fill in every field.",
+    "wrong_credentials": "Wrong username or password. Try again.",
+    "wrong_password": "Wrong current password. Try again.",
+    "invalid_new_password": "PingOne did not accept that new password. Choose another one.",
+}
+
+
+def _targets(err: FlowError) -> set[str]:
+    return {target for _code, target in err.details}
+
+
+def _form_expired() -> LoginError:
+    log.info("form sign-in expired or already used")
+    return LoginError(
+        "invalid_state",
+        "This sign-in expired or was already used: please start again",
+        reason="form_login_expired",
+    )
+
+
 def _login_handle(state: str) -> str:
     """Where a login's transaction is stored: a hash of its ``state`` (never the state itself)."""
     return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _pending(session: Session) -> list[str]:
-    value = session.get(LOGIN_KEY)
+def _pending(session: Session, key: str = LOGIN_KEY) -> list[str]:
+    value = session.get(key)
     if not isinstance(value, list):
         return []
     return [h for h in value if isinstance(h, str)]

@@ -87,6 +87,27 @@ def test_demo_check_runs_every_request_and_passes(capsys: pytest.CaptureFixture[
     assert "FAIL" not in out
     assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
     assert 'WWW-Authenticate: Bearer error="invalid_token"' in out
+    # the app's own sign-in form (pi.flow), once, with the mock's test user
+    assert "ok    303 POST /auth/form  form sign-in (pi.flow) with the mock's test user" in out
+    assert "then GET / shows: Signed in as Ada Lovelace" in out
+    assert out.rstrip().endswith("the form sign-in (pi.flow) signed in")
+    assert "correct horse" not in out  # --check never prints the password it sends
+
+
+def test_demo_printout_mentions_the_form_sign_in(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from p1guard.dpop_key import DPoPKey
+
+    with MockPingOne() as op:
+        tokens = demo_cli._demo_tokens(op, DPoPKey.generate())
+        args = argparse.Namespace(no_browser_hint=False)
+        url = "http://127.0.0.1:8000"
+        demo_cli._print_demo(url, tokens, "starlette", op, PROBES, None, args, f"{url}/")
+    out = capsys.readouterr().out
+    assert f"{url}/auth/form   the app's own form (PingOne pi.flow):" in out
+    assert "username ada, password 'correct horse'" in out
+    assert "or on the app's own form (pi.flow)" in out
 
 
 def test_demo_tour_shows_step_up_claim_rules_and_metadata(
@@ -105,7 +126,7 @@ def test_demo_tour_shows_step_up_claim_rules_and_metadata(
     assert "ok    200 GET  /.well-known/oauth-protected-resource" in out
     # DPoP (RFC 9449): the bound token works with its proof, and not without its key
     assert "ok    200 GET  /me       DPoP: a key-bound token with its proof" in out
-    assert 'ok    401 GET  /me       DPoP: the same token without the key' in out
+    assert "ok    401 GET  /me       DPoP: the same token without the key" in out
     # certificate-bound (RFC 8705): the right certificate passes, another one does not
     assert "ok    200 GET  /me       mTLS: a certificate-bound token and its certificate" in out
     assert "The token is bound to another client certificate" in out

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from p1guard import AuthError, Guard
 from p1guard.asgi import BearerTokenMiddleware
 from p1guard.bearer import extract_bearer
+from p1guard.dpop_key import DPoPKey
 from p1guard.introspection import IntrospectionPolicy, read_answer
 from p1guard.keys import parse_jwks
 from p1guard.rp import LoginError
@@ -181,3 +182,93 @@ def test_fuzzed_jwks_documents(document: Any) -> None:
     except ValueError:
         return
     assert all(isinstance(kid, str) for kid in keys)
+
+
+@pytest.fixture(scope="module")
+def bound_token(mock: MockPingOne) -> str:
+    """A DPoP-bound token, bound to a key nobody here holds."""
+    return mock.issue_token(["read"], dpop_jkt=DPoPKey.generate().thumbprint)
+
+
+@st.composite
+def dpop_proofs(draw: st.DrawFn) -> bytes:
+    """Junk, near-miss and structurally valid DPoP proofs (header fields fuzzed)."""
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return draw(st.binary(max_size=200))
+    if kind == 1:
+        return draw(tokens()).encode("utf-8", "surrogatepass")
+    header = draw(headers) | {"typ": "dpop+jwt"}
+    header["jwk"] = draw(
+        json_values
+        | st.fixed_dictionaries(
+            {"kty": st.sampled_from(["EC", "RSA", "OKP", "oct"]) | json_values},
+            optional={
+                "crv": json_values,
+                "x": json_values,
+                "y": json_values,
+                "d": json_values,
+                "n": json_values,
+                "e": json_values,
+            },
+        )
+    )
+    claims = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "jti": json_values,
+                "htm": json_values,
+                "htu": json_values,
+                "iat": json_values | st.floats(),
+                "ath": json_values,
+                "nonce": json_values,
+            },
+        )
+    )
+    segments_ = (
+        json.dumps(header).encode(),
+        json.dumps(claims).encode(),
+        draw(st.binary(max_size=80)),
+    )
+    return ".".join(b64(part) for part in segments_).encode()
+
+
+@given(
+    scheme=st.sampled_from([b"DPoP", b"dpop", b"Bearer"]),
+    proofs=st.lists(dpop_proofs(), max_size=3),
+    host=st.binary(max_size=40) | st.just(b"api.example.com"),
+)
+def test_fuzzed_dpop_requests_through_asgi_never_500(
+    guard: Guard, bound_token: str, scheme: bytes, proofs: list[bytes], host: bytes
+) -> None:
+    """A DPoP-bound token with fuzzed proofs, schemes and Host headers: only typed refusals."""
+    token = bound_token
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:  # pragma: no cover
+        pytest.fail("a fuzzed proof reached the app")
+
+    middleware = BearerTokenMiddleware(app, guard=guard)
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    headers_ = [(b"authorization", scheme + b" " + token.encode()), (b"host", host)]
+    scope = {
+        "type": "http",
+        "scheme": "https",
+        "method": "GET",
+        "path": "/items",
+        "raw_path": b"/items",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers_ + [(b"dpop", proof) for proof in proofs],
+    }
+    asyncio.run(middleware(scope, receive, send))
+    assert statuses
+    assert statuses[0] in TYPED_STATUSES

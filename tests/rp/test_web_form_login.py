@@ -1,0 +1,326 @@
+"""WebLogin's form sign-in (``pi.flow``, rule 6) against MockPingOne: the app renders the form.
+
+Every step goes over real HTTP to the mock's authorize, flows, resume and token endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from p1guard.rp import LoginError, RedisStore, RelyingParty, WebLogin
+from p1guard.rp.web import CSRF_KEY, FORM_KEY, LOGIN_KEY, MAX_FORM_ATTEMPTS, SESSION_KEY, FormStep
+from p1guard.testing import MockPingOne
+
+CALLBACK = "http://127.0.0.1:5000/auth/callback"
+WRONG = "hunter2-not-it"
+
+
+def make_web(op: MockPingOne, **kwargs: Any) -> WebLogin:
+    client = op.register_client(redirect_uris=[CALLBACK])
+    rp = RelyingParty(
+        op.pingone(),
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        redirect_uri=CALLBACK,
+    )
+    return WebLogin(rp, **kwargs)
+
+
+def submit(
+    web: WebLogin, session: dict[str, Any], step: FormStep, password: str, **fields: Any
+) -> FormStep:
+    fields.setdefault("username", "ada")
+    fields.setdefault("csrf", web.csrf_token(session))
+    return web.form_submit(session, step.form_id, password=password, **fields)
+
+
+def test_form_sign_in_signs_the_user_in_like_the_callback(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {"stale": "value from before login"}
+    step = web.form_login(session, return_to="/orders")
+    assert step.status == "password_required" and not step.signed_in
+    assert step.error is None and step.message == ""
+    assert session[FORM_KEY] == [step.form_id]
+    csrf_before = web.csrf_token(session)
+
+    done = submit(web, session, step, pingone_mock.user_password)
+
+    assert done.signed_in and done.return_to == "/orders"
+    assert set(session) == {SESSION_KEY, CSRF_KEY}  # cleared and rotated (fixation)
+    assert session[CSRF_KEY] != csrf_before
+    user = web.user(session)
+    assert user is not None
+    assert (user.subject, user.name) == ("user-1", "Ada Lovelace")
+    assert user.tokens.id_token  # redeemed with the ID-token checks of a redirect sign-in
+    assert pingone_mock.calls["token"] == 1
+
+
+def test_the_flow_stays_server_side(pingone_mock: MockPingOne) -> None:
+    """The session cookie holds a random form id only: no flow id, PingOne cookie or PKCE."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    record = web.store.get(f"form:{step.form_id}")
+    assert record is not None
+    flow = record["flow"]
+    cookie_text = json.dumps(session)
+    for secret in (
+        flow["id"],
+        flow["transaction"]["state"],
+        flow["transaction"]["code_verifier"],
+        *flow["cookies"].values(),
+    ):
+        assert secret not in cookie_text
+    assert step.form_id not in repr(step)
+
+
+def test_wrong_password_shows_the_form_again_without_the_password(
+    pingone_mock: MockPingOne, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    first = web.form_login(session, return_to="/orders")
+
+    again = submit(web, session, first, WRONG)
+
+    assert again.status == "password_required"
+    assert again.error == "wrong_credentials"
+    assert again.message == "Wrong username or password. Try again."
+    assert again.form_id != first.form_id  # every step gets a new id
+    assert session[FORM_KEY] == [again.form_id]
+    assert WRONG not in repr(again) + json.dumps(session) + caplog.text
+    assert WRONG not in json.dumps(web.store.get(f"form:{again.form_id}"))
+    # The used form id is gone; the new one signs in, keeping return_to.
+    with pytest.raises(LoginError) as used:
+        submit(web, session, first, pingone_mock.user_password)
+    assert used.value.reason == "form_not_in_session"
+    done = submit(web, session, again, pingone_mock.user_password)
+    assert done.signed_in and done.return_to == "/orders"
+    assert pingone_mock.user_password not in caplog.text
+
+
+@pytest.mark.parametrize("csrf", [None, "", "forged-token"])
+def test_form_post_without_the_right_csrf_token_is_refused(
+    pingone_mock: MockPingOne, csrf: str | None
+) -> None:
+    """Login CSRF: a form posted from elsewhere does not carry this session's token."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    web.csrf_token(session)
+    flows_calls = pingone_mock.calls["flows"]
+    with pytest.raises(LoginError) as caught:
+        submit(web, session, step, pingone_mock.user_password, csrf=csrf)
+    assert caught.value.reason == "csrf"
+    assert pingone_mock.calls["flows"] == flows_calls  # the password went nowhere
+    assert SESSION_KEY not in session
+    # The real form still works.
+    assert submit(web, session, step, pingone_mock.user_password).signed_in
+
+
+def test_form_id_of_another_browser_is_refused(pingone_mock: MockPingOne) -> None:
+    """Session riding: the victim's form id posted with the attacker's session."""
+    web = make_web(pingone_mock)
+    victim: dict[str, Any] = {}
+    attacker: dict[str, Any] = {}
+    victim_step = web.form_login(victim)
+    own = web.form_login(attacker)
+    flows_calls = pingone_mock.calls["flows"]
+    with pytest.raises(LoginError) as caught:
+        submit(web, attacker, victim_step, pingone_mock.user_password)
+    assert caught.value.reason == "form_not_in_session"
+    assert pingone_mock.calls["flows"] == flows_calls
+    assert attacker[FORM_KEY] == [own.form_id]  # the attacker's own sign-in is untouched
+    assert submit(web, victim, victim_step, pingone_mock.user_password).signed_in
+
+
+def test_replayed_completed_form_is_refused(pingone_mock: MockPingOne) -> None:
+    """Replay: the session cookie and form of a finished sign-in, sent again."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    old_cookie = dict(session, **{CSRF_KEY: web.csrf_token(session)})
+    assert submit(web, session, step, pingone_mock.user_password).signed_in
+    replayed = dict(old_cookie)
+    with pytest.raises(LoginError) as caught:
+        submit(web, replayed, step, pingone_mock.user_password, csrf=old_cookie[CSRF_KEY])
+    assert caught.value.reason == "form_login_expired"
+    assert SESSION_KEY not in replayed
+    assert pingone_mock.calls["token"] == 1
+
+
+def test_concurrent_double_submit_uses_the_flow_once(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    twin = dict(session, **{CSRF_KEY: web.csrf_token(session)})
+    assert submit(web, session, step, pingone_mock.user_password).signed_in
+    with pytest.raises(LoginError) as caught:
+        submit(web, twin, step, pingone_mock.user_password, csrf=twin[CSRF_KEY])
+    assert caught.value.reason == "form_login_expired"
+
+
+def test_flow_expired_at_pingone_means_starting_over(pingone_mock: MockPingOne) -> None:
+    pingone_mock.flow_lifetime = 0
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    with pytest.raises(LoginError) as caught:
+        submit(web, session, step, pingone_mock.user_password)
+    assert caught.value.reason == "form_login_expired"
+    assert caught.value.error == "invalid_state"
+    assert "start again" in caught.value.description
+    assert FORM_KEY not in session or session[FORM_KEY] == []
+
+
+def test_too_many_wrong_passwords_end_the_form_sign_in(pingone_mock: MockPingOne) -> None:
+    """Password guessing: one form sign-in takes MAX_FORM_ATTEMPTS tries, then starts over."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    for _ in range(MAX_FORM_ATTEMPTS - 1):
+        step = submit(web, session, step, WRONG)
+        assert step.error == "wrong_credentials"
+    with pytest.raises(LoginError) as caught:
+        submit(web, session, step, WRONG)
+    assert caught.value.reason == "too_many_attempts"
+    assert session.get(FORM_KEY) == []
+    assert web.store.get(f"form:{step.form_id}") is None
+
+
+def test_missing_fields_ask_again_without_calling_pingone(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    flows_calls = pingone_mock.calls["flows"]
+    again = submit(web, session, step, "")
+    assert (again.status, again.error) == ("password_required", "missing_fields")
+    assert pingone_mock.calls["flows"] == flows_calls
+    assert submit(web, session, again, pingone_mock.user_password).signed_in
+
+
+def test_must_change_password_is_a_second_form(pingone_mock: MockPingOne) -> None:
+    pingone_mock.user_must_change_password = True
+    old_password = pingone_mock.user_password
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = submit(web, session, web.form_login(session), old_password)
+    assert step.status == "new_password_required" and step.error is None
+
+    wrong = submit(web, session, step, WRONG, new_password="a new horse")
+    assert (wrong.status, wrong.error) == ("new_password_required", "wrong_credentials")
+    assert wrong.message == "Wrong current password. Try again."
+    same = submit(web, session, wrong, old_password, new_password=old_password)
+    assert (same.status, same.error) == ("new_password_required", "invalid_new_password")
+    missing = submit(web, session, same, old_password)
+    assert missing.error == "missing_fields"
+
+    done = submit(web, session, missing, old_password, new_password="a new horse")
+    assert done.signed_in
+    assert pingone_mock.user_password == "a new horse"
+    assert web.user(session) is not None
+
+
+def test_other_tabs_sign_ins_survive_the_rotation(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    redirect_tab = web.login(session)
+    other_tab = web.form_login(session)
+    this_tab = web.form_login(session)
+    assert submit(web, session, this_tab, pingone_mock.user_password).signed_in
+    assert session[FORM_KEY] == [other_tab.form_id]
+    assert len(session[LOGIN_KEY]) == 1
+    assert redirect_tab.transaction.return_to == "/"
+
+
+def test_form_sign_in_again_ends_the_old_session(pingone_mock: MockPingOne) -> None:
+    """Signing in again (e.g. step-up) goes through the callback's code: the old session ends."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    assert submit(web, session, web.form_login(session), pingone_mock.user_password).signed_in
+    old_id = session[SESSION_KEY]
+    old_user = web.user(session)
+    assert old_user is not None
+    assert submit(web, session, web.form_login(session), pingone_mock.user_password).signed_in
+    assert session[SESSION_KEY] != old_id
+    assert web.store.get(f"session:{old_id}") is None
+    assert not pingone_mock.introspect(old_user.access_token)["active"]
+
+
+def test_return_to_elsewhere_is_replaced_by_root(pingone_mock: MockPingOne) -> None:
+    """Open redirect: the form sign-in keeps the same-origin return_to rule."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session, return_to="https://evil.example/steal")
+    assert step.return_to == "/"
+    assert submit(web, session, step, pingone_mock.user_password).return_to == "/"
+
+
+async def test_async_twins(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = await web.aform_login(session, return_to="/a")
+    again = await web.aform_submit(
+        session, step.form_id, csrf=web.csrf_token(session), username="ada", password=WRONG
+    )
+    assert again.error == "wrong_credentials"
+    done = await web.aform_submit(
+        session,
+        again.form_id,
+        csrf=web.csrf_token(session),
+        username="ada@example.com",
+        password=pingone_mock.user_password,
+    )
+    assert done.signed_in and done.return_to == "/a"
+    user = await web.auser(session)
+    assert user is not None and user.subject == "user-1"
+    await web.rp.pingone.aclose()
+
+
+def test_form_sign_in_across_workers_through_redis(
+    pingone_mock: MockPingOne, redis_server: str
+) -> None:
+    client = pingone_mock.register_client(redirect_uris=[CALLBACK])
+
+    def worker() -> WebLogin:
+        rp = RelyingParty(
+            pingone_mock.pingone(),
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            redirect_uri=CALLBACK,
+        )
+        return WebLogin(rp, store=RedisStore(redis_server, prefix="web-form-test:"))
+
+    first, second = worker(), worker()
+    session: dict[str, Any] = {}
+    step = first.form_login(session)  # the form is rendered by one worker...
+    again = submit(second, session, step, WRONG)  # ...posted to another...
+    done = submit(first, session, again, pingone_mock.user_password)  # ...and a third time
+    assert done.signed_in
+    user = second.user(session)
+    assert user is not None and user.subject == "user-1"
+    with pytest.raises(LoginError):  # single use across workers too
+        submit(second, dict(session, **{FORM_KEY: [again.form_id]}), again, WRONG)
+    first.store.close()
+    second.store.close()
+
+
+def test_redirect_sign_in_still_works_next_to_forms(pingone_mock: MockPingOne) -> None:
+    """The callback and the form share the session-creation code; the callback is unchanged."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    web.form_login(session)
+    start = web.login(session, return_to="/x")
+    with httpx.Client(follow_redirects=False) as browser:
+        location = browser.get(start.url).headers["location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert web.callback(session, query) == "/x"
+    assert len(session[FORM_KEY]) == 1  # the form in the other tab survives
+    assert web.user(session) is not None
