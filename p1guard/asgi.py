@@ -188,7 +188,7 @@ class BearerTokenMiddleware:
                 authorization,
                 _query(scope),
                 method=scope.get("method", "GET") if kind == "http" else "GET",
-                url=lambda: request_url(scope, host),
+                url=lambda: request_url(scope, None if host is None else host.decode("latin-1")),
                 dpop_proofs=proofs,
                 client_cert=None if certificates is None else certificates.from_asgi(scope),
             )
@@ -206,23 +206,26 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def _read_headers(scope: Scope) -> tuple[list[str], list[str], str | None]:
+def _read_headers(scope: Scope) -> tuple[list[str], list[str], bytes | None]:
     """One scan of the headers: every ``Authorization`` value, every ``DPoP`` proof (values
-    split at commas), and the first ``Host``."""
+    split at commas), and the first ``Host`` (raw: decoded only if a URL is needed)."""
     authorization: list[str] = []
     proofs: list[str] = []
-    host: str | None = None
+    host: bytes | None = None
+    # ASGI servers send lower-cased names; .lower() only for one that did not.
     for name, value in scope["headers"]:
         size = len(name)
         if size == 13:
-            if name.lower() == b"authorization":
+            if name == b"authorization" or name.lower() == b"authorization":
                 authorization.append(value.decode("latin-1"))
         elif size == 4:
-            lowered = name.lower()
-            if lowered == b"dpop":
+            if name != b"host" and name != b"dpop":
+                name = name.lower()
+            if name == b"host":
+                if host is None:
+                    host = value
+            elif name == b"dpop":
                 proofs.extend(part.strip(" \t") for part in value.decode("latin-1").split(","))
-            elif lowered == b"host" and host is None:
-                host = value.decode("latin-1")
     return authorization, proofs, host
 
 
