@@ -18,9 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
 
-from .binding import certificate_thumbprint
 from .cli import UsageError, _opened, request_token
 from .client_auth import ClientAuth
 from .config import PingOne
@@ -133,57 +131,22 @@ def _demo_socket(host: str, port: int | None) -> tuple[socket.socket, str | None
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
 
 
-def demo_certificate(name: str) -> str:
-    """A fresh self-signed client certificate for the demo, as URL-encoded PEM (the form
-    nginx forwards with ``$ssl_client_escaped_cert``)."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return quote(cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), safe="")
-
-
-def _thumbprint(escaped_pem: str) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    cert = x509.load_pem_x509_certificate(unquote(escaped_pem).encode("ascii"))
-    return certificate_thumbprint(cert.public_bytes(serialization.Encoding.DER))
-
-
 def _demo_tokens(op: MockPingOne, key: DPoPKey) -> dict[str, str]:
     from .demo import GARBAGE_TOKEN
+    from .testing import client_certificate
 
     auth = ClientAuth(op.client_id, client_secret=op.client_secret)
     with _opened(PingOne(issuer=op.issuer)) as pingone:
         minted = request_token(pingone, auth, ["read", "write"])
     mfa_user = {"acr": "Multi_Factor", "groups": ["auditors"]}
     bound = op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, dpop_jkt=key.thumbprint)
-    cert, other_cert = demo_certificate("demo client"), demo_certificate("someone else")
-    cert_bound = op.issue_token(
-        ["read"], expires_in=_DEMO_TOKEN_LIFETIME, x5t_s256=_thumbprint(cert)
-    )
+    cert, other_cert = client_certificate("demo client"), client_certificate("someone else")
+    cert_bound = op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, x5t_s256=cert.thumbprint)
     return {
         "mtls": cert_bound,
         "mtls-other-cert": cert_bound,
-        "client-cert": cert,
-        "other-cert": other_cert,
+        "client-cert": cert.escaped_pem,
+        "other-cert": other_cert.escaped_pem,
         "read": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME),
         "write": minted["access_token"],
         "mfa": op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, claims=mfa_user),

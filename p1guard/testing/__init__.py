@@ -6,6 +6,8 @@
 frozenset({'read'})
 
 With pytest, the ``pingone_mock`` fixture yields a started :class:`MockPingOne`.
+:func:`~p1guard.testing.certificates.client_certificate` makes client certificates for
+certificate-bound tokens.
 
 Importing this package is cheap: ``MockPingOne`` (which needs Werkzeug, ``pip install
 'p1guard[wsgi]'``) is loaded on first access, so the pytest plugin costs nothing in projects that
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .certificates import ClientCertificate, client_certificate
+
 if TYPE_CHECKING:
     from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultMode
     from .mock import DEFAULT_USER, MockPingOne, RegisteredClient
@@ -24,15 +28,18 @@ __all__ = [
     "DEFAULT_USER",
     "ENDPOINTS",
     "FAULT_MODES",
+    "ClientCertificate",
     "Endpoint",
     "FaultMode",
     "MockPingOne",
     "RegisteredClient",
+    "client_certificate",
 ]
+_LAZY = frozenset(__all__) - {"ClientCertificate", "client_certificate"}
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     try:
         from . import mock

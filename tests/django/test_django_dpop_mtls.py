@@ -4,16 +4,10 @@ against a live MockPingOne; and the ``CLIENT_CERTIFICATES`` setting's system che
 
 from __future__ import annotations
 
-import datetime
 import urllib.parse
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from django.core import checks
 from django.test import AsyncClient, Client, override_settings
 from django_support import Use
@@ -21,27 +15,15 @@ from django_support import Use
 from p1guard.binding import certificate_thumbprint
 from p1guard.client_cert import ClientCertificates
 from p1guard.dpop_key import DPoPKey
-from p1guard.testing import MockPingOne
+from p1guard.testing import MockPingOne, client_certificate
 from p1guard_django.conf import get_options
 
 BASE = "http://testserver"
 
 
 def client_cert_pem() -> tuple[bytes, str]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.DER), cert.public_bytes(Encoding.PEM).decode()
+    cert = client_certificate()
+    return cert.der, cert.pem
 
 
 def dpop(key: DPoPKey, token: str, path: str, method: str = "GET") -> dict[str, str]:

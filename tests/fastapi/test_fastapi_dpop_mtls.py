@@ -5,45 +5,27 @@ live MockPingOne.
 No ``from __future__ import annotations``: FastAPI reads the route annotations at runtime.
 """
 
-import datetime
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Security
 
 from p1guard import AccessToken, ConfigError, DPoPNonces, Guard
 from p1guard.binding import certificate_thumbprint
 from p1guard.client_cert import ClientCertificates
 from p1guard.dpop_key import DPoPKey
-from p1guard.testing import MockPingOne
+from p1guard.testing import MockPingOne, client_certificate
 from p1guard_fastapi import PingOneBearer
 
 URL = "http://api.test/orders"
 
 
 def client_cert_pem() -> tuple[bytes, str]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.DER), cert.public_bytes(Encoding.PEM).decode()
+    cert = client_certificate()
+    return cert.der, cert.pem
 
 
 def make_app(guard: Guard, **options: Any) -> FastAPI:

@@ -4,17 +4,11 @@ against a live MockPingOne over real HTTP."""
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from typing import Any
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from p1guard import (
     AccessToken,
@@ -35,7 +29,7 @@ from p1guard.metrics import VERIFICATIONS
 from p1guard.resource_metadata import ResourceMetadata
 from p1guard.settings import guard_from_settings
 from p1guard.shared_cache import RedisCache
-from p1guard.testing import MockPingOne
+from p1guard.testing import MockPingOne, client_certificate
 
 URL = "https://api.example.com/orders"
 SECRET = b"a-shared-nonce-secret-of-32-bytes"
@@ -46,20 +40,7 @@ def dpop_request(key: DPoPKey, token: str, method: str = "GET", url: str = URL) 
 
 
 def self_signed_der(name: str = "client") -> bytes:
-    private = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return certificate.public_bytes(Encoding.DER)
+    return client_certificate(name).der
 
 
 def test_dpop_bound_token_with_its_proof_is_accepted(pingone_mock: MockPingOne) -> None:

@@ -3,18 +3,13 @@ attack, against a Guard that fetches its keys from a live MockPingOne."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from typing import Any
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, get_default_algorithms
 
 from p1guard import (
@@ -30,7 +25,7 @@ from p1guard import (
 from p1guard.binding import access_token_hash, b64url, certificate_thumbprint
 from p1guard.dpop_key import DPoPKey
 from p1guard.shared_cache import RedisCache
-from p1guard.testing import MockPingOne
+from p1guard.testing import MockPingOne, client_certificate
 
 URL = "https://api.example.com/orders"
 
@@ -94,20 +89,7 @@ def refusal(guard: Guard, token: str, presentation: Presentation | None) -> Auth
 
 
 def self_signed_der() -> bytes:
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-        .public_bytes(Encoding.DER)
-    )
+    return client_certificate().der
 
 
 # -- replay ---------------------------------------------------------------------------------

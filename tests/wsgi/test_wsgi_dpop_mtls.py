@@ -3,18 +3,12 @@ certificate-bound tokens (RFC 8705), against a live MockPingOne over real HTTP."
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
@@ -23,7 +17,7 @@ from p1guard.binding import certificate_thumbprint
 from p1guard.client_cert import ClientCertificates
 from p1guard.dpop_auth import DPoPAuth
 from p1guard.dpop_key import DPoPKey
-from p1guard.testing import MockPingOne
+from p1guard.testing import MockPingOne, client_certificate
 from p1guard.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 
 if TYPE_CHECKING:
@@ -48,21 +42,8 @@ def dpop(key: DPoPKey, token: str, method: str, url: str) -> dict[str, str]:
 
 
 def pem_certificate(name: str = "client") -> tuple[str, bytes]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    pem = cert.public_bytes(Encoding.PEM).decode().replace("\n", " ").strip()
-    return pem, cert.public_bytes(Encoding.DER)
+    cert = client_certificate(name)
+    return cert.pem.replace("\n", " ").strip(), cert.der
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
