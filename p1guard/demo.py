@@ -82,6 +82,7 @@ __all__ = [
     "CLIENT_CERT_HEADER",
     "FRAMEWORKS",
     "GARBAGE_TOKEN",
+    "METRICS_PROBE",
     "PROBES",
     "TOUR_PROBES",
     "DemoFramework",
@@ -117,6 +118,7 @@ def build_starlette_demo(
     session_secret: str | None = None,
     base_url: str | None = None,
     test_user: tuple[str, str] | None = None,
+    metrics_registry: Any = None,
 ) -> Starlette:
     """The demo API as a Starlette app protected by :class:`p1guard.asgi.BearerTokenMiddleware`.
 
@@ -132,7 +134,9 @@ def build_starlette_demo(
 
     The tour routes (:data:`TOUR_PROBES`): ``POST /transfers`` needs step-up, ``GET /reports``
     a claim rule, and the RFC 9728 document names the guard's audience and issuer; 401
-    challenges point to it at ``base_url`` (where the demo is served) when given.
+    challenges point to it at ``base_url`` (where the demo is served) when given. With a
+    ``prometheus_client`` ``metrics_registry`` (the one the guard's ``PrometheusMetrics``
+    fills), ``GET /metrics`` serves it, without a token.
 
     >>> app = build_starlette_demo(Guard(PingOne.from_env(), audience="https://api.example.com"))
     ... # doctest: +SKIP
@@ -160,6 +164,10 @@ def build_starlette_demo(
         Route("/transfers", _create_transfer, methods=["POST"]),
         Route("/reports", _reports, methods=["GET"]),
     ]
+    public_paths = ["/health"]
+    if metrics_registry is not None:
+        routes.append(Route("/metrics", _metrics_endpoint(metrics_registry), methods=["GET"]))
+        public_paths.append("/metrics")
     from .resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 
     resource_metadata = ResourceMetadata.for_guard(
@@ -169,7 +177,6 @@ def build_starlette_demo(
         metadata_url=None if base_url is None else base_url.rstrip("/") + WELL_KNOWN_PREFIX,
     )
     middleware: list[Middleware] = []
-    public_paths = ["/health"]
     if login is not None:
         _require(("starlette", "itsdangerous"), "the demo's sign-in page")
         from .asgi_login import LoginRoutes
@@ -204,6 +211,17 @@ def build_starlette_demo(
     app.state.items = [{"id": 1, "name": "first item"}]
     app.state.metadata_url = resource_metadata.metadata_url
     return app
+
+
+def _metrics_endpoint(registry: Any) -> Endpoint:
+    """``GET /metrics``: the Prometheus exposition of ``registry``."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from starlette.responses import Response
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
 
 
 def _scoped(*scopes: str) -> Callable[[Endpoint], Endpoint]:
@@ -496,6 +514,8 @@ class Probe:
     expect_status: int
     expect_error: str | None = None
     json: dict[str, Any] | None = None
+    #: Text the answer's body must contain, when not ``None``.
+    expect_body: str | None = None
 
 
 _BEARER = re.compile(r"(?:Bearer|DPoP)(\s|$)", re.IGNORECASE)
@@ -530,6 +550,17 @@ PROBES: tuple[Probe, ...] = (
     ),
 )
 
+
+#: Answered when ``prometheus-client`` is installed (``pip install 'p1guard[prometheus]'``):
+#: the guard's counters, after the requests before it.
+METRICS_PROBE = Probe(
+    "metrics (Prometheus): verifications by outcome and reason",
+    "GET",
+    "/metrics",
+    "none",
+    200,
+    expect_body='p1guard_verifications_total{outcome="refused",reason="dpop_binding_unchecked"',
+)
 
 #: The feature tour, answered by demos whose :class:`DemoFramework` has ``tour=True``.
 TOUR_PROBES: tuple[Probe, ...] = (

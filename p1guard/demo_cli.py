@@ -7,6 +7,7 @@ Split from :mod:`p1guard.cli`, which parses the arguments; the apps themselves a
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import shlex
@@ -76,14 +77,33 @@ def _demo_app(
     from .demo import browser_url, demo_web_login
 
     url = browser_url(sock)
-    # Tour apps point their 401 challenges at their RFC 9728 document, so they need their URL.
-    where: dict[str, str] = {"base_url": url} if framework.tour else {}
+    # Tour apps point their 401 challenges at their RFC 9728 document, so they need their URL,
+    # and serve the guard's metrics when prometheus-client is installed.
+    where: dict[str, Any] = {}
+    guard = op.guard()
+    if framework.tour:
+        where["base_url"] = url
+        registry = _metrics_registry()
+        if registry is not None:
+            from .metrics import PrometheusMetrics
+
+            guard = op.guard(pingone=op.pingone(metrics=PrometheusMetrics(registry)))
+            where["metrics_registry"] = registry
     if framework.sign_in is None:
         build: Callable[..., Any] = framework.build
-        return build(op.guard(), **where), None
+        return build(guard, **where), None
     sign_in: Callable[..., Any] = framework.sign_in
-    app = sign_in(op.guard(), demo_web_login(op, url), test_user=_test_user(op), **where)
+    app = sign_in(guard, demo_web_login(op, url), test_user=_test_user(op), **where)
     return app, f"{url}/"
+
+
+def _metrics_registry() -> Any:
+    """A fresh ``prometheus_client`` registry, or ``None`` when it is not installed."""
+    if importlib.util.find_spec("prometheus_client") is None:
+        return None
+    from prometheus_client import CollectorRegistry
+
+    return CollectorRegistry()
 
 
 def _test_user(op: MockPingOne) -> tuple[str, str]:
@@ -94,9 +114,12 @@ def _test_user(op: MockPingOne) -> tuple[str, str]:
 
 def _probes(framework: DemoFramework) -> tuple[Probe, ...]:
     """The requests ``framework``'s demo answers: the basic ones, and the tour when it has it."""
-    from .demo import PROBES, TOUR_PROBES
+    from .demo import METRICS_PROBE, PROBES, TOUR_PROBES
 
-    return PROBES + TOUR_PROBES if framework.tour else PROBES
+    if not framework.tour:
+        return PROBES
+    metrics = (METRICS_PROBE,) if importlib.util.find_spec("prometheus_client") else ()
+    return PROBES + TOUR_PROBES + metrics
 
 
 @contextmanager
@@ -196,6 +219,8 @@ def curl_line(probe: Probe, base_url: str) -> str:
 
 
 def _expectation(probe: Probe) -> str:
+    if probe.expect_body is not None:
+        return f"{probe.expect_status} with {probe.expect_body[:40]}..."
     if probe.expect_error:
         return f"{probe.expect_status} {probe.expect_error}"
     if probe.expect_error == "":
@@ -233,6 +258,8 @@ def _print_demo(
             "            GET /me with DPoP-bound (RFC 9449) and certificate-bound (RFC 8705)",
             "            tokens; client certificates arrive in X-Client-Cert, as from a proxy",
         ]
+    if any(probe.path == "/metrics" for probe in probes):
+        lines.append("            GET /metrics (Prometheus: the guard's counters, no token)")
     if sign_in_url:
         username, password = _test_user(op)
         lines += [
@@ -399,8 +426,10 @@ def _send_probe(
     except httpx.HTTPError as exc:
         return False, f"FAIL  {probe.method} {probe.path}: {type(exc).__name__}"
     challenge = response.headers.get("www-authenticate")
-    ok = response.status_code == probe.expect_status and (
-        probe.expect_error is None or challenge_error(challenge) == probe.expect_error
+    ok = (
+        response.status_code == probe.expect_status
+        and (probe.expect_error is None or challenge_error(challenge) == probe.expect_error)
+        and (probe.expect_body is None or probe.expect_body in response.text)
     )
     line = f"{'ok  ' if ok else 'FAIL'}  {response.status_code} {probe.method:<4} {probe.path:<8}"
     line += f"  {probe.label}"

@@ -83,7 +83,8 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 def test_demo_check_runs_every_request_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--check", "--port", "0"]) == 0
     out = capsys.readouterr().out
-    assert f"all {len(PROBES) + len(TOUR_PROBES)} requests answered as expected" in out
+    # + GET /metrics: prometheus-client is in the dev dependencies
+    assert f"all {len(PROBES) + len(TOUR_PROBES) + 1} requests answered as expected" in out
     assert "FAIL" not in out
     assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
     assert 'WWW-Authenticate: Bearer error="invalid_token"' in out
@@ -130,6 +131,8 @@ def test_demo_tour_shows_step_up_claim_rules_and_metadata(
     # certificate-bound (RFC 8705): the right certificate passes, another one does not
     assert "ok    200 GET  /me       mTLS: a certificate-bound token and its certificate" in out
     assert "The token is bound to another client certificate" in out
+    # metrics (Prometheus): the thief's refusal above is counted with its reason
+    assert "ok    200 GET  /metrics" in out
 
 
 def test_demo_on_a_busy_explicit_port_exits_1(
