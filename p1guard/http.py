@@ -463,7 +463,7 @@ class Transport:
             started = time.perf_counter()
             try:
                 response = _from_httpx(self.client.request(**_to_httpx(request)))
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: not an HTTPError
                 error = exc
             if self.metrics is not None:
                 _measure(self.metrics, request, response, started)
@@ -534,7 +534,7 @@ class Transport:
             started = time.perf_counter()
             try:
                 response = _from_httpx(await self.async_client().request(**_to_httpx(request)))
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: not an HTTPError
                 error = exc
             if self.metrics is not None:
                 _measure(self.metrics, request, response, started)

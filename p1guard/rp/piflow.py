@@ -290,6 +290,8 @@ class PiFlowClient:
         self._origin = (issuer.scheme, issuer.hostname, issuer.port)
         base = self.pingone.issuer.rstrip("/")
         self._base = base[: -len("/as")] if base.endswith("/as") else base
+        # The environment's own paths: auth.pingone.com hosts every customer's environment.
+        self._base_path = urlsplit(self._base).path.rstrip("/") + "/"
 
     # -- flows -----------------------------------------------------------------------------
 
@@ -439,7 +441,8 @@ class PiFlowClient:
             raise FlowError(400, "ACTION_NOT_AVAILABLE", message, reason="action_not_available")
 
     def _checked(self, url: str | None) -> str | None:
-        """``url`` if it is on the issuer's origin (rule 2), ``None`` when absent."""
+        """``url`` if it is on the issuer's origin and under its environment's path (rule 2),
+        ``None`` when absent."""
         if url is None:
             return None
         parts = urlsplit(url)
@@ -447,9 +450,20 @@ class PiFlowClient:
             parts.scheme == "http"
             and (is_loopback(parts.hostname or "") or self.pingone.allow_insecure_http)
         )
-        if not secure or (parts.scheme, parts.hostname, parts.port) != self._origin:
+        if (
+            not secure
+            or (parts.scheme, parts.hostname, parts.port) != self._origin
+            or parts.username is not None
+            or parts.password is not None
+            or any(char in url for char in " \t\r\n\\")
+            or not parts.path.startswith(self._base_path)
+        ):
+            # Another host, another environment on PingOne's shared host, user info (httpx
+            # would send it as Basic auth) or characters parsers disagree on.
             raise LoginError(
-                "invalid_flow", "PingOne named a URL outside its own host", reason="foreign_href"
+                "invalid_flow",
+                "PingOne named a URL outside its own environment",
+                reason="foreign_href",
             )
         return url
 

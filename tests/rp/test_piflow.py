@@ -422,6 +422,11 @@ def test_step_is_json_with_the_vendor_media_type_to_pingones_href() -> None:
         f"https://evil.example/{ENV}/flows/f1",
         f"http://auth.pingone.com/{ENV}/flows/f1",
         f"https://auth.pingone.com:8443/{ENV}/flows/f1",
+        # Review findings: another environment on PingOne's shared host, user info (httpx
+        # sends it as Basic auth), and a tab that URL parsers and httpx read differently.
+        "https://auth.pingone.com/11111111-2222-3333-4444-555555555555/flows/f1",
+        f"https://user:pw@auth.pingone.com/{ENV}/flows/f1",
+        f"https://evil.example\t@auth.pingone.com/{ENV}/flows/f1",
     ],
 )
 def test_foreign_flow_href_rejected(href: str) -> None:

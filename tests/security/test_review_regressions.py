@@ -135,3 +135,20 @@ def test_shared_http_client_never_keeps_cookies() -> None:
     transport.client.cookies.extract_cookies(answer)
     assert dict(transport.client.cookies) == {}
     transport.close()
+
+
+@pytest.mark.parametrize("url", ["http://evil\t@127.0.0.1:9/x", "http://exa mple.com:9/x"])
+async def test_url_httpx_refuses_is_a_503_not_a_crash(url: str) -> None:
+    """httpx.InvalidURL is no httpx.HTTPError: it escaped the transport as a 500."""
+    from p1guard import PingOne
+
+    pingone = PingOne(issuer="http://127.0.0.1:9/as")
+    request = Request("GET", url, "flows")
+    try:
+        with pytest.raises(ProviderUnavailable):
+            pingone.transport.send(request)
+        with pytest.raises(ProviderUnavailable):
+            await pingone.transport.asend(request)
+    finally:
+        await pingone.aclose()
+        pingone.close()
