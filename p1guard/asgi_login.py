@@ -25,9 +25,10 @@ Rules:
    short is sent there too, with those values; other clients get a 401 challenge.
 5. The user is looked up once per request and kept on ``request.state.p1guard_user``.
 6. ``form_login=True`` adds ``{prefix}/form``, the app's own username/password form
-   (PingOne ``pi.flow``, :class:`~p1guard.rp.WebLogin` rule 6): ``GET`` starts a form sign-in
-   and renders :func:`~p1guard.rp.pages.form_login_page` with the session's CSRF token;
-   ``POST`` (CSRF token required) runs the step and answers ``303`` to ``return_to`` once
+   (PingOne ``pi.flow``, :class:`~p1guard.rp.WebLogin` rule 6): ``GET`` renders
+   :func:`~p1guard.rp.pages.form_login_page` with the session's CSRF token (no PingOne call,
+   nothing stored); the first ``POST`` starts PingOne's flow. ``POST`` (CSRF token required)
+   runs the step and answers ``303`` to ``return_to`` once
    signed in, else the form again (``400`` with a fixed message after a wrong password).
    Passwords are never logged, echoed into a page or kept.
 """

@@ -234,8 +234,12 @@ def _add_demo(commands: Any) -> None:
         and one a garbage token (401). Runs until Ctrl-C. No PingOne account needed.
 
         Routes: GET /health (public), GET /items (scope read), POST /items (scope write),
-        GET /me (any valid token). GET / is a web page to sign in with the mock PingOne
-        (routes /auth/login, /auth/callback, /auth/logout).
+        GET /me (any valid token; also with a DPoP proof or a client certificate). Tour:
+        POST /transfers (step-up: Multi_Factor within 5 minutes), GET /reports
+        (claim rule: groups holds auditors), GET /.well-known/oauth-protected-resource
+        (RFC 9728, public) and GET /metrics (public, with prometheus-client installed).
+        GET / is a web page to sign in with the mock PingOne (routes /auth/login,
+        /auth/callback, /auth/logout, and /auth/form: the app's own form, pi.flow).
         """,
         _examples(
             "p1guard demo",

@@ -19,13 +19,19 @@ Rules:
 5. Logout needs the session's CSRF token; it revokes the refresh and access tokens, forgets
    the session and returns PingOne's signoff URL.
 6. Form sign-in (the app's own username/password form, PingOne ``response_mode=pi.flow``):
-   the :class:`~p1guard.rp.PiFlow` stays in the store for at most its transaction's 10
-   minutes, under a random ``form_id`` listed in the browser's session (up to five, like
-   rule 2); the cookie never holds it. A step needs the session's CSRF token and one of the
-   browser's own ``form_id`` values, takes the stored flow out (single use) and, while the
-   flow still waits, stores it again under a new ``form_id``. A wrong password shows the form again
-   (:class:`FormStep` with a fixed message) at most ``MAX_FORM_ATTEMPTS`` times; an expired,
-   used or unknown flow means starting over. A ``COMPLETED`` flow is redeemed with the checks
+   loading the form page starts nothing at PingOne and stores nothing (anyone can make a
+   browser load it); it only remembers in the session what the page asked for. The first
+   POST (``form_id`` :data:`NEW_FORM`, with the session's CSRF token) starts PingOne's flow
+   and submits the password in one go; it claims the page once (for 10 minutes), so a replayed
+   or double-submitted first POST, or a page older than 10 minutes, means starting over and
+   changes nothing. A flow still waiting is kept in the store for at most
+   its transaction's 10 minutes under a random ``form_id`` listed in the browser's session
+   (up to five, like rule 2; the ones dropped from the list are deleted); the cookie never
+   holds it. A later step needs the CSRF token and one of the browser's own ``form_id``
+   values and takes the stored flow out (single use; an already used one changes nothing).
+   A wrong password shows the form again (:class:`FormStep` with a fixed message); the
+   ``MAX_FORM_ATTEMPTS``-th wrong password of one sign-in ends it; an expired, used or
+   unknown flow means starting over. A ``COMPLETED`` flow is redeemed with the checks
    of a redirect sign-in and signs the user in exactly like the callback (rule 3). Passwords
    are only passed on to PingOne: never stored, logged or put into a result or error.
 """
@@ -66,6 +72,11 @@ log = logging.getLogger("p1guard.rp")
 
 LOGIN_KEY, SESSION_KEY, CSRF_KEY = "p1guard.login", "p1guard.sid", "p1guard.csrf"
 FORM_KEY = "p1guard.form"
+#: Session key of what a form page asked for (``return_to``, ``login_hint``…), read by its
+#: first POST, which starts PingOne's flow.
+FORM_START_KEY = "p1guard.form_start"
+#: The ``form_id`` of a form page whose PingOne flow has not started yet.
+NEW_FORM = "new"
 #: Logins a browser may have in flight at once (several tabs); older ones are forgotten.
 MAX_PENDING_LOGINS = 5
 #: Wrong passwords one form sign-in takes before it must start over (PingOne locks accounts too).
@@ -200,6 +211,19 @@ class SignedInUser:
         return self
 
 
+def _plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as session-safe JSON values (strings, lists of strings, integers)."""
+    plain: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            plain[name] = value
+        elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+            plain[name] = list(value)
+        else:
+            raise TypeError(f"form sign-in parameter {name!r} must be text, got {value!r}")
+    return plain
+
+
 class WebLogin:
     """The login routes' behaviour for one :class:`RelyingParty` (see the module rules).
 
@@ -286,7 +310,10 @@ class WebLogin:
         previous = session.get(SESSION_KEY)
         if isinstance(previous, str):  # signing in again (step-up): end the old session too
             yield from self._end_session(previous)
-        still_pending = {key: _pending(session, key) for key in (LOGIN_KEY, FORM_KEY)}
+        still_pending: dict[str, Any] = {
+            key: _pending(session, key) for key in (LOGIN_KEY, FORM_KEY)
+        }
+        still_pending[FORM_START_KEY] = session.get(FORM_START_KEY)  # a form page in another tab
         session.clear()
         for key, handles in still_pending.items():
             if handles:
@@ -386,8 +413,17 @@ class WebLogin:
         Takes :meth:`login_flow`'s arguments; returns a :class:`FormStep` (normally
         ``"password_required"``) whose ``form_id`` the page's form posts back.
         """
-        flow: PiFlow = yield from PiFlowClient(self.rp).begin_flow(return_to, **params)
-        return (yield from self._form_next(session, flow, 0))
+        # No PingOne call and no store write here: anyone can load a form page (even
+        # cross-site, e.g. an <img>), so the flow starts with the first CSRF-checked POST.
+        safe = self.return_to(return_to)
+        session[FORM_START_KEY] = {
+            "id": new_secret(),  # its first POST claims it: a replay or double submit is refused
+            "created_at": time.time(),
+            "return_to": safe,
+            "params": _plain_params(params),
+        }
+        yield from ()
+        return FormStep("password_required", NEW_FORM, safe)
 
     def form_submit_flow(
         self,
@@ -410,23 +446,10 @@ class WebLogin:
         (``reason="form_login_expired"``: start again with :meth:`form_login_flow`).
         """
         _check_csrf(session, csrf, "sign-in")
-        pending = _pending(session, FORM_KEY)
-        if not isinstance(form_id, str) or form_id not in pending:
-            # Another browser's or a forged form: leave this browser's sign-ins untouched.
-            raise LoginError(
-                "invalid_state",
-                "This sign-in form does not belong to this browser",
-                reason="form_not_in_session",
-            )
-        session[FORM_KEY] = [h for h in pending if h != form_id]
-        data = yield self._call("pop", f"form:{form_id}")  # single use
-        try:
-            flow = PiFlow.from_dict(data["flow"])
-            attempts = int(data["attempts"])
-        except (KeyError, TypeError, ValueError):
-            raise _form_expired() from None
-        if flow.transaction.expired():
-            raise _form_expired()
+        if form_id == NEW_FORM:
+            flow, attempts = (yield from self._form_start(session)), 0
+        else:
+            flow, attempts = yield from self._form_resume(session, form_id)
         fields = {"username": username, "password": password, "new_password": new_password}
         password_step = flow.status == "USERNAME_PASSWORD_REQUIRED"
         needed = ("username", "password") if password_step else ("password", "new_password")
@@ -444,6 +467,49 @@ class WebLogin:
         except FlowError as err:
             return (yield from self._form_refused(session, flow, attempts, err))
         return (yield from self._form_next(session, flow, attempts))
+
+    def _form_start(self, session: Session) -> Effects:
+        """The first POST of a form sign-in: start PingOne's flow (what the form page asked)."""
+        start: Any = session.get(FORM_START_KEY)
+        try:
+            start_id, return_to, params = start["id"], start["return_to"], dict(start["params"])
+            fresh = time.time() < float(start["created_at"]) + TRANSACTION_TTL
+        except (KeyError, TypeError, ValueError):
+            raise _form_expired() from None
+        if not (isinstance(start_id, str) and isinstance(return_to, str) and fresh):
+            raise _form_expired()
+        flow: PiFlow = yield from PiFlowClient(self.rp).begin_flow(return_to, **params)
+        # Single use, like a form_id: the loser of a double submit or a replayed first POST
+        # (same cookie) is refused without changing the session, after the winner claimed it.
+        if not (yield self._call("claim", f"form_start:{start_id}", ttl=TRANSACTION_TTL)):
+            raise _form_expired()
+        del session[FORM_START_KEY]
+        return flow
+
+    def _form_resume(self, session: Session, form_id: object) -> Effects:
+        """A later POST: the flow kept under ``form_id`` (single use), and its wrong tries."""
+        pending = _pending(session, FORM_KEY)
+        if not isinstance(form_id, str) or form_id not in pending:
+            # Another browser's or a forged form: leave this browser's sign-ins untouched.
+            raise LoginError(
+                "invalid_state",
+                "This sign-in form does not belong to this browser",
+                reason="form_not_in_session",
+            )
+        data = yield self._call("pop", f"form:{form_id}")  # single use
+        if data is None:
+            # Already used (e.g. the loser of a double submit): change nothing, so no new
+            # cookie overwrites the winner's signed-in session.
+            raise _form_expired()
+        session[FORM_KEY] = [h for h in pending if h != form_id]
+        try:
+            flow = PiFlow.from_dict(data["flow"])
+            attempts = int(data["attempts"])
+        except (KeyError, TypeError, ValueError):
+            raise _form_expired() from None
+        if flow.transaction.expired():
+            raise _form_expired()
+        return flow, attempts
 
     def _form_refused(
         self, session: Session, flow: PiFlow, attempts: int, err: FlowError
@@ -508,7 +574,10 @@ class WebLogin:
         record = {"flow": flow.to_dict(), "attempts": attempts}
         yield self._call("set", f"form:{form_id}", record, ttl)
         pending = _pending(session, FORM_KEY)
-        session[FORM_KEY] = [*pending[-(MAX_PENDING_LOGINS - 1) :], form_id]
+        dropped = pending[: max(0, len(pending) - (MAX_PENDING_LOGINS - 1))]
+        for old_id in dropped:  # forgotten by the cookie: not left behind in the store either
+            yield self._call("delete", f"form:{old_id}")
+        session[FORM_KEY] = [*pending[len(dropped) :], form_id]
         return FormStep(status, form_id, return_to, error, message)
 
     def _end_session(self, session_id: str) -> Effects:

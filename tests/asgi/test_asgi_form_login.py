@@ -18,8 +18,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from p1guard.asgi_login import LoginRoutes
-from p1guard.rp import RelyingParty, WebLogin
-from p1guard.rp.web import CSRF_KEY, FORM_KEY, SESSION_KEY
+from p1guard.rp import MemoryStore, RelyingParty, WebLogin
+from p1guard.rp.web import CSRF_KEY, FORM_KEY, FORM_START_KEY, NEW_FORM, SESSION_KEY
 from p1guard.testing import MockPingOne
 
 ORIGIN = "http://127.0.0.1:5000"
@@ -29,7 +29,23 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 WRONG = "hunter2-<b>not-it</b>"
 
 
-def make_auth(op: MockPingOne, **kwargs: Any) -> LoginRoutes:
+class WriteLog(MemoryStore):
+    """A MemoryStore that also lists the keys written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def set(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        self.writes.append(key)
+        super().set(key, value, ttl)
+
+    def claim(self, key: str, ttl: float) -> bool:
+        self.writes.append(key)
+        return super().claim(key, ttl)
+
+
+def make_auth(op: MockPingOne, *, store: MemoryStore | None = None, **kwargs: Any) -> LoginRoutes:
     client = op.register_client(redirect_uris=[CALLBACK])
     rp = RelyingParty(
         op.pingone(),
@@ -37,7 +53,7 @@ def make_auth(op: MockPingOne, **kwargs: Any) -> LoginRoutes:
         client_secret=client.client_secret,
         redirect_uri=CALLBACK,
     )
-    return LoginRoutes(WebLogin(rp), **kwargs)
+    return LoginRoutes(WebLogin(rp, store=store), **kwargs)
 
 
 def make_app(auth: LoginRoutes) -> Starlette:
@@ -104,7 +120,9 @@ async def test_form_sign_in_end_to_end(app: httpx.AsyncClient, pingone_mock: Moc
     assert '<input type="password" name="password" autocomplete="current-password"' in page.text
     fields = hidden(page.text)
     assert fields["csrf"] == session_of(app)[CSRF_KEY]
-    assert session_of(app)[FORM_KEY] == [fields["form_id"]]
+    assert fields["form_id"] == NEW_FORM  # PingOne's flow starts with the first POST
+    assert session_of(app)[FORM_START_KEY]["return_to"] == "/orders"
+    assert FORM_KEY not in session_of(app)
     assert 'href="/auth/login?return_to=%2Forders"' in page.text  # PingOne's page instead
 
     signed_in = await post_form(app, fields, username="ada", password=pingone_mock.user_password)
@@ -132,6 +150,7 @@ async def test_wrong_password_shows_the_form_again_escaped_without_the_password(
     assert "hunter2" not in again.text + caplog.text + str(app.cookies)
     retry = hidden(again.text)
     assert retry["form_id"] != fields["form_id"]
+    assert session_of(app)[FORM_KEY] == [retry["form_id"]]
     done = await post_form(app, retry, username="ada", password=pingone_mock.user_password)
     assert done.status_code == 303
     assert pingone_mock.user_password not in caplog.text
@@ -147,11 +166,13 @@ async def test_form_post_without_the_right_csrf_is_refused(
         del fields["csrf"]
     else:
         fields["csrf"] = csrf
-    calls = pingone_mock.calls["flows"]
+    calls = pingone_mock.calls["flows"], pingone_mock.calls["par"], pingone_mock.calls["authorize"]
     refused = await post_form(app, fields, username="ada", password=pingone_mock.user_password)
     assert refused.status_code == 400
     assert "CSRF" in refused.text
-    assert pingone_mock.calls["flows"] == calls
+    # The password went nowhere and no PingOne flow was started.
+    assert (pingone_mock.calls["flows"], pingone_mock.calls["par"]) == calls[:2]
+    assert pingone_mock.calls["authorize"] == calls[2]
     assert SESSION_KEY not in session_of(app)
     assert pingone_mock.user_password not in refused.text
 
@@ -173,14 +194,19 @@ async def test_form_id_from_another_browser_is_refused(
     app = make_app(auth)
     async with _client(app) as victim, _client(app) as attacker:
         victim_fields = await get_form(victim)
+        victim_page = await post_form(victim, victim_fields, username="ada", password=WRONG)
+        victim_fields = hidden(victim_page.text)  # a started flow, under a random form id
+        assert victim_fields["form_id"] != NEW_FORM
         attacker_fields = await get_form(attacker)
         forged = {**victim_fields, "csrf": attacker_fields["csrf"]}
+        flows = pingone_mock.calls["flows"]
         refused = await post_form(
             attacker, forged, username="ada", password=pingone_mock.user_password
         )
         assert refused.status_code == 400
         assert "does not belong to this browser" in refused.text
         assert SESSION_KEY not in session_of(attacker)
+        assert pingone_mock.calls["flows"] == flows
         ok = await post_form(
             victim, victim_fields, username="ada", password=pingone_mock.user_password
         )
@@ -254,4 +280,53 @@ async def test_pingone_down_is_a_503(pingone_mock: MockPingOne) -> None:
         down = await post_form(client, fields, username="ada", password="x")
         assert down.status_code == 503
         assert "Retry-After" in down.headers
+    await auth.web.rp.pingone.aclose()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_form_page_load_starts_no_pingone_flow_and_stores_nothing(
+    pingone_mock: MockPingOne, method: str
+) -> None:
+    """Any site can make a browser load /auth/form (a link, an <img>): that costs PingOne and
+    the store nothing; the flow starts at the first CSRF-checked POST."""
+    store = WriteLog()
+    auth = make_auth(pingone_mock, store=store, form_login=True)
+    async with _client(make_app(auth)) as client:
+        before = pingone_mock.calls["par"], pingone_mock.calls["authorize"]
+        for _ in range(3):
+            page = await client.request(method, "/auth/form?return_to=/orders&login_hint=ada")
+            assert page.status_code == 200
+        assert (pingone_mock.calls["par"], pingone_mock.calls["authorize"]) == before
+        assert pingone_mock.calls["flows"] == 0
+        assert store.writes == []  # the store stays empty
+        assert session_of(client)[FORM_START_KEY]["return_to"] == "/orders"
+        # The page's first POST starts the flow and signs in.
+        fields = await get_form(client)
+        done = await post_form(client, fields, username="ada", password=pingone_mock.user_password)
+        assert done.status_code == 303 and pingone_mock.calls["authorize"] == before[1] + 1
+    await auth.web.rp.pingone.aclose()
+
+
+@pytest.mark.parametrize("step", ["first", "after_a_wrong_password"])
+async def test_double_submit_loser_leaves_the_winners_cookie_alone(
+    auth: LoginRoutes, pingone_mock: MockPingOne, step: str
+) -> None:
+    """Double submit: two POSTs of one form with the same cookie. The winner signs in; the
+    loser is refused without a Set-Cookie, so the browser keeps the winner's session."""
+    app = make_app(auth)
+    async with _client(app) as browser, _client(app) as twin:
+        fields = await get_form(browser)
+        if step != "first":
+            page = await post_form(browser, fields, username="ada", password=WRONG)
+            fields = hidden(page.text)
+        twin.cookies.set("session", browser.cookies["session"], domain="127.0.0.1")
+        body = {**fields, "username": "ada", "password": pingone_mock.user_password}
+        winner = await browser.post("/auth/form", data=body)
+        loser = await twin.post("/auth/form", data=body)
+        assert winner.status_code == 303 and "set-cookie" in winner.headers
+        assert loser.status_code == 400
+        assert "expired or was already used" in loser.text
+        assert "set-cookie" not in loser.headers  # the winner's signed-in cookie stays
+        assert (await browser.get("/orders")).text == "Hello Ada Lovelace"
+        assert pingone_mock.calls["token"] == 1
     await auth.web.rp.pingone.aclose()

@@ -13,8 +13,19 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from p1guard.rp import LoginError, RedisStore, RelyingParty, WebLogin
-from p1guard.rp.web import CSRF_KEY, FORM_KEY, LOGIN_KEY, MAX_FORM_ATTEMPTS, SESSION_KEY, FormStep
+from p1guard.rp import LoginError, MemoryStore, RedisStore, RelyingParty, WebLogin
+from p1guard.rp.transaction import TRANSACTION_TTL
+from p1guard.rp.web import (
+    CSRF_KEY,
+    FORM_KEY,
+    FORM_START_KEY,
+    LOGIN_KEY,
+    MAX_FORM_ATTEMPTS,
+    MAX_PENDING_LOGINS,
+    NEW_FORM,
+    SESSION_KEY,
+    FormStep,
+)
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"
@@ -40,13 +51,53 @@ def submit(
     return web.form_submit(session, step.form_id, password=password, **fields)
 
 
+def flows_started(op: MockPingOne) -> tuple[int, int]:
+    """PingOne's (PAR, authorize) requests so far: the authorize request starts a flow."""
+    return op.calls["par"], op.calls["authorize"]
+
+
+class TrackingStore(MemoryStore):
+    """A MemoryStore that also tells which keys were written and which are still there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+        self.live: set[str] = set()
+
+    def set(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        self.writes.append(key)
+        self.live.add(key)
+        super().set(key, value, ttl)
+
+    def claim(self, key: str, ttl: float) -> bool:
+        self.writes.append(key)
+        self.live.add(key)
+        return super().claim(key, ttl)
+
+    def pop(self, key: str) -> dict[str, Any] | None:
+        self.live.discard(key)
+        return super().pop(key)
+
+    def delete(self, key: str) -> None:
+        self.live.discard(key)
+        super().delete(key)
+
+
+def started_form(web: WebLogin, session: dict[str, Any], **params: Any) -> FormStep:
+    """A form whose PingOne flow has started: the page, then one wrong password."""
+    step = submit(web, session, web.form_login(session, **params), WRONG)
+    assert step.error == "wrong_credentials" and step.form_id != NEW_FORM
+    return step
+
+
 def test_form_sign_in_signs_the_user_in_like_the_callback(pingone_mock: MockPingOne) -> None:
     web = make_web(pingone_mock)
     session: dict[str, Any] = {"stale": "value from before login"}
     step = web.form_login(session, return_to="/orders")
     assert step.status == "password_required" and not step.signed_in
     assert step.error is None and step.message == ""
-    assert session[FORM_KEY] == [step.form_id]
+    assert step.form_id == NEW_FORM and step.return_to == "/orders"
+    assert FORM_KEY not in session and session[FORM_START_KEY]["return_to"] == "/orders"
     csrf_before = web.csrf_token(session)
 
     done = submit(web, session, step, pingone_mock.user_password)
@@ -65,7 +116,8 @@ def test_the_flow_stays_server_side(pingone_mock: MockPingOne) -> None:
     """The session cookie holds a random form id only: no flow id, PingOne cookie or PKCE."""
     web = make_web(pingone_mock)
     session: dict[str, Any] = {}
-    step = web.form_login(session)
+    step = started_form(web, session)
+    assert session[FORM_KEY] == [step.form_id]
     record = web.store.get(f"form:{step.form_id}")
     assert record is not None
     flow = record["flow"]
@@ -93,16 +145,21 @@ def test_wrong_password_shows_the_form_again_without_the_password(
     assert again.status == "password_required"
     assert again.error == "wrong_credentials"
     assert again.message == "Wrong username or password. Try again."
-    assert again.form_id != first.form_id  # every step gets a new id
+    assert first.form_id == NEW_FORM and again.form_id != NEW_FORM  # every step gets a new id
     assert session[FORM_KEY] == [again.form_id]
     assert WRONG not in repr(again) + json.dumps(session) + caplog.text
     assert WRONG not in json.dumps(web.store.get(f"form:{again.form_id}"))
-    # The used form id is gone; the new one signs in, keeping return_to.
+    # The used page (its first POST started the flow) is gone; the new id signs in, keeping
+    # return_to; a used random form id is gone too.
     with pytest.raises(LoginError) as used:
         submit(web, session, first, pingone_mock.user_password)
-    assert used.value.reason == "form_not_in_session"
+    assert used.value.reason == "form_login_expired"
+    assert session[FORM_KEY] == [again.form_id]  # the refusal left the browser's form alone
     done = submit(web, session, again, pingone_mock.user_password)
     assert done.signed_in and done.return_to == "/orders"
+    with pytest.raises(LoginError) as used_again:
+        submit(web, dict(session, **{FORM_KEY: [again.form_id]}), again, WRONG)
+    assert used_again.value.reason == "form_login_expired"
     assert pingone_mock.user_password not in caplog.text
 
 
@@ -115,11 +172,12 @@ def test_form_post_without_the_right_csrf_token_is_refused(
     session: dict[str, Any] = {}
     step = web.form_login(session)
     web.csrf_token(session)
-    flows_calls = pingone_mock.calls["flows"]
+    flows_calls, started = pingone_mock.calls["flows"], flows_started(pingone_mock)
     with pytest.raises(LoginError) as caught:
         submit(web, session, step, pingone_mock.user_password, csrf=csrf)
     assert caught.value.reason == "csrf"
     assert pingone_mock.calls["flows"] == flows_calls  # the password went nowhere
+    assert flows_started(pingone_mock) == started  # and no PingOne flow was started
     assert SESSION_KEY not in session
     # The real form still works.
     assert submit(web, session, step, pingone_mock.user_password).signed_in
@@ -130,8 +188,8 @@ def test_form_id_of_another_browser_is_refused(pingone_mock: MockPingOne) -> Non
     web = make_web(pingone_mock)
     victim: dict[str, Any] = {}
     attacker: dict[str, Any] = {}
-    victim_step = web.form_login(victim)
-    own = web.form_login(attacker)
+    victim_step = started_form(web, victim)
+    own = started_form(web, attacker)
     flows_calls = pingone_mock.calls["flows"]
     with pytest.raises(LoginError) as caught:
         submit(web, attacker, victim_step, pingone_mock.user_password)
@@ -161,10 +219,32 @@ def test_concurrent_double_submit_uses_the_flow_once(pingone_mock: MockPingOne) 
     session: dict[str, Any] = {}
     step = web.form_login(session)
     twin = dict(session, **{CSRF_KEY: web.csrf_token(session)})
+    twin_before = json.dumps(twin)
     assert submit(web, session, step, pingone_mock.user_password).signed_in
     with pytest.raises(LoginError) as caught:
         submit(web, twin, step, pingone_mock.user_password, csrf=twin[CSRF_KEY])
     assert caught.value.reason == "form_login_expired"
+    assert json.dumps(twin) == twin_before  # the loser changed nothing (no new cookie)
+    assert pingone_mock.calls["token"] == 1
+
+
+def test_concurrent_double_submit_of_a_later_step_uses_the_flow_once(
+    pingone_mock: MockPingOne,
+) -> None:
+    """The same, for a step after a wrong password (a stored flow under a random form id)."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = started_form(web, session)
+    twin = dict(session, **{CSRF_KEY: web.csrf_token(session)})
+    twin_before = json.dumps(twin)
+    flows_calls = pingone_mock.calls["flows"]
+    assert submit(web, session, step, pingone_mock.user_password).signed_in
+    with pytest.raises(LoginError) as caught:
+        submit(web, twin, step, pingone_mock.user_password, csrf=twin[CSRF_KEY])
+    assert caught.value.reason == "form_login_expired"
+    assert json.dumps(twin) == twin_before
+    assert pingone_mock.calls["flows"] == flows_calls + 1  # the password went to PingOne once
+    assert pingone_mock.calls["token"] == 1
 
 
 def test_flow_expired_at_pingone_means_starting_over(pingone_mock: MockPingOne) -> None:
@@ -232,12 +312,86 @@ def test_other_tabs_sign_ins_survive_the_rotation(pingone_mock: MockPingOne) -> 
     web = make_web(pingone_mock)
     session: dict[str, Any] = {}
     redirect_tab = web.login(session)
-    other_tab = web.form_login(session)
+    other_tab = started_form(web, session, return_to="/other")
     this_tab = web.form_login(session)
     assert submit(web, session, this_tab, pingone_mock.user_password).signed_in
     assert session[FORM_KEY] == [other_tab.form_id]
     assert len(session[LOGIN_KEY]) == 1
     assert redirect_tab.transaction.return_to == "/"
+    done = submit(web, session, other_tab, pingone_mock.user_password)
+    assert done.signed_in and done.return_to == "/other"
+
+
+def test_a_form_page_in_another_tab_survives_a_sign_in(pingone_mock: MockPingOne) -> None:
+    """A form page loaded (no flow yet) while another tab signs in still posts afterwards."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    this_tab = started_form(web, session, return_to="/this")
+    other_tab = web.form_login(session, return_to="/other")
+    assert submit(web, session, this_tab, pingone_mock.user_password).signed_in
+    assert session[FORM_START_KEY]["return_to"] == "/other"
+    done = submit(web, session, other_tab, pingone_mock.user_password)
+    assert done.signed_in and done.return_to == "/other"
+    assert FORM_START_KEY not in session
+
+
+def test_form_login_starts_no_pingone_flow_and_stores_nothing(pingone_mock: MockPingOne) -> None:
+    """Anyone can make a browser load a form page: it costs no PingOne call and no store write."""
+    store = TrackingStore()
+    web = make_web(pingone_mock, store=store)
+    started = flows_started(pingone_mock)
+    session: dict[str, Any] = {}
+    for _ in range(3):
+        assert web.form_login(session, return_to="/orders", login_hint="ada").form_id == NEW_FORM
+    assert flows_started(pingone_mock) == started
+    assert pingone_mock.calls["flows"] == 0
+    assert store.writes == []  # nothing written, not even a transaction
+    assert set(session) == {FORM_START_KEY}
+    # The first CSRF-checked POST starts the flow with what the page asked for.
+    done = submit(web, session, web.form_login(session, return_to="/orders"), WRONG)
+    assert flows_started(pingone_mock)[1] == started[1] + 1 and done.return_to == "/orders"
+    assert len(store.live) == 2  # the page's single-use mark and the waiting flow
+
+
+def test_form_page_older_than_a_transaction_means_starting_over(pingone_mock: MockPingOne) -> None:
+    """A form page left open past TRANSACTION_TTL starts no flow (its single-use mark is gone)."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    session[FORM_START_KEY]["created_at"] -= TRANSACTION_TTL + 1
+    started = flows_started(pingone_mock)
+    with pytest.raises(LoginError) as caught:
+        submit(web, session, step, pingone_mock.user_password)
+    assert caught.value.reason == "form_login_expired"
+    assert flows_started(pingone_mock) == started
+    assert SESSION_KEY not in session
+
+
+def test_form_page_parameters_must_be_text(pingone_mock: MockPingOne) -> None:
+    """What the page asked for goes into the cookie: only plain text values are taken."""
+    web = make_web(pingone_mock)
+    with pytest.raises(TypeError, match="login_hint"):
+        web.form_login({}, login_hint=object())
+
+
+def test_trimmed_form_ids_leave_no_records_behind(pingone_mock: MockPingOne) -> None:
+    """The session keeps MAX_PENDING_LOGINS form ids; the flows of dropped ones are deleted."""
+    store = TrackingStore()
+    web = make_web(pingone_mock, store=store)
+    session: dict[str, Any] = {}
+    steps = [started_form(web, session) for _ in range(MAX_PENDING_LOGINS + 2)]
+    dropped, kept = steps[:2], steps[2:]
+    assert session[FORM_KEY] == [step.form_id for step in kept]
+    for step in dropped:
+        assert web.store.get(f"form:{step.form_id}") is None  # no orphan flow in the store
+        with pytest.raises(LoginError) as caught:
+            submit(web, session, step, pingone_mock.user_password)
+        assert caught.value.reason == "form_not_in_session"
+    for step in kept:
+        assert web.store.get(f"form:{step.form_id}") is not None
+    flows_left = {key for key in store.live if key.startswith("form:")}
+    assert flows_left == {f"form:{step.form_id}" for step in kept}
+    assert submit(web, session, kept[0], pingone_mock.user_password).signed_in
 
 
 def test_form_sign_in_again_ends_the_old_session(pingone_mock: MockPingOne) -> None:
@@ -316,11 +470,13 @@ def test_redirect_sign_in_still_works_next_to_forms(pingone_mock: MockPingOne) -
     """The callback and the form share the session-creation code; the callback is unchanged."""
     web = make_web(pingone_mock)
     session: dict[str, Any] = {}
-    web.form_login(session)
+    started = started_form(web, session)
+    web.form_login(session, return_to="/fresh")
     start = web.login(session, return_to="/x")
     with httpx.Client(follow_redirects=False) as browser:
         location = browser.get(start.url).headers["location"]
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert web.callback(session, query) == "/x"
-    assert len(session[FORM_KEY]) == 1  # the form in the other tab survives
+    assert session[FORM_KEY] == [started.form_id]  # the forms in the other tabs survive
+    assert session[FORM_START_KEY]["return_to"] == "/fresh"
     assert web.user(session) is not None
