@@ -244,9 +244,21 @@ def presentation_for(
 
 
 def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of an absolute http(s) URL, else :class:`ConfigError`."""
+    """``scheme://host[:port]`` of an http(s) origin, else :class:`ConfigError`.
+
+    A mount prefix comes from the server (ASGI ``root_path``, WSGI ``SCRIPT_NAME``), not from
+    here: dropping one silently would check proofs against the wrong path.
+    """
     parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
         raise ConfigError(
             "public_url", f"expected an origin like 'https://api.example.com', got {url!r}"
         )

@@ -196,3 +196,26 @@ def test_one_key_flooding_proofs_cannot_lock_other_dpop_clients_out(
             refused += 1
     assert refused == 200 - 20  # the flooding key got its tenth of the record, then 503s
     assert guard.verify(honest, presentation=_dpop(victim, honest)).subject == "user-1"
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://api.example.com/v1",
+        "https://api.example.com/?x=1",
+        "https://u@api.example.com",
+        "api",
+    ],
+)
+def test_public_url_must_be_an_origin_not_silently_cut(
+    pingone_mock: MockPingOne, public_url: str
+) -> None:
+    """A path in public_url used to be dropped: proofs were then checked against another URL."""
+    from p1guard import ConfigError
+
+    async def app(scope: object, receive: object, send: object) -> None:  # pragma: no cover
+        raise AssertionError("not reached")
+
+    with pytest.raises(ConfigError) as info:
+        AsgiMiddleware(app, guard=pingone_mock.guard(), public_url=public_url)
+    assert info.value.field == "public_url"
