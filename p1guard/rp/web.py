@@ -478,11 +478,17 @@ class WebLogin:
             raise _form_expired() from None
         if not (isinstance(start_id, str) and isinstance(return_to, str) and fresh):
             raise _form_expired()
-        flow: PiFlow = yield from PiFlowClient(self.rp).begin_flow(return_to, **params)
-        # Single use, like a form_id: the loser of a double submit or a replayed first POST
-        # (same cookie) is refused without changing the session, after the winner claimed it.
-        if not (yield self._call("claim", f"form_start:{start_id}", ttl=TRANSACTION_TTL)):
+        # Single use, like a form_id, and claimed before PingOne is asked: the loser of a
+        # double submit or a replayed first POST (same cookie) is refused without a PingOne
+        # call and without changing the session.
+        mark = f"form_start:{start_id}"
+        if not (yield self._call("claim", mark, ttl=TRANSACTION_TTL)):
             raise _form_expired()
+        try:
+            flow: PiFlow = yield from PiFlowClient(self.rp).begin_flow(return_to, **params)
+        except ProviderUnavailable:
+            yield self._call("delete", mark)  # PingOne down: the same page may try again
+            raise
         del session[FORM_START_KEY]
         return flow
 

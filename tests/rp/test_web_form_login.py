@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError, MemoryStore, RedisStore, RelyingParty, WebLogin
 from p1guard.rp.transaction import TRANSACTION_TTL
 from p1guard.rp.web import (
@@ -212,6 +213,35 @@ def test_replayed_completed_form_is_refused(pingone_mock: MockPingOne) -> None:
     assert caught.value.reason == "form_login_expired"
     assert SESSION_KEY not in replayed
     assert pingone_mock.calls["token"] == 1
+
+
+def test_replayed_first_post_starts_no_pingone_flow(pingone_mock: MockPingOne) -> None:
+    """The page's first POST is claimed before PingOne is asked: replaying it (same cookie)
+    cannot make the app start PingOne flows over and over."""
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    old_cookie = dict(session, **{CSRF_KEY: web.csrf_token(session)})
+    assert submit(web, session, step, pingone_mock.user_password).signed_in
+    started = flows_started(pingone_mock)
+    for _ in range(3):
+        replayed = dict(old_cookie)
+        with pytest.raises(LoginError) as caught:
+            submit(web, replayed, step, pingone_mock.user_password, csrf=old_cookie[CSRF_KEY])
+        assert caught.value.reason == "form_login_expired"
+    assert flows_started(pingone_mock) == started
+
+
+def test_first_post_may_try_again_after_pingone_was_down(pingone_mock: MockPingOne) -> None:
+    web = make_web(pingone_mock)
+    session: dict[str, Any] = {}
+    step = web.form_login(session)
+    pingone_mock.fail("par", "down")
+    pingone_mock.fail("authorize", "down")
+    with pytest.raises(ProviderUnavailable):
+        submit(web, session, step, pingone_mock.user_password)
+    pingone_mock.clear_faults()
+    assert submit(web, session, step, pingone_mock.user_password).signed_in
 
 
 def test_concurrent_double_submit_uses_the_flow_once(pingone_mock: MockPingOne) -> None:
