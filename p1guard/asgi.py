@@ -162,7 +162,6 @@ class BearerTokenMiddleware:
             client_certificates=client_certificates,
             public_url=public_url,
         )
-        self._certificates = client_certificates
         self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -182,7 +181,7 @@ class BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         authorization, proofs, host = _read_headers(scope)
-        certificates = self._certificates
+        certificates = rules.client_certificates
         try:
             token = await rules.aauthenticate(
                 authorization,

@@ -547,13 +547,7 @@ class BearerRules:
         :class:`AuthError` to send, its challenge stamped by the Guard."""
         scheme: Scheme | None = None
         try:
-            scheme, raw = extract_credentials(  # = self.credentials, one call layer less
-                authorization,
-                query_tokens=query_tokens(query_string) if query_string else (),
-                allow_query=self.allow_query_token,
-                realm=self.guard.realm,
-                dpop=self._dpop,
-            )
+            scheme, raw = self.credentials(authorization, query_string)
         except AuthError as err:
             raise self.challenge(err, scheme) from None
         if scheme == "Bearer" and not dpop_proofs and client_cert is None:

@@ -108,7 +108,6 @@ class BearerTokenMiddleware:
             client_certificates=client_certificates,
             public_url=public_url,
         )
-        self._certificates = client_certificates
         self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -124,7 +123,7 @@ class BearerTokenMiddleware:
             return self.app(environ, start_response)
         header: Any = environ.get("HTTP_AUTHORIZATION")
         dpop: Any = environ.get("HTTP_DPOP")
-        certificates = self._certificates
+        certificates = rules.client_certificates
         try:
             token: AccessToken | None = rules.authenticate(
                 () if header is None else (header,),

@@ -75,23 +75,15 @@ class P1GuardState:
 
         >>> scheme, raw, shown = current_state().credentials()        # doctest: +SKIP
         """
-        rules = self._rules
-        try:
-            scheme, raw = rules.credentials(
-                request.headers.getlist("Authorization"), request.query_string
-            )
-        except AuthError as err:
-            raise rules.challenge(err) from None  # RFC 9728: resource_metadata="…"
         source = self.client_certificates
-        cert = None if source is None else source.from_wsgi(request.environ)
-        shown = rules.presentation(
-            scheme,
+        return self._rules.read(
+            request.headers.getlist("Authorization"),
+            request.query_string,
             method=request.method,
             url=lambda: request.url,
             dpop_proofs=split_proofs(request.headers.getlist("DPoP")),
-            client_cert=cert,
+            client_cert=None if source is None else source.from_wsgi(request.environ),
         )
-        return scheme, raw, shown
 
     def challenge(self, err: AuthError, scheme: Scheme | None) -> AuthError:
         """``err`` with this app's challenge (RFC 9728 metadata URL, DPoP scheme and algs)."""
