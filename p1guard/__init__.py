@@ -17,6 +17,7 @@ from .dpop import DPoPNonces
 from .errors import (
     AuthError,
     ConfigError,
+    DenylistFull,
     InsufficientClaims,
     InsufficientScope,
     InsufficientUserAuthentication,
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigError",
     "Contains",
     "DPoPNonces",
+    "DenylistFull",
     "Equals",
     "Guard",
     "InsufficientClaims",

@@ -434,7 +434,7 @@ class BearerRules:
 
     >>> from p1guard.claims import Equals
     >>> rules = BearerRules(guard, acr_values="Multi_Factor", max_age=300,
-    ...                     claims=[Equals("env", "prod")])  # doctest: +SKIP
+    ...                     claims=[Equals("department", "finance")])  # doctest: +SKIP
     >>> token = rules.authenticate(["Bearer eyJ…"], b"")      # doctest: +SKIP
     """
 

@@ -14,8 +14,9 @@ Rules (pure: no I/O, no clock):
    :class:`~p1guard.errors.InsufficientClaims` naming the rule, with the actual value only in
    its log ``detail`` (never in the response).
 
->>> token = AccessToken({"p1.permissions": ["orders:read"], "env": "prod"}, token_id="ab12cd34")
->>> rules = [Equals("env", "prod"), Contains("p1.permissions", "orders:read")]
+>>> claims = {"p1.permissions": ["orders:read"], "department": "finance"}
+>>> token = AccessToken(claims, token_id="ab12cd34")
+>>> rules = [Equals("department", "finance"), Contains("p1.permissions", "orders:read")]
 >>> require_claims(token, rules) is token
 True
 """
@@ -78,7 +79,7 @@ def _check_name(claim: object) -> str:
 class Equals:
     """Rule 2: claim ``claim`` equals ``value``.
 
-    >>> Equals("env", "prod").check({"env": "prod"})
+    >>> Equals("department", "finance").check({"department": "finance"})
     True
     """
 
@@ -155,8 +156,8 @@ def check_rules(rules: Iterable[ClaimRule] | None) -> tuple[ClaimRule, ...]:
     """``rules`` as a tuple, each one a :data:`ClaimRule` — for adapters that want a bad rule
     refused when a route is declared, not on each request.
 
-    >>> check_rules([Equals("env", "prod")])
-    (Equals(claim='env', value='prod'),)
+    >>> check_rules([Equals("department", "finance")])
+    (Equals(claim='department', value='finance'),)
     """
     if rules is None:
         return ()

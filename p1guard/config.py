@@ -216,6 +216,22 @@ class PingOne:
         return cls(**kwargs)  # type: ignore[arg-type]
 
     @property
+    def environment_id(self) -> str | None:
+        """The PingOne environment id: ``env_id``, else the one in a PingOne-shaped issuer
+        path (``…/<env id>/as``); ``None`` for a custom domain given without ``env_id``.
+
+        >>> issuer = "https://auth.pingone.eu/0F1E2D3C-4b5a-6978-8796-a5b4c3d2e1f0/as"
+        >>> PingOne(issuer=issuer).environment_id
+        '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'
+        """
+        if self.env_id is not None:
+            return self.env_id
+        segments = self.issuer.rstrip("/").split("/")
+        if len(segments) >= 5 and segments[-1] == "as" and _ENV_ID.match(segments[-2]):
+            return segments[-2].lower()
+        return None
+
+    @property
     def transport(self) -> Transport:
         """The HTTP transport (sync and async clients) used for every call to PingOne."""
         if self._transport is None:

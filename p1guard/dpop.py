@@ -8,7 +8,8 @@ client side is :class:`~p1guard.dpop_key.DPoPKey`.
 Checks, in order; the first failure raises :class:`~p1guard.errors.InvalidDPoPProof` with a
 ``reason`` naming it (or :class:`~p1guard.errors.UseDPoPNonce` for rule 8):
 
-1. Size (at most ``max_size`` characters) and shape: three non-empty base64url segments.
+1. Size (at most ``max_size`` characters) and shape: three non-empty base64url segments,
+   each canonical (:func:`p1guard.jwt.canonical_segment`: no unused bits set).
 2. Header: a JSON object without duplicate members; ``typ`` exactly ``dpop+jwt``; ``alg`` in
    the allowed list (asymmetric only: never ``none``, never HMAC); no ``crit``.
 3. ``jwk``: a public key only (a private member such as ``d`` refuses it), of a type that fits
@@ -53,6 +54,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .binding import access_token_hash, b64url, jwk_thumbprint
 from .config import Seconds, to_seconds
 from .errors import ConfigError, InvalidDPoPProof, ProviderUnavailable, UseDPoPNonce
+from .jwt import canonical_segment
 from .keys import ALGORITHMS, PREFERRED_ORDER, public_key_from_jwk
 
 __all__ = [
@@ -228,6 +230,8 @@ def check_proof(
     segments = proof.split(".")
     if len(segments) != 3 or not all(_SEGMENT.fullmatch(s) for s in segments):
         raise _refuse("The DPoP proof is not a signed JWT", "dpop_malformed")
+    if not all(canonical_segment(s) for s in segments):
+        raise _refuse("The DPoP proof is not canonical base64url", "dpop_malformed")
     # 2. header
     header = _json_object(segments[0], "header")
     typ = header.get("typ")

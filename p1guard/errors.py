@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "AuthError",
     "ConfigError",
+    "DenylistFull",
     "InsufficientClaims",
     "InsufficientScope",
     "InsufficientUserAuthentication",
@@ -71,6 +72,21 @@ class ConfigError(P1GuardError, ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class DenylistFull(P1GuardError, RuntimeError):
+    """:meth:`Guard.deny <p1guard.Guard.deny>` could not record a denial: the Guard's denial
+    store is full of live denials (``Guard(denial_limit=…)``), and no live denial is ever
+    forgotten to make room. The token was *not* denied in this process.
+
+    >>> raise DenylistFull(3)
+    Traceback (most recent call last):
+    p1guard.errors.DenylistFull: The denylist is full (3 live denials); the token was not denied
+    """
+
+    def __init__(self, live: int) -> None:
+        self.live = live
+        super().__init__(f"The denylist is full ({live} live denials); the token was not denied")
 
 
 def _quote(value: str) -> str:

@@ -3,13 +3,24 @@
 Order of work for ``verify(token, scopes=…)``:
 
 1. No token → :class:`MissingToken`.
-2. Verified-token cache (SHA-256 of the token, entry dropped at ``exp``): a hit skips to 6.
+2. Verified-token cache (SHA-256 of the token, entry dropped at ``exp``): a hit skips to 5b.
 3. Route by ``mode``: ``"jwt"`` validates locally (:mod:`p1guard.jwt` with keys from
    :mod:`p1guard.jwks`); ``"introspect"`` asks PingOne (:mod:`p1guard.introspection`);
    ``"auto"`` validates locally when the token is a JWS naming our issuer, else introspects.
+   A JWS whose key is not cached has its (unverified) ``iss`` read first: a foreign issuer
+   is refused as ``wrong_issuer`` at once and never costs a JWKS fetch.
 4. Local success is cached until ``exp``.
-5. ``check_revocation`` (on the Guard or per call): a locally valid token must also be active
-   at introspection (cached for ``introspection_ttl``), since a revoked PingOne JWT still verifies.
+5. Revocation.
+
+   a. ``check_revocation`` (on the Guard or per call): a locally valid token must also be
+      active at introspection (cached for ``introspection_ttl``), since a revoked PingOne
+      JWT still verifies.
+   b. Denials (:meth:`Guard.deny`, :mod:`p1guard.revocation`), once any exists or with
+      ``denylist=True``, on every call, cache hit or not: the token's revocation identity
+      (``iss`` + ``jti``, else its canonical signature — never its spelling) must not be
+      denied here, nor in Redis with ``denylist=True``. Redis failing is a 503
+      (``reason="denylist_unavailable"``, with ``Retry-After``) unless
+      ``denylist_fail_open=True``.
 6. Sender constraints (:mod:`p1guard.binding`), on every call, cache hit or not, when the
    call passes a ``presentation``, the token has a ``cnf`` claim, or the Guard requires DPoP
    or mTLS (else they cost one check). The rules, each refusal with its own ``reason``:
@@ -69,6 +80,7 @@ from .dpop import (
 from .errors import (
     AuthError,
     ConfigError,
+    DenylistFull,
     InsufficientScope,
     InsufficientUserAuthentication,
     InvalidDPoPProof,
@@ -89,12 +101,14 @@ from .jwt import (
     parse_compact,
     parse_jws,
     peek_issuer,
+    unverified_issuer,
     verify_compact,
     verify_jws,
 )
 from .keys import ALGORITHMS, SigningKey
 from .metrics import CACHE, VERIFICATIONS
 from .resource_metadata import check_url
+from .revocation import DenialStore, denial_until, revocation_id, shared_key
 from .shared_cache import RedisCache, SharedAnswer
 from .tokens import AccessToken
 
@@ -318,7 +332,10 @@ class Guard:
     claims every token must carry; ``cache_size`` bounds both token caches;
     ``shared_cache`` (a :class:`~p1guard.shared_cache.RedisCache`) shares introspection answers
     between workers and hosts; ``denylist=True`` also shares the tokens :meth:`deny` refuses
-    (one Redis lookup per request). ``resource_metadata_url`` (see
+    (one Redis lookup per request; if Redis cannot be read the request gets a 503, unless
+    ``denylist_fail_open=True`` accepts it meanwhile). ``denial_limit`` bounds the live
+    denials this process keeps (each until its token's ``exp``; :meth:`deny` raises
+    :class:`~p1guard.errors.DenylistFull` rather than forget one). ``resource_metadata_url`` (see
     :class:`~p1guard.resource_metadata.ResourceMetadata`) is added to 401 challenges.
     ``extra_issuers`` widens the accepted ``iss`` values (e.g. your PingOne custom domain,
     ``https://auth.example.com/as``) — keys still come from ``pingone``'s JWKS, since a custom
@@ -360,6 +377,8 @@ class Guard:
         negative_ttl: Seconds = 10,
         shared_cache: RedisCache | None = None,
         denylist: bool = False,
+        denylist_fail_open: bool = False,
+        denial_limit: int = 100_000,
         resource_metadata_url: str | None = None,
         extra_issuers: Iterable[str] = (),
         dpop: DPoPMode = "allowed",
@@ -413,6 +432,7 @@ class Guard:
             max_size=max_token_size,
             strict_typ=strict_typ,
             required_claims=tuple(required_claims),
+            environment=pingone.environment_id,
         )
         self._rules = header_rules(self.policy)
         # Step-up (RFC 9470) for every call that does not pass its own acr_values/max_age.
@@ -432,7 +452,11 @@ class Guard:
         if denylist and shared_cache is None:
             raise ConfigError("denylist", "the shared denylist needs shared_cache=RedisCache(...)")
         self.denylist = denylist
-        self._denied: VerifiedTokenCache[bool] | None = None  # created by the first deny()
+        #: With ``denylist=True``: accept tokens while Redis cannot be read (a loud opt-out).
+        self.denylist_fail_open = bool(denylist_fail_open)
+        self._denials = DenialStore(denial_limit)
+        # Step 5b runs once a denial exists or with the shared denylist; else one test.
+        self._revocable = denylist
         # Shared answers depend on who asked whom: PingOne environment and client credentials.
         scope = f"{pingone.issuer}|{client_id or ''}".encode()
         self._shared_scope = hashlib.sha256(scope).digest()[:8]
@@ -508,6 +532,8 @@ class Guard:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
+            if self._revocable:
+                self.pingone.transport.run(self._denial_flow(access, raw))
             # Step 6 runs only when it can refuse: a presentation to check, a Guard that
             # requires binding, or a bound token (its cnf claim). Else: this one test.
             if presentation is not None or self._sender_required or "cnf" in access._claims:
@@ -540,6 +566,8 @@ class Guard:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
+            if self._revocable:
+                await self.pingone.transport.arun(self._denial_flow(access, raw))
             # Step 6 runs only when it can refuse: a presentation to check, a Guard that
             # requires binding, or a bound token (its cnf claim). Else: this one test.
             if presentation is not None or self._sender_required or "cnf" in access._claims:
@@ -634,24 +662,64 @@ class Guard:
 
     def deny(self, token: str) -> None:
         """Refuse ``token`` from now on in this process and, with ``denylist=True``, in every
-        worker sharing the Redis cache (e.g. after the app revoked it at sign-out)."""
+        worker sharing the Redis cache (e.g. after the app revoked it at sign-out).
+
+        The denial holds against every spelling of the token (it is keyed by ``iss`` +
+        ``jti``, else the canonical signature) until the token's own ``exp`` plus leeway,
+        whether or not this process ever verified it (:mod:`p1guard.revocation`). Raises
+        :class:`~p1guard.errors.DenylistFull` when ``denial_limit`` live denials are held, and
+        :class:`~p1guard.errors.ProviderUnavailable` when the shared denylist cannot be
+        written (unless ``denylist_fail_open=True``); the local denial holds in both cases
+        where there was room."""
         self.pingone.transport.run(self._deny_flow(token))
 
     async def adeny(self, token: str) -> None:
         """Async twin of :meth:`deny`."""
         await self.pingone.transport.arun(self._deny_flow(token))
 
+    def _denial_flow(self, access: AccessToken, token: str) -> Flow[None]:
+        """Step 5b; yields only to ask the shared denylist."""
+        identity = revocation_id(token, access._claims if access.source == "jwt" else None)
+        if self._denials.holds(identity, time.time()):
+            raise InvalidToken("The token was revoked", reason="denied")
+        shared = self.shared_cache
+        if self.denylist and shared is not None:
+            denied = yield shared.denied(shared_key(identity))
+            if denied is None and not self.denylist_fail_open:
+                raise ProviderUnavailable(
+                    "The shared denylist is unavailable", reason="denylist_unavailable"
+                )
+            if denied:
+                raise InvalidToken("The token was revoked", reason="denied")
+
     def _deny_flow(self, token: str) -> Flow[None]:
+        """:meth:`deny` (rules of :mod:`p1guard.revocation`): record the token's identity
+        until it could no longer be accepted, here and, with ``denylist=True``, in Redis."""
+        if not isinstance(token, str) or not token:
+            raise ConfigError("token", "deny() needs the token string")
         digest = token_digest(token)
-        cached = self._verified.get(digest, time.time())
-        until = (cached.exp if cached is not None and cached.exp else None) or time.time() + 86400
+        now = time.time()
+        answer = self._introspected.get(digest)
+        known_exp = answer.exp if isinstance(answer, AccessToken) else None
+        identity = revocation_id(token)
+        until = denial_until(token, now, self.policy.leeway, known_exp)
         self._verified.discard(digest)
         self._introspected.discard(digest)
-        if self._denied is None:
-            self._denied = VerifiedTokenCache(max(1, self._verified.maxsize))
-        self._denied.put(digest, True, until)
-        if self.denylist and self.shared_cache is not None:
-            yield self.shared_cache.deny(digest, until)
+        self._revocable = True
+        full: DenylistFull | None = None
+        try:
+            self._denials.add(identity, until, now)
+        except DenylistFull as exc:
+            full = exc  # still shared below: the other workers may have room
+        if self.denylist and self.shared_cache is not None and until > now:
+            written = yield self.shared_cache.deny(shared_key(identity), until)
+            if not written and not self.denylist_fail_open:
+                raise ProviderUnavailable(
+                    "The shared denylist is unavailable; the denial holds in this process only",
+                    reason="denylist_unavailable",
+                )
+        if full is not None:
+            raise full
 
     def close(self) -> None:
         """Close the PingOne HTTP clients."""
@@ -682,13 +750,8 @@ class Guard:
         # parsed as is below.
         data = token.encode()
         digest = _sha256(data).digest()
-        denied = self._denied
-        if denied is not None and denied.get(digest, time.time()):
-            raise InvalidToken("The token was revoked", reason="denied")
         if revocation:
             return token, digest, "revocation", None
-        if self.denylist:  # every request asks Redis: no answer without a flow
-            return token, digest, "flow", None
         now = time.time()
         access = self._verified.get(digest, now)
         if access is not None:
@@ -719,9 +782,6 @@ class Guard:
 
     def _flow(self, token: str, digest: bytes, via: _Via) -> Flow[AccessToken]:
         revocation = via == "revocation"
-        shared = self.shared_cache
-        if self.denylist and shared is not None and (yield shared.denied(digest)):
-            raise InvalidToken("The token was revoked", reason="denied")
         if not self._is_local(token):
             if len(token) > self.policy.max_size or _B64TOKEN.fullmatch(token) is None:
                 # Never forward junk to PingOne: it costs rate limit and evicts good answers.
@@ -739,9 +799,18 @@ class Guard:
 
     def _verify_jwt(self, token: str, digest: bytes) -> Flow[AccessToken]:
         jws = parse_jws(token, self.policy, self._rules)
+        fresh = self.pingone.jwks.fresh_key(jws.kid, time.monotonic()) is not None
         if self._metrics is not None:
-            fresh = self.pingone.jwks.fresh_key(jws.kid, time.monotonic()) is not None
             self._metrics.count(CACHE, cache="jwks", result="hit" if fresh else "miss")
+        if not fresh:
+            # Step 3: a foreign token is no key problem, and must not cost a JWKS fetch.
+            issuer = unverified_issuer(jws)
+            if issuer not in self.policy.issuers:
+                raise InvalidToken(
+                    "The token was issued by another issuer",
+                    reason="wrong_issuer",
+                    detail={"expected": sorted(self.policy.issuers), "actual": issuer},
+                )
         key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
         return self._accept(jws, key, digest, time.time())
 

@@ -4,7 +4,9 @@ Checks run in this order; the first failure raises :class:`~p1guard.errors.Inval
 with a ``reason`` naming it:
 
 1. Size (``max_size`` characters, default 32 KiB) and shape: three non-empty base64url
-   segments (no padding, no other characters) — before any decoding.
+   segments (no padding, no other characters), each in its one canonical spelling (the
+   unused bits of its last character zero, :func:`canonical_segment`) — before any decoding.
+   Else one signature would have several spellings, each a different token string.
 2. Header: a JSON object without duplicate members (it is read before the signature is
    checked, so it is read strictly); ``alg`` in the allowlist (asymmetric
    only — never ``none`` or HMAC); ``kid`` a non-empty string of at most 256 characters;
@@ -16,7 +18,8 @@ with a ``reason`` naming it:
    ``NaN``/``Infinity`` are refused. ``orjson`` parses it when installed (``p1guard[speedups]``).
 5. Claims: ``iss`` exact; ``aud`` (string or list) holds an accepted audience; ``exp``
    required and in the future, ``nbf`` and ``iat`` not in the future (all with leeway);
-   configured required claims present.
+   PingOne's ``env`` claim, when the token has one and the policy knows the environment id,
+   equal to it (case-insensitive); configured required claims present.
 
 Headers are parsed once per distinct header segment (a PingOne key signs thousands of tokens
 with byte-identical headers), and only valid headers are remembered.
@@ -48,6 +51,7 @@ __all__ = [
     "Jws",
     "JwtPolicy",
     "KeySource",
+    "canonical_segment",
     "check_claims",
     "decode_payload",
     "parse_compact",
@@ -74,6 +78,10 @@ def _shape_table() -> bytes:
 
 
 _SHAPE_TABLE = _shape_table()
+# Rule 1's canonical spelling, by segment length mod 4: the characters the last one may be.
+# 2 left over: 4 unused bits, so 6-bit values 0/16/32/48; 3 left over: 2 unused bits, so
+# multiples of 4; 1 left over is never valid. "-"/"_" (62/63) and "+"/"/" share the sets.
+_CANONICAL_LAST = (b"", b"", b"AQgw", b"AEIMQUYcgkosw048")
 _LENIENT_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt", "application/jwt"})
 _STRICT_TYP = frozenset({"at+jwt", "application/at+jwt"})
 _ID_TOKEN_TYP = frozenset({"jwt", "application/jwt"})
@@ -93,6 +101,8 @@ class JwtPolicy:
     #: ``"access"`` tokens or OpenID Connect ``"id"`` tokens (which must not be ``at+jwt``).
     kind: Literal["access", "id"] = "access"
     required_claims: tuple[str, ...] = ()
+    #: PingOne environment id (lower case) an ``env`` claim must equal; ``None``: not checked.
+    environment: str | None = None
 
     def __post_init__(self) -> None:
         unknown = self.algorithms - ALGORITHMS
@@ -182,15 +192,36 @@ def _json_object(segment: bytes, part: str, *, strict: bool = False) -> dict[str
 def _shape(data: bytes) -> list[bytes]:
     """Rule 1's shape check on ASCII bytes: the three segments in the standard base64 alphabet.
 
-    >>> _shape(b"ab.c-d.e_f")
-    [b'ab', b'c+d', b'e/f']
+    >>> _shape(b"aQ.c-A.e_A")
+    [b'aQ', b'c+A', b'e/A']
     """
     std = data.translate(_SHAPE_TABLE)
     parts = std.split(b".")
     # A byte outside base64url and "." became 0x80, so isascii() is the alphabet check.
     if len(parts) != 3 or not (parts[0] and parts[1] and parts[2]) or not std.isascii():
         raise InvalidToken("The token is not a signed JWT", reason="malformed")
+    for part in parts:
+        tail = len(part) & 3
+        if tail and part[-1] not in _CANONICAL_LAST[tail]:
+            if tail == 1:  # no spelling of any bytes has this length
+                raise InvalidToken("The token is not valid base64url", reason="malformed")
+            raise InvalidToken(
+                "The token is not canonical base64url", reason="non_canonical_base64url"
+            )
     return parts
+
+
+def canonical_segment(segment: str | bytes) -> bool:
+    """Whether a base64url (or standard-alphabet, unpadded) segment is in its one canonical
+    spelling: a possible length, and zero unused bits in its last character (rule 1). The
+    alphabet itself is checked elsewhere.
+
+    >>> canonical_segment("AQ"), canonical_segment("AR"), canonical_segment("A")
+    (True, False, False)
+    """
+    data = segment.encode("ascii", "replace") if isinstance(segment, str) else segment
+    tail = len(data) & 3
+    return not tail or (bool(data) and data[-1] in _CANONICAL_LAST[tail])
 
 
 def _split(token: str) -> list[bytes]:
@@ -255,6 +286,15 @@ class _HeaderRules:
             self.memo.clear()
         self.memo[segment] = result
         return result
+
+
+def unverified_issuer(jws: Jws) -> object:
+    """The ``iss`` member of a parsed token's payload, *unverified*, or ``None`` — so the
+    Guard can refuse a foreign token before it looks for (and fetches) a key."""
+    try:
+        return _payload(jws.payload_segment).get("iss")
+    except InvalidToken:
+        return None
 
 
 def peek_issuer(token: str) -> str | None:
@@ -393,6 +433,7 @@ def check_claims(claims: dict[str, Any], policy: JwtPolicy, now: float) -> None:
     get = claims.get
     iss, aud, exp, nbf, iat = get("iss"), get("aud"), get("exp"), get("nbf"), get("iat")
     ahead = now + policy.leeway
+    env = get("env")
     if (
         type(iss) is str
         and iss in policy.issuers
@@ -401,6 +442,7 @@ def check_claims(claims: dict[str, Any], policy: JwtPolicy, now: float) -> None:
         and now - policy.leeway < exp <= now + MAX_LIFETIME
         and (nbf is None or (type(nbf) is int and 0 <= nbf <= ahead))
         and (iat is None or (type(iat) is int and 0 <= iat <= ahead))
+        and (env is None or env == policy.environment or policy.environment is None)
         and not policy.required_claims
     ):
         return
@@ -439,6 +481,16 @@ def check_claims(claims: dict[str, Any], policy: JwtPolicy, now: float) -> None:
             "The token was issued in the future",
             reason="issued_in_future",
             detail=_skew("iat", iat, now, leeway),
+        )
+    if (
+        env is not None
+        and policy.environment is not None
+        and (not isinstance(env, str) or env.lower() != policy.environment)
+    ):
+        raise InvalidToken(
+            "The token was issued for another PingOne environment",
+            reason="wrong_environment",
+            detail={"expected": policy.environment, "actual": env},
         )
     for name in policy.required_claims:
         if name not in claims:

@@ -12,10 +12,15 @@ token, not N×M times. Rules:
 2. The first worker to miss *claims* the token (``SET NX`` with a short expiry) and asks
    PingOne; the others poll the shared entry for a moment instead of asking too.
 3. A denylist (``deny``/``denied``) shares tokens the app revoked itself (sign-out), so every
-   worker refuses them at once instead of after its cached answer expires.
-4. Redis failing never fails a request: every operation degrades to "miss" (and a claim to
-   "granted"), so the Guard falls back to its in-process cache and PingOne, with a warning
-   logged at most every 30 seconds.
+   worker refuses them at once instead of after its cached answer expires. Entries are keyed
+   by the token's revocation identity (:func:`p1guard.revocation.shared_key`), not its
+   spelling, and live until the token's own expiry.
+4. Redis failing never fails a request through the introspection cache: those operations
+   degrade to "miss" (and a claim to "granted"), so the Guard falls back to its in-process
+   cache and PingOne, with a warning logged at most every 30 seconds. The denylist does not
+   degrade: a failed lookup answers ``None`` and the Guard refuses the request with a 503
+   (``reason="denylist_unavailable"``) unless it was built with ``denylist_fail_open=True``;
+   a failed write answers ``False`` and :meth:`Guard.deny <p1guard.Guard.deny>` raises.
 5. The exception is the DPoP replay record (:meth:`RedisCache.remember_proof`): a used proof
    is ``SET <prefix>dpop:<hash> 1 NX PX <ttl>``, so one proof is accepted once across every
    worker and host. It cannot degrade safely, so a Redis failure answers ``None`` and the
@@ -175,23 +180,42 @@ class RedisCache:
             self, lambda client: bool(client.set(key, b"1", nx=True, px=ms)), aclaim, fallback=True
         )
 
-    def deny(self, digest: bytes, until: float) -> _RedisCall:
-        """Effect → put a token on the shared denylist until ``until`` (epoch seconds)."""
-        key, ms = self._key(digest, "deny"), max(1000, int((until - time.time()) * 1000))
+    def deny(self, identity: bytes, until: float) -> _RedisCall:
+        """Effect → put a token's revocation identity on the shared denylist until ``until``
+        (epoch seconds); ``True`` once written, ``False`` if Redis failed (rule 4)."""
+        key, ms = self._key(identity, "deny"), max(1000, math.ceil((until - time.time()) * 1000))
 
-        async def adeny(client: Any) -> None:
+        def deny_sync(client: Any) -> bool:
+            client.set(key, b"1", px=ms)
+            return True
+
+        async def adeny(client: Any) -> bool:
             await client.set(key, b"1", px=ms)
+            return True
 
-        return _RedisCall(self, lambda client: client.set(key, b"1", px=ms), adeny)
+        return _RedisCall(
+            self,
+            deny_sync,
+            adeny,
+            fallback=False,
+            meanwhile="the denial holds in this process only",
+        )
 
-    def denied(self, digest: bytes) -> _RedisCall:
-        """Effect → whether a token is on the shared denylist (``False`` if Redis is down)."""
-        key = self._key(digest, "deny")
+    def denied(self, identity: bytes) -> _RedisCall:
+        """Effect → whether a revocation identity is on the shared denylist; ``None`` if Redis
+        failed (rule 4: the Guard then refuses, or accepts only with ``denylist_fail_open``)."""
+        key = self._key(identity, "deny")
 
         async def adenied(client: Any) -> bool:
             return bool(await client.exists(key))
 
-        return _RedisCall(self, lambda client: bool(client.exists(key)), adenied, fallback=False)
+        return _RedisCall(
+            self,
+            lambda client: bool(client.exists(key)),
+            adenied,
+            fallback=None,
+            meanwhile="the shared denylist cannot be read",
+        )
 
     def remember_proof(self, key: bytes, until: float) -> _RedisCall:
         """Effect → ``True`` if the DPoP proof ``key`` is new (now recorded until ``until``,

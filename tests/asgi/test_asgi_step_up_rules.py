@@ -27,7 +27,7 @@ with warnings.catch_warnings():
 RULES: dict[str, Any] = {
     "acr_values": ["Multi_Factor"],
     "max_age": 300,
-    "claims": [Equals("env", "prod")],
+    "claims": [Equals("stage", "prod")],
     "public_paths": ["/health"],
 }
 
@@ -74,7 +74,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def strong(op: MockPingOne, **claims: Any) -> str:
     return op.issue_token(
-        claims={"acr": "Multi_Factor", "auth_time": int(time.time()), "env": "prod", **claims}
+        claims={"acr": "Multi_Factor", "auth_time": int(time.time()), "stage": "prod", **claims}
     )
 
 
@@ -109,11 +109,11 @@ async def test_stale_sign_in_gets_the_max_age_challenge(
 async def test_strong_sign_in_missing_a_claim_is_403(
     client: httpx.AsyncClient, pingone_mock: MockPingOne, calls: Calls
 ) -> None:
-    refused = await client.get("/transfer", headers=bearer(strong(pingone_mock, env="dev")))
+    refused = await client.get("/transfer", headers=bearer(strong(pingone_mock, stage="dev")))
     assert refused.status_code == 403
     assert refused.json() == {
         "error": "access_denied",
-        "error_description": "The access token does not satisfy: env equals 'prod'",
+        "error_description": "The access token does not satisfy: stage equals 'prod'",
     }
     assert refused.headers["www-authenticate"].startswith('Bearer error="access_denied"')
     assert "dev" not in refused.text  # the actual value is only logged
@@ -175,7 +175,7 @@ def test_websocket_with_a_weak_token_is_closed(pingone_mock: MockPingOne, calls:
         ({"acr_values": [""]}, "acr_values"),
         ({"max_age": -1}, "max_age"),
         ({"max_age": True}, "max_age"),
-        ({"claims": ["env=prod"]}, "claims"),
+        ({"claims": ["stage=prod"]}, "claims"),
         ({"claims": [lambda token: True]}, "claims"),
     ],
 )

@@ -49,7 +49,7 @@ class AsyncAdminView(AdminView):
 class DrfTransfer(APIView):
     permission_classes = (
         HasScopes,
-        TokenRules(acr_values=["Multi_Factor"], max_age=300, claims=[Equals("env", "prod")]),
+        TokenRules(acr_values=["Multi_Factor"], max_age=300, claims=[Equals("stage", "prod")]),
     )
     required_scopes: ClassVar[list[str]] = ["read"]
 
@@ -60,7 +60,7 @@ class DrfTransfer(APIView):
 urlpatterns = [
     path("cbv/admin", AdminView.as_view()),
     path("cbv/async-admin", AsyncAdminView.as_view()),
-    path("cbv/override", AdminView.as_view(claims=[Equals("env", "prod")])),
+    path("cbv/override", AdminView.as_view(claims=[Equals("stage", "prod")])),
     path("drf/transfer", DrfTransfer.as_view()),
 ]
 
@@ -92,8 +92,8 @@ def test_mixin_step_up_then_claims(client: Client, pingone_mock: MockPingOne) ->
     # as_view(claims=…) replaces the class's rules for that route
     overridden = client.get("/cbv/override", headers=token(pingone_mock, groups=["admins"]))
     assert overridden.status_code == 403
-    assert "env equals 'prod'" in json.loads(overridden.content)["error_description"]
-    assert client.get("/cbv/override", headers=token(pingone_mock, env="prod")).status_code == 200
+    assert "stage equals 'prod'" in json.loads(overridden.content)["error_description"]
+    assert client.get("/cbv/override", headers=token(pingone_mock, stage="prod")).status_code == 200
 
 
 @pytest.mark.usefixtures("urls")
@@ -130,25 +130,25 @@ def test_drf_token_rules(client: Client, pingone_mock: MockPingOne) -> None:
     assert weak["Cache-Control"] == "no-store"
     assert weak.json()["error"] == "insufficient_user_authentication"
 
-    stale = token(pingone_mock, env="prod", auth_time=int(time.time()) - 3600)
+    stale = token(pingone_mock, stage="prod", auth_time=int(time.time()) - 3600)
     refused = client.get("/drf/transfer", headers=stale)
     assert refused.status_code == 401
     assert "More recent authentication" in refused["WWW-Authenticate"]
 
-    dev = client.get("/drf/transfer", headers=token(pingone_mock, env="dev"))
+    dev = client.get("/drf/transfer", headers=token(pingone_mock, stage="dev"))
     assert dev.status_code == 403
     assert dev.json()["error"] == "access_denied"
     assert dev["WWW-Authenticate"].startswith('Bearer error="access_denied"')
 
     # HasScopes runs first: no "read" is 403 insufficient_scope, whatever the sign-in
-    no_scope = client.get("/drf/transfer", headers=token(pingone_mock, ["write"], env="prod"))
+    no_scope = client.get("/drf/transfer", headers=token(pingone_mock, ["write"], stage="prod"))
     assert no_scope.json()["error"] == "insufficient_scope"
 
     missing = client.get("/drf/transfer")
     assert missing.status_code == 401
     assert missing["WWW-Authenticate"].startswith("Bearer")
 
-    ok = client.get("/drf/transfer", headers=token(pingone_mock, env="prod"))
+    ok = client.get("/drf/transfer", headers=token(pingone_mock, stage="prod"))
     assert ok.status_code == 200
     assert ok.json() == {"acr": "Multi_Factor"}
 
@@ -158,7 +158,7 @@ def test_drf_token_rules(client: Client, pingone_mock: MockPingOne) -> None:
     [
         ({"acr_values": ["two words"]}, "acr_values"),
         ({"max_age": -1}, "max_age"),
-        ({"claims": [("env", "prod")]}, "claims"),
+        ({"claims": [("stage", "prod")]}, "claims"),
     ],
 )
 def test_drf_token_rules_refuse_bad_values(options: dict[str, Any], field: str) -> None:

@@ -18,22 +18,22 @@ with warnings.catch_warnings():
 
 
 def test_pingone_bearer_claims(pingone_mock: MockPingOne) -> None:
-    prod = PingOneBearer(pingone_mock.guard(), claims=[Equals("env", "prod")])
+    prod = PingOneBearer(pingone_mock.guard(), claims=[Equals("stage", "prod")])
     app = FastAPI(exception_handlers={AuthHTTPException: auth_error_handler})
 
     @app.get("/deploy")
     async def deploy(token: Annotated[AccessToken, Security(prod, scopes=["read"])]) -> Any:
-        return {"env": token.claims["env"]}
+        return {"stage": token.claims["stage"]}
 
     with TestClient(app) as client:
-        ok = pingone_mock.issue_token(claims={"env": "prod"})
+        ok = pingone_mock.issue_token(claims={"stage": "prod"})
         assert client.get("/deploy", headers={"Authorization": f"Bearer {ok}"}).json() == {
-            "env": "prod"
+            "stage": "prod"
         }
-        other = pingone_mock.issue_token(claims={"env": "dev"})
+        other = pingone_mock.issue_token(claims={"stage": "dev"})
         refused = client.get("/deploy", headers={"Authorization": f"Bearer {other}"})
         assert refused.status_code == 403
         assert refused.json() == {
             "error": "access_denied",
-            "error_description": "The access token does not satisfy: env equals 'prod'",
+            "error_description": "The access token does not satisfy: stage equals 'prod'",
         }

@@ -37,14 +37,14 @@ def test_protect_blueprint_step_up_and_claims(pingone_mock: MockPingOne) -> None
         public_endpoints=["health"],
         acr_values=["Multi_Factor"],
         max_age=300,
-        claims=[Equals("env", "prod")],
+        claims=[Equals("stage", "prod")],
     )
     app.register_blueprint(payments)
     client = app.test_client()
     now = int(time.time())
 
     assert client.get("/payments/health").status_code == 200
-    weak = bearer(pingone_mock.issue_token(["read"], claims={"env": "prod"}))
+    weak = bearer(pingone_mock.issue_token(["read"], claims={"stage": "prod"}))
     refused = client.post("/payments/transfer", headers=weak)
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"] == (
@@ -56,14 +56,14 @@ def test_protect_blueprint_step_up_and_claims(pingone_mock: MockPingOne) -> None
     assert client.get("/payments/async", headers=weak).status_code == 401
 
     stale = pingone_mock.issue_token(
-        ["read"], claims={"acr": "Multi_Factor", "auth_time": now - 3600, "env": "prod"}
+        ["read"], claims={"acr": "Multi_Factor", "auth_time": now - 3600, "stage": "prod"}
     )
     refused = client.post("/payments/transfer", headers=bearer(stale))
     assert refused.status_code == 401
     assert "More recent authentication" in body(refused)["error_description"]
 
     dev = pingone_mock.issue_token(
-        ["read"], claims={"acr": "Multi_Factor", "auth_time": now, "env": "dev"}
+        ["read"], claims={"acr": "Multi_Factor", "auth_time": now, "stage": "dev"}
     )
     refused = client.post("/payments/transfer", headers=bearer(dev))
     assert refused.status_code == 403
@@ -71,7 +71,7 @@ def test_protect_blueprint_step_up_and_claims(pingone_mock: MockPingOne) -> None
 
     # scopes come before step-up: a strong sign-in without "read" is 403 insufficient_scope
     no_scope = pingone_mock.issue_token(
-        ["write"], claims={"acr": "Multi_Factor", "auth_time": now, "env": "prod"}
+        ["write"], claims={"acr": "Multi_Factor", "auth_time": now, "stage": "prod"}
     )
     assert body(client.post("/payments/transfer", headers=bearer(no_scope)))["error"] == (
         "insufficient_scope"
@@ -79,7 +79,7 @@ def test_protect_blueprint_step_up_and_claims(pingone_mock: MockPingOne) -> None
 
     strong = bearer(
         pingone_mock.issue_token(
-            ["read"], claims={"acr": "Multi_Factor", "auth_time": now, "env": "prod"}
+            ["read"], claims={"acr": "Multi_Factor", "auth_time": now, "stage": "prod"}
         )
     )
     assert body(client.post("/payments/transfer", headers=strong)) == {"acr": "Multi_Factor"}
@@ -91,7 +91,7 @@ def test_protect_blueprint_step_up_and_claims(pingone_mock: MockPingOne) -> None
     [
         ({"acr_values": ["two words"]}, "acr_values"),
         ({"max_age": -5}, "max_age"),
-        ({"claims": [("env", "prod")]}, "claims"),
+        ({"claims": [("stage", "prod")]}, "claims"),
     ],
 )
 def test_protect_blueprint_refuses_bad_step_up_options(

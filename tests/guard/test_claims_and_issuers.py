@@ -78,11 +78,11 @@ def test_extra_issuer_on_loopback_may_use_http(pingone_mock: MockPingOne) -> Non
 
 def test_equals_rule(pingone_mock: MockPingOne) -> None:
     guard = pingone_mock.guard()
-    raw = pingone_mock.issue_token(claims={"env": "prod", "admin": True})
-    assert guard.verify(raw, claims=[Equals("env", "prod"), Equals("admin", True)]).subject
+    raw = pingone_mock.issue_token(claims={"stage": "prod", "admin": True})
+    assert guard.verify(raw, claims=[Equals("stage", "prod"), Equals("admin", True)]).subject
     with pytest.raises(InsufficientClaims) as info:
-        guard.verify(raw, claims=[Equals("env", "staging")])
-    assert info.value.rule == "env equals 'staging'"
+        guard.verify(raw, claims=[Equals("stage", "staging")])
+    assert info.value.rule == "stage equals 'staging'"
     with pytest.raises(InsufficientClaims):
         guard.verify(raw, claims=[Equals("admin", 1)])  # True is not 1
     with pytest.raises(InsufficientClaims):
@@ -176,7 +176,7 @@ def test_bad_rules_are_config_errors(pingone_mock: MockPingOne) -> None:
     with pytest.raises(ConfigError):
         Predicate(lambda t: True, "")
     with pytest.raises(ConfigError):
-        pingone_mock.guard().verify(pingone_mock.issue_token(), claims=[("env", "prod")])  # type: ignore[list-item]
+        pingone_mock.guard().verify(pingone_mock.issue_token(), claims=[("stage", "prod")])  # type: ignore[list-item]
 
 
 # -- diagnostics -----------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_wsgi_faulty_predicate_refuses(pingone_mock: MockPingOne) -> None:
     [
         ({"acr_values": ("ok", "two words")}, "acr_values"),
         ({"max_age": "300"}, "max_age"),
-        ({"claims": [{"env": "prod"}]}, "claims"),
+        ({"claims": [{"stage": "prod"}]}, "claims"),
     ],
 )
 def test_wsgi_bad_step_up_options_fail_at_startup(

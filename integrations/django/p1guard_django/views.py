@@ -61,7 +61,7 @@ class TokenRequiredMixin(_Base):
     ...     required_scopes = ["payments"]
     ...     acr_values = ("Multi_Factor",)
     ...     max_age = 300
-    ...     claims = (Equals("env", "prod"),)
+    ...     claims = (Equals("department", "finance"),)
     """
 
     required_scopes: ClassVar[RequiredScopes] = ()

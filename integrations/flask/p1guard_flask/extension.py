@@ -386,7 +386,7 @@ class P1Guard(SignIn):
         >>> api = Blueprint("api", __name__, url_prefix="/api")       # doctest: +SKIP
         >>> p1.protect_blueprint(api, ["read"], public_endpoints=["health"])  # doctest: +SKIP
         >>> p1.protect_blueprint(payments, acr_values=["Multi_Factor"], max_age=300,
-        ...                      claims=[Equals("env", "prod")])      # doctest: +SKIP
+        ...                      claims=[Equals("department", "finance")])      # doctest: +SKIP
         """
         wanted = _scope_tuple(scopes) or None
         how = _check_match(match)
