@@ -12,7 +12,10 @@ Rules:
 3. When a fetch fails, known keys keep verifying for ``stale_if_error`` seconds past
    ``max_age``; later, or for unknown ``kid`` values, callers get ``ProviderUnavailable``. Failed
    fetches back off exponentially, so an outage is not hammered.
-4. A set that parses to no usable key counts as a failed fetch: it never wipes good keys.
+4. A set that parses to no usable key counts as a failed fetch: it never wipes good keys. A
+   body over :data:`MAX_JWKS_BYTES` (512 KiB) is not read and counts as a failed fetch too;
+   only its first :data:`~p1guard.keys.MAX_JWKS_KEYS` (100) keys are read, and keys outside
+   :mod:`p1guard.keys`' bounds are ignored, with one warning per fetch naming the URL.
 5. Concurrent fetches of the same URL share one call (single-flight in :mod:`p1guard.http`).
 """
 
@@ -27,9 +30,12 @@ from .errors import InvalidToken, ProviderUnavailable
 from .http import Flow, Request, json_object
 from .keys import SigningKey, parse_jwks
 
-__all__ = ["JwksCache", "key_for"]
+__all__ = ["MAX_JWKS_BYTES", "JwksCache", "key_for"]
 
 log = logging.getLogger("p1guard.jwks")
+
+#: Largest JWKS body read (rule 4): 100 RSA-8192 keys with certificates fit; PingOne's is ~2 KiB.
+MAX_JWKS_BYTES = 512 * 1024
 
 
 def _unknown_kid(kid: str, keys: dict[str, SigningKey]) -> InvalidToken:
@@ -140,13 +146,17 @@ class JwksCache:
 
     @staticmethod
     def _fetch(jwks_uri: str) -> Flow[dict[str, SigningKey]]:
-        response = yield Request("GET", jwks_uri, "jwks", flight_key=jwks_uri, retry=True)
+        response = yield Request(
+            "GET", jwks_uri, "jwks", flight_key=jwks_uri, retry=True, max_bytes=MAX_JWKS_BYTES
+        )
         try:
-            keys = parse_jwks(json_object(response, "jwks"))
+            keys = parse_jwks(json_object(response, "jwks"), url=jwks_uri)
         except ValueError:
             keys = {}
         if not keys:
-            log.warning("JWKS answered no usable signing key; keeping the previous keys")
+            log.warning(
+                "JWKS %s answered no usable signing key; keeping the previous keys", jwks_uri
+            )
             raise ProviderUnavailable(
                 "The authorization server published no usable signing key",
                 reason="jwks_malformed",
