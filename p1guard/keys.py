@@ -2,11 +2,14 @@
 
 Rules:
 
-1. Only asymmetric algorithms: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA.
-   Never ``none``, never HMAC — so a public key can never be used as an HMAC secret.
+1. Only asymmetric algorithms: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, and
+   RFC 9864's fully-specified Ed25519 and Ed448. Never ``none``, never HMAC — so a public key
+   can never be used as an HMAC secret.
 2. The algorithm must fit the key: RSA keys verify RS*/PS*, an EC key only the ES* of its
-   curve (P-256 ↔ ES256, P-384 ↔ ES384, P-521 ↔ ES512), Ed25519/Ed448 keys only EdDSA. A JWK
-   that names an ``alg`` is used with that algorithm only.
+   curve (P-256 ↔ ES256, P-384 ↔ ES384, P-521 ↔ ES512), an Ed25519 key EdDSA or Ed25519, an
+   Ed448 key EdDSA or Ed448 (Ed25519 on an Ed448 key, or Ed448 on an Ed25519 key, does not
+   fit). A JWK that names an ``alg`` is used with that algorithm only; ``EdDSA`` and the
+   fully-specified name of the key's curve count as one algorithm.
 3. Bounds, one rule for JWKS keys and clients' keys (:func:`rsa_bounds_problem`): an RSA
    modulus of :data:`MIN_RSA_BITS` to :data:`MAX_RSA_BITS` (2048 to 8192) bits and a public
    exponent below :data:`MAX_RSA_EXPONENT` (2^32; ``cryptography`` already refuses an even
@@ -62,9 +65,14 @@ _EC_ALG_BY_CURVE: Mapping[str, str] = {
     "secp521r1": "ES512",
 }
 _EC_SIG_BYTES: Mapping[str, int] = {"ES256": 32, "ES384": 48, "ES512": 66}
+#: What an Ed25519 or Ed448 key verifies: its curve's RFC 9864 name and EdDSA (rule 2).
+_ED25519_ALGS = ("Ed25519", "EdDSA")
+_ED448_ALGS = ("Ed448", "EdDSA")
 
 #: Every algorithm p1guard can verify.
-ALGORITHMS: frozenset[str] = _RSA_ALGS | frozenset(_EC_ALG_BY_CURVE.values()) | {"EdDSA"}
+ALGORITHMS: frozenset[str] = (
+    _RSA_ALGS | frozenset(_EC_ALG_BY_CURVE.values()) | {"EdDSA", "Ed25519", "Ed448"}
+)
 
 #: RSA bounds of rule 3, for JWKS keys and clients' keys alike: a modulus of 2048 to 8192 bits
 #: (each doubling makes a check about 3-4 times slower) and an exponent below 2^32 (a check
@@ -78,7 +86,8 @@ MAX_JWKS_KEYS = 100
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: :data:`ALGORITHMS` in order of preference, for ``algs="…"`` lists shown to clients.
 PREFERRED_ORDER: tuple[str, ...] = (
-    "ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512",
+    "ES256", "ES384", "ES512", "Ed25519", "Ed448", "EdDSA",
+    "PS256", "PS384", "PS512", "RS256", "RS384", "RS512",
 )  # fmt: skip
 
 
@@ -236,8 +245,11 @@ def key_from_jwk(
     except Exception as exc:  # any malformed key is skipped, never a crash (InvalidKeyError…)
         log.warning("JWKS key %r skipped: unusable %s key (%s)", kid, kty, type(exc).__name__)
         return None
-    if named_alg is not None:
-        verifiers = {named_alg: verifiers[named_alg]} if named_alg in verifiers else {}
+    if named_alg is not None and named_alg not in verifiers:
+        verifiers = {}
+    elif named_alg is not None and kty != "OKP":
+        # An OKP key's two names are one algorithm (rule 2): naming either allows both.
+        verifiers = {named_alg: verifiers[named_alg]}
     if not verifiers:
         log.info("JWKS key %r skipped: alg %r does not fit a %s key", kid, named_alg, kty)
         return None
@@ -295,7 +307,8 @@ def _verifiers(jwk: dict[str, Any]) -> dict[str, Verifier]:
         okp_key = _public(OKPAlgorithm.from_jwk(jwk))
         if not isinstance(okp_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
             return {}  # X25519/X448 are for key agreement, not signatures
-        return {"EdDSA": _okp_verifier(okp_key)}
+        ed25519_key = isinstance(okp_key, ed25519.Ed25519PublicKey)
+        return dict.fromkeys(_ED25519_ALGS if ed25519_key else _ED448_ALGS, _okp_verifier(okp_key))
     return {}
 
 
