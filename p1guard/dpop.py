@@ -12,8 +12,10 @@ Checks, in order; the first failure raises :class:`~p1guard.errors.InvalidDPoPPr
    each canonical (:func:`p1guard.jwt.canonical_segment`: no unused bits set).
 2. Header: a JSON object without duplicate members; ``typ`` exactly ``dpop+jwt``; ``alg`` in
    the allowed list (asymmetric only: never ``none``, never HMAC); no ``crit``.
-3. ``jwk``: a public key only (a private member such as ``d`` refuses it), of a type that fits
-   ``alg`` (:func:`p1guard.keys.public_key_from_jwk`: PyJWT parses, ``cryptography`` verifies).
+3. ``jwk``: a public key only (a private member such as ``d`` refuses it), within the key
+   bounds JWKS keys have too (RSA of 2048 to 8192 bits, public exponent below 2^32), of a type
+   that fits ``alg``: ``Ed25519`` or ``Ed448`` only on a key of that curve, ``EdDSA`` on either
+   (:func:`p1guard.keys.public_key_from_jwk`: PyJWT parses, ``cryptography`` verifies).
 4. Signature, with that key.
 5. Claims (a JSON object): ``jti`` a string of 1–256 characters; ``htm`` equal to the
    request method; ``htu`` equal to the request URL, both normalised by :func:`normalize_htu`.

@@ -26,6 +26,10 @@ Rules:
    attempt and its retry) is one span, current while it runs; a single-flight waiter only adds
    an event to the current span. See :mod:`p1guard.tracing` for names and attributes.
    Without it, a call pays one ``is None`` check.
+8. A request with ``max_bytes`` reads at most that many body bytes (decoded, so a compressed
+   bomb stops there too; a larger ``Content-Length`` is not read at all). A longer answer is
+   ``ProviderUnavailable`` (``reason="<purpose>_too_large"``, logged with the URL), thrown
+   into the flow like a transport failure; it is not retried.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ class Request:
     content: bytes | None = field(default=None, repr=False)
     flight_key: str | None = field(default=None, repr=False)
     retry: bool = field(default=False, repr=False)
+    #: Largest body read (rule 8); ``None``: no limit.
+    max_bytes: int | None = field(default=None, repr=False)
     #: When the flow decided to make this call (``time.monotonic()``); see :meth:`Transport.send`.
     decided_at: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
@@ -105,6 +111,8 @@ class Response:
     status_code: int
     headers: Mapping[str, str] = field(repr=False)
     content: bytes = field(repr=False)
+    #: The body was longer than the request's ``max_bytes`` and was not read (rule 8).
+    too_large: bool = field(default=False, repr=False)
 
     def json(self) -> Any:
         """The body as JSON; raises ``ValueError`` on anything else (``NaN``, absurd nesting)."""
@@ -206,6 +214,65 @@ def _from_httpx(response: httpx.Response) -> Response:
         status_code=response.status_code,
         headers={k.lower(): v for k, v in response.headers.items()},
         content=response.content,
+    )
+
+
+def _declared_too_large(response: httpx.Response, limit: int) -> bool:
+    declared = response.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) > limit
+
+
+def _limited(response: httpx.Response, body: bytearray, limit: int) -> Response:
+    """A streamed answer read up to ``limit`` bytes (rule 8): its body, or ``too_large``."""
+    too_large = len(body) > limit or _declared_too_large(response, limit)
+    return Response(
+        status_code=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        content=b"" if too_large else bytes(body),
+        too_large=too_large,
+    )
+
+
+def _receive(client: httpx.Client, request: Request) -> Response:
+    """Send ``request`` and read the answer, at most ``max_bytes`` of its body (rule 8)."""
+    limit = request.max_bytes
+    if limit is None:
+        return _from_httpx(client.request(**_to_httpx(request)))
+    with client.stream(**_to_httpx(request)) as response:
+        body = bytearray()
+        if not _declared_too_large(response, limit):
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    break
+        return _limited(response, body, limit)
+
+
+async def _areceive(client: httpx.AsyncClient, request: Request) -> Response:
+    """:func:`_receive` for the async client."""
+    limit = request.max_bytes
+    if limit is None:
+        return _from_httpx(await client.request(**_to_httpx(request)))
+    async with client.stream(**_to_httpx(request)) as response:
+        body = bytearray()
+        if not _declared_too_large(response, limit):
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    break
+        return _limited(response, body, limit)
+
+
+def _too_large(request: Request) -> ProviderUnavailable:
+    log.warning(
+        "PingOne %s endpoint %s answered more than %d bytes; not read",
+        request.purpose,
+        request.url,
+        request.max_bytes,
+    )
+    return ProviderUnavailable(
+        f"The authorization server's {request.purpose} answer is too large",
+        reason=f"{request.purpose}_too_large",
     )
 
 
@@ -462,7 +529,7 @@ class Transport:
             response, error = None, None
             started = time.perf_counter()
             try:
-                response = _from_httpx(self.client.request(**_to_httpx(request)))
+                response = _receive(self.client, request)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: not an HTTPError
                 error = exc
             if self.metrics is not None:
@@ -479,6 +546,8 @@ class Transport:
             time.sleep(_retry_pause())
         if response is None:
             raise _unreachable(request, error or TimeoutError()) from error
+        if response.too_large:
+            raise _too_large(request)
         return response
 
     async def asend(self, request: Request) -> Response:
@@ -533,7 +602,7 @@ class Transport:
             response, error = None, None
             started = time.perf_counter()
             try:
-                response = _from_httpx(await self.async_client().request(**_to_httpx(request)))
+                response = await _areceive(self.async_client(), request)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: not an HTTPError
                 error = exc
             if self.metrics is not None:
@@ -550,6 +619,8 @@ class Transport:
             await asyncio.sleep(_retry_pause())
         if response is None:
             raise _unreachable(request, error or TimeoutError()) from error
+        if response.too_large:
+            raise _too_large(request)
         return response
 
     def run(self, flow: Flow[T]) -> T:

@@ -5,12 +5,17 @@ Rules:
 1. Keys are looked up by ``kid`` only; a key set is fresh for ``max_age`` seconds.
 2. An unknown ``kid`` triggers at most one fetch per ``cooldown`` (default 60 s): a storm of
    random ``kid`` values costs PingOne one call per window, and the tokens are refused with
-   ``InvalidToken`` (or ``ProviderUnavailable`` while the last fetch failed). Only fetches
-   caused by an unknown ``kid`` start the cooldown; routine refreshes do not.
+   ``InvalidToken`` (or ``ProviderUnavailable`` while the last fetch failed). The cooldown
+   starts only when a fetch got a key set without the ``kid`` it was made for, and a set was
+   already known before it: the cold-start fetch, or a fetch that found its ``kid``, starts
+   none, so a key PingOne starts using right after one of them is fetched on its first token.
 3. When a fetch fails, known keys keep verifying for ``stale_if_error`` seconds past
    ``max_age``; later, or for unknown ``kid`` values, callers get ``ProviderUnavailable``. Failed
    fetches back off exponentially, so an outage is not hammered.
-4. A set that parses to no usable key counts as a failed fetch: it never wipes good keys.
+4. A set that parses to no usable key counts as a failed fetch: it never wipes good keys. A
+   body over :data:`MAX_JWKS_BYTES` (512 KiB) is not read and counts as a failed fetch too;
+   only its first :data:`~p1guard.keys.MAX_JWKS_KEYS` (100) keys are read, and keys outside
+   :mod:`p1guard.keys`' bounds are ignored, with one warning per fetch naming the URL.
 5. Concurrent fetches of the same URL share one call (single-flight in :mod:`p1guard.http`).
 """
 
@@ -25,9 +30,12 @@ from .errors import InvalidToken, ProviderUnavailable
 from .http import Flow, Request, json_object
 from .keys import SigningKey, parse_jwks
 
-__all__ = ["JwksCache", "key_for"]
+__all__ = ["MAX_JWKS_BYTES", "JwksCache", "key_for"]
 
 log = logging.getLogger("p1guard.jwks")
+
+#: Largest JWKS body read (rule 4): 100 RSA-8192 keys with certificates fit; PingOne's is ~2 KiB.
+MAX_JWKS_BYTES = 512 * 1024
 
 
 def _unknown_kid(kid: str, keys: dict[str, SigningKey]) -> InvalidToken:
@@ -55,7 +63,8 @@ class JwksCache:
         self.keys: dict[str, SigningKey] = {}
         self.fetched_at: float | None = None
         self.last_attempt: float | None = None
-        self.last_unknown_fetch: float | None = None  # the cooldown counts only these (rule 2)
+        #: When a fetch last came back without the kid it was made for (rule 2's cooldown).
+        self.last_unknown_fetch: float | None = None
         self.last_failed = False
         self.fetches = 0
         self.pending = 0  # fetches under way: callers join them instead of being refused
@@ -108,38 +117,46 @@ class JwksCache:
             return self._fallback(kid, now, retry_after=max(wait, 1.0))
         if not self.pending:
             self.last_attempt = now
-            if kid not in self.keys:
-                # Only fetches caused by an unknown kid start the cooldown: a routine refresh
-                # must not lock out a key that PingOne starts using just after it.
-                self.last_unknown_fetch = now
+        cold = self.fetched_at is None
         self.pending += 1
         try:
-            keys = yield from self._fetch(jwks_uri)
-        except ProviderUnavailable as exc:
-            self.last_failed = True
-            self.backoff.failed(time.monotonic(), exc.retry_after, attempt_started=now)
-            return self._fallback(kid, now, retry_after=self.backoff.wait(time.monotonic()))
+            try:
+                keys = yield from self._fetch(jwks_uri)
+            except ProviderUnavailable as exc:
+                self.last_failed = True
+                self.backoff.failed(time.monotonic(), exc.retry_after, attempt_started=now)
+                return self._fallback(kid, now, retry_after=self.backoff.wait(time.monotonic()))
+            self.fetches += 1
+            self.keys = keys
+            self.fetched_at = time.monotonic()
+            self.last_failed = False
+            self.backoff.succeeded()
+            key = keys.get(kid)
+            if key is None and not cold:
+                # Rule 2: the cold-start fetch, or one that found a new key, must not lock
+                # out the next new key for a whole cooldown.
+                self.last_unknown_fetch = self.fetched_at
         finally:
+            # Only once the outcome is stored: no caller sees neither a fetch under way nor
+            # its outcome (a kid storm would fetch again).
             self.pending -= 1
-        self.fetches += 1
-        self.keys = keys
-        self.fetched_at = time.monotonic()
-        self.last_failed = False
-        self.backoff.succeeded()
-        key = keys.get(kid)
         if key is None:
             raise _unknown_kid(kid, self.keys)
         return key
 
     @staticmethod
     def _fetch(jwks_uri: str) -> Flow[dict[str, SigningKey]]:
-        response = yield Request("GET", jwks_uri, "jwks", flight_key=jwks_uri, retry=True)
+        response = yield Request(
+            "GET", jwks_uri, "jwks", flight_key=jwks_uri, retry=True, max_bytes=MAX_JWKS_BYTES
+        )
         try:
-            keys = parse_jwks(json_object(response, "jwks"))
+            keys = parse_jwks(json_object(response, "jwks"), url=jwks_uri)
         except ValueError:
             keys = {}
         if not keys:
-            log.warning("JWKS answered no usable signing key; keeping the previous keys")
+            log.warning(
+                "JWKS %s answered no usable signing key; keeping the previous keys", jwks_uri
+            )
             raise ProviderUnavailable(
                 "The authorization server published no usable signing key",
                 reason="jwks_malformed",

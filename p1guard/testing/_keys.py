@@ -11,6 +11,10 @@ Rules:
    generates a fresh key and activates it at once (an unannounced, emergency rotation).
 5. Key generation (tens of milliseconds for RSA) happens outside the lock, so signing tokens on
    other threads never waits for a rotation.
+6. ``EdDSA`` and ``Ed25519`` sign with Ed25519 keys, ``Ed448`` with an Ed448 key (RFC 9864's
+   fully-specified names beside the polymorphic one); each name still has its own key.
+7. Raw JWKs (:meth:`KeyRing.publish_raw`) are published as given, after every other key, and
+   sign nothing: for tests of what verifiers make of odd or hostile key sets.
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import Algorithm, get_default_algorithms
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from jwt.algorithms import Algorithm, OKPAlgorithm, get_default_algorithms
 
 __all__ = ["ALGORITHMS", "KeyRing", "PrivateKey", "SigningKey", "apply_overrides", "b64url"]
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
 
 _RSA = ("RS256", "RS384", "RS512")
 _RSA_PSS = ("PS256", "PS384", "PS512")
@@ -39,8 +48,13 @@ _CURVES: Mapping[str, ec.EllipticCurve] = {
 }
 
 #: Every algorithm :meth:`MockPingOne.issue_token` can sign with ("none" gives an unsigned token).
-ALGORITHMS: tuple[str, ...] = (*_RSA, *_RSA_PSS, *_CURVES, "EdDSA")
-_PYJWT_ALGORITHMS: Mapping[str, Algorithm] = get_default_algorithms()
+ALGORITHMS: tuple[str, ...] = (*_RSA, *_RSA_PSS, *_CURVES, "EdDSA", "Ed25519", "Ed448")
+# PyJWT knows only "EdDSA"; its OKP algorithm signs with whichever Edwards key it is given.
+_PYJWT_ALGORITHMS: Mapping[str, Algorithm] = {
+    **get_default_algorithms(),
+    "Ed25519": OKPAlgorithm(),
+    "Ed448": OKPAlgorithm(),
+}
 
 
 def b64url(data: bytes) -> str:
@@ -69,6 +83,8 @@ def _generate(alg: str) -> PrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if alg in _CURVES:
         return ec.generate_private_key(_CURVES[alg])
+    if alg == "Ed448":
+        return ed448.Ed448PrivateKey.generate()
     return ed25519.Ed25519PrivateKey.generate()
 
 
@@ -104,6 +120,7 @@ class KeyRing:
         self._active: dict[str, SigningKey] = {}
         self._staged: dict[str, SigningKey] = {}  # the next key per algorithm (rule 4)
         self._retired: list[SigningKey] = []  # newest first
+        self._raw: list[dict[str, Any]] = []  # published as given, sign nothing (rule 7)
 
     def active(self, alg: str) -> SigningKey:
         """The key that signs ``alg`` now, generated on first use."""
@@ -159,14 +176,20 @@ class KeyRing:
                 fresh.append(key)
             return fresh
 
+    def publish_raw(self, jwks: list[Mapping[str, Any]] | None) -> None:
+        """Publish these JWKs as given after every other key (rule 7); ``None`` removes them."""
+        with self._lock:
+            self._raw = [dict(jwk) for jwk in jwks or ()]
+
     def jwks(self) -> dict[str, Any]:
-        """The published JWK Set: active keys, then staged next keys, then retired ones.
+        """The published JWK Set: active keys, then staged next keys, then retired ones, then
+        raw JWKs.
 
         Retired keys are listed newest first. Clients must select by ``kid``, never by position.
         """
         with self._lock:
             keys = [*self._active.values(), *self._staged.values(), *self._retired]
-            return {"keys": [dict(key.jwk) for key in keys]}
+            return {"keys": [*(dict(key.jwk) for key in keys), *(dict(j) for j in self._raw)]}
 
     def sign(
         self,

@@ -413,6 +413,17 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
         """The JWK Set currently published at :attr:`jwks_uri` (a copy)."""
         return self._app.keys.jwks()
 
+    def publish_raw_jwks(self, jwks: Iterable[Mapping[str, Any]] | None) -> None:
+        """Publish ``jwks`` exactly as given, after the mock's own keys; ``None`` removes them.
+
+        They sign nothing: tests craft tokens with their own private keys, or check what a
+        verifier makes of odd or hostile keys (huge RSA exponents, hundreds of keys, a body
+        padded past a size limit). Publishing again replaces the earlier raw JWKs.
+
+        >>> op.publish_raw_jwks([{"kty": "RSA", "kid": "odd", "e": "…"}])  # doctest: +SKIP
+        """
+        self._app.keys.publish_raw(None if jwks is None else list(jwks))
+
     def signing_key(self, alg: str = "RS256") -> PrivateKey:
         """The private key that signs ``alg`` now, for tests that craft their own tokens."""
         return self._app.keys.active(alg).private_key

@@ -116,7 +116,9 @@ def test_guard_challenge_for_errors_raised_before_the_guard(pingone_mock: MockPi
     allowed = pingone_mock.guard(realm="api")
     assert allowed.challenge(MissingToken()).www_authenticate == 'Bearer realm="api"'
     dpop_scheme = allowed.challenge(MissingToken(), "DPoP").www_authenticate
-    assert dpop_scheme.startswith('DPoP realm="api", algs="ES256 ES384 ES512 EdDSA PS256')
+    assert dpop_scheme.startswith(
+        'DPoP realm="api", algs="ES256 ES384 ES512 Ed25519 Ed448 EdDSA PS256'
+    )
     disabled = pingone_mock.guard(dpop="disabled", dpop_challenge=True)
     assert disabled.challenge(MissingToken(), "DPoP").www_authenticate == "Bearer"
 
