@@ -33,10 +33,12 @@ def claims(op: MockPingOne) -> dict[str, Any]:
     return {"iss": op.issuer, "aud": op.audience, "sub": "user-1", "iat": now, "exp": now + 600}
 
 
-def junk_token(kid: str) -> str:
-    """A token naming ``kid`` with a signature of the right size for RSA-2048, made of zeros."""
+def junk_token(kid: str, issuer: str) -> str:
+    """A token of ``issuer`` naming ``kid`` with an RSA-2048-sized signature of zeros (a
+    foreign issuer would be refused before any key lookup, so these name ours)."""
     header = b64(f'{{"alg":"RS256","kid":"{kid}","typ":"at+jwt"}}'.encode())
-    return f"{header}.{b64(b'{}')}.{b64(bytes(256))}"
+    payload = b64(f'{{"iss":"{issuer}"}}'.encode())
+    return f"{header}.{payload}.{b64(bytes(256))}"
 
 
 def refused(guard: Guard, token: str) -> str:
@@ -87,7 +89,7 @@ def test_jwks_rsa_key_with_huge_exponent_is_ignored(
     caplog.clear()
     caplog.set_level(logging.INFO, logger="p1guard")
     for _ in range(20):
-        assert refused(guard, junk_token("huge-e")) == "unknown_kid"
+        assert refused(guard, junk_token("huge-e", pingone_mock.issuer)) == "unknown_kid"
     assert pingone_mock.calls["jwks"] == 2  # the unknown kid's one fetch, then the cooldown
     warnings = jwks_warnings(caplog)
     assert len(warnings) == 1, warnings  # one per fetch, not one per token or per key
@@ -109,7 +111,7 @@ def test_jwks_rsa_key_over_8192_bits_is_ignored(
         [{"kty": "RSA", "kid": "big-n", "use": "sig", "n": b64int(modulus), "e": "AQAB"}]
     )
     caplog.set_level(logging.WARNING, logger="p1guard")
-    assert refused(guard, junk_token("big-n")) == "unknown_kid"
+    assert refused(guard, junk_token("big-n", pingone_mock.issuer)) == "unknown_kid"
     warnings = jwks_warnings(caplog)
     assert len(warnings) == 1 and "over 8192 bits" in warnings[0], warnings
 
@@ -174,7 +176,7 @@ async def test_oversized_jwks_body_is_refused_by_the_async_client_too(
     padding = {"kty": "oct", "kid": "padding", "x-padding": "A" * MAX_JWKS_BYTES}
     pingone_mock.publish_raw_jwks([padding])
     with pytest.raises(ProviderUnavailable):
-        await guard.averify(junk_token("new-kid"))
+        await guard.averify(junk_token("new-kid", pingone_mock.issuer))
     assert (await guard.averify(pingone_mock.issue_token())).subject == "user-1"
     await guard.aclose()
 
@@ -207,7 +209,7 @@ def test_kid_storm_after_cold_start_still_costs_at_most_one_fetch_per_cooldown(
     guard = pingone_mock.guard()
     guard.verify(pingone_mock.issue_token())
     for i in range(300):
-        assert refused(guard, junk_token(f"random-{i}")) == "unknown_kid"
+        assert refused(guard, junk_token(f"random-{i}", pingone_mock.issuer)) == "unknown_kid"
     assert pingone_mock.calls["jwks"] == 2  # start-up + the storm's one
     pingone_mock.rotate_keys()
     assert refused(guard, pingone_mock.issue_token()) == "unknown_kid"  # inside the window
@@ -217,7 +219,7 @@ def test_kid_storm_after_cold_start_still_costs_at_most_one_fetch_per_cooldown(
     pingone_mock.reset_calls()
     cold = pingone_mock.guard()
     good = [pingone_mock.issue_token() for _ in range(20)]
-    junk = [junk_token(f"storm-{i}") for i in range(400)]
+    junk = [junk_token(f"storm-{i}", pingone_mock.issuer) for i in range(400)]
 
     async def storm() -> list[object]:
         first = await asyncio.gather(
