@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -147,6 +147,10 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
         self.user_password = "correct horse"  # noqa: S105 - the mock user's
         self.flow_lifetime = 600.0
         self.user_must_change_password = False
+        #: Where userinfo puts a refusal's ``error``/``error_description``: ``"both"`` (the
+        #: ``WWW-Authenticate`` challenge and a JSON body), ``"header"`` (challenge only, empty
+        #: body) or ``"body"`` (JSON only; the challenge names just the scheme and realm).
+        self.userinfo_errors_in: Literal["both", "header", "body"] = "both"
         self._clients = ClientRegistry()
         self._clients.add(default_client(self.client_id, self.client_secret))
         self._login = LoginState(self)
