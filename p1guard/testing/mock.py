@@ -151,6 +151,10 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
         #: ``WWW-Authenticate`` challenge and a JSON body), ``"header"`` (challenge only, empty
         #: body) or ``"body"`` (JSON only; the challenge names just the scheme and realm).
         self.userinfo_errors_in: Literal["both", "header", "body"] = "both"
+        #: Template of the flows' ``_links`` hrefs, ``{base}`` the environment's URL and
+        #: ``{id}`` the flow id (default ``"{base}/flows/{id}"``): plays a PingOne answer that
+        #: names other URLs.
+        self.flow_href = "{base}/flows/{id}"
         #: Seconds the mock's clock runs ahead of this machine's (negative: behind), as a
         #: PingOne with a skewed clock: :meth:`issue_token`'s ``iat``/``exp`` and
         #: introspection's expiry and ``nbf`` checks use it.
