@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from p1guard import InsufficientScope, InvalidToken, ProviderUnavailable
 from p1guard.dpop_key import DPoPKey
-from p1guard.http import Response
+from p1guard.http import Request, Response, drive
 from p1guard.rp import (
+    LoginError,
     RelyingParty,
     UserinfoInsufficientScope,
     UserinfoInvalidToken,
@@ -141,3 +143,25 @@ def test_userinfo_refusal_text_is_parsed_not_searched_and_capped() -> None:
     with pytest.raises(UserinfoInvalidToken) as info:
         read_userinfo(junk, url)
     assert info.value.provider_error is None
+
+
+def test_sign_in_whose_fresh_token_userinfo_refuses_is_a_login_error(
+    pingone_mock: MockPingOne,
+) -> None:
+    """complete(userinfo=True): the token revoked between the code exchange and userinfo
+    fails the sign-in with a LoginError (a 400 page), not a 503 and not an escaping 401."""
+    rp = rp_for(pingone_mock)
+    start = rp.begin()
+    with httpx.Client() as browser:
+        location = browser.get(start.url).headers["location"]
+    query = dict(httpx.URL(location).params)
+
+    def respond(request: Request) -> Response:
+        if request.purpose == "userinfo":  # PingOne revokes the grant in between
+            pingone_mock.revoke(request.headers["Authorization"].split(" ", 1)[1])
+        return rp.pingone.transport.send(request)
+
+    with pytest.raises(LoginError) as info:
+        drive(rp.complete_flow(query, start.transaction, userinfo=True), respond)
+    assert info.value.error == "invalid_token"
+    assert info.value.reason == "userinfo_invalid_token"
