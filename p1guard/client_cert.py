@@ -38,12 +38,19 @@ Header formats, chosen by the header's name (case-insensitive):
   URL-encoded PEM (nginx ``$ssl_client_escaped_cert``), plain PEM (also with spaces in place
   of newlines, as some proxies send it) or bare base64 DER.
 
-The peer must be the *TCP* peer. Servers that rewrite it from ``X-Forwarded-For`` (uvicorn
-``--proxy-headers`` with ``--forwarded-allow-ips``, Hypercorn's ``ProxyFixMiddleware``) make
-``scope["client"]`` the far client's address: the header is then never honoured, or — with
-``--forwarded-allow-ips="*"`` — honoured for anyone who forges ``X-Forwarded-For``. Turn that
-rewriting off, or trust only proxies whose own X-Forwarded-For handling you control. Werkzeug's
-``ProxyFix`` keeps the original, which :meth:`~ClientCertificates.from_wsgi` uses. WSGI servers
+The peer must be the *TCP* peer, and **uvicorn rewrites it by default**: proxy headers are on
+and ``127.0.0.1,::1`` are trusted (``--forwarded-allow-ips``), so for a request from loopback
+``scope["client"]`` is whatever ``X-Forwarded-For`` says. Anything reaching uvicorn from
+loopback (a local proxy passing the header on, a sidecar, a local process) can claim to be a
+trusted proxy and present another client's certificate header; with
+``--forwarded-allow-ips="*"`` anyone can. uvicorn keeps no copy of the real peer, so p1guard
+cannot detect it: run ``uvicorn --no-proxy-headers`` (``uvicorn.Config(proxy_headers=False)``)
+or set ``--forwarded-allow-ips`` to exactly the proxy; under gunicorn with uvicorn workers,
+gunicorn's ``forwarded_allow_ips`` setting (``--forwarded-allow-ips``) is passed to uvicorn
+with proxy headers on — set it to exactly the proxy; a ``ProxyHeadersMiddleware`` you add
+yourself needs ``trusted_hosts`` set to exactly the proxy. Hypercorn's ``ProxyFixMiddleware``:
+the same rule. Werkzeug's ``ProxyFix`` keeps the original, which
+:meth:`~ClientCertificates.from_wsgi` uses. WSGI servers
 map ``X-Client-Cert`` and ``X_Client_Cert`` to the same ``HTTP_X_CLIENT_CERT`` key: let the
 proxy drop header names with underscores (nginx does by default).
 
@@ -252,6 +259,10 @@ class ClientCertificates:
     ``tls=True`` reads the certificate the server itself verified during the TLS handshake.
     ``header`` names a header a TLS-terminating proxy sets; it is read only from peers in
     ``trusted_proxies`` (IP addresses or CIDR networks, IPv4 or IPv6), which it then requires.
+    The peer checked is ASGI ``scope["client"]`` or WSGI ``REMOTE_ADDR`` — under uvicorn's
+    defaults (proxy headers on, ``127.0.0.1`` trusted) a loopback client sets it with
+    ``X-Forwarded-For``: run ``uvicorn --no-proxy-headers`` or ``--forwarded-allow-ips`` set to
+    exactly the proxy (gunicorn: its ``forwarded_allow_ips`` setting; see the module notes).
     ``max_length`` bounds a header value before any parsing. ``warn_every`` is the least
     number of seconds between two warnings about a header from an untrusted peer.
 

@@ -66,6 +66,7 @@ __all__ = [
     "drive",
     "json_object",
     "provider_error",
+    "without_query",
 ]
 
 log = logging.getLogger("p1guard.http")
@@ -171,29 +172,57 @@ def drive(flow: Flow[T], respond: Any) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-def provider_error(response: Response, purpose: str) -> ProviderUnavailable:
-    """The :class:`ProviderUnavailable` for an unexpected answer (429/5xx keep ``Retry-After``)."""
+def without_query(url: str) -> str:
+    """``url`` without its query and fragment, for messages and logs (they may carry secrets).
+
+    >>> without_query("https://auth.pingone.com/env/as/resume?flowId=f1#x")
+    'https://auth.pingone.com/env/as/resume'
+    """
+    return url.split("#", 1)[0].split("?", 1)[0]
+
+
+def provider_error(
+    response: Response, purpose: str, *, url: str | None = None
+) -> ProviderUnavailable:
+    """The :class:`ProviderUnavailable` for an unexpected answer (429/5xx keep ``Retry-After``).
+
+    ``url`` (named without its query) says which endpoint, with the likely cause.
+    """
     status = response.status_code
-    log.warning("PingOne %s endpoint answered HTTP %d", purpose, status)
+    where = f"{purpose} endpoint" if url is None else f"{purpose} endpoint {without_query(url)}"
+    log.warning("PingOne %s answered HTTP %d", where, status)
+    cause = ""
+    if url is not None:
+        cause = (
+            " (rate-limited: retry after the pause it asked for)"
+            if status == 429
+            else " (PingOne is failing or overloaded: try again later)"
+            if status >= 500
+            else " (an answer p1guard does not expect from this endpoint)"
+        )
     return ProviderUnavailable(
-        f"The authorization server's {purpose} endpoint answered HTTP {status}",
+        f"The authorization server's {where} answered HTTP {status}{cause}",
         reason=f"{purpose}_http_{status}",
         retry_after=response.retry_after() if status in (429, 503) else None,
     )
 
 
-def json_object(response: Response, purpose: str) -> dict[str, Any]:
-    """The JSON object of a 200 answer, or :class:`ProviderUnavailable` for anything else."""
+def json_object(response: Response, purpose: str, *, url: str | None = None) -> dict[str, Any]:
+    """The JSON object of a 200 answer, or :class:`ProviderUnavailable` for anything else.
+
+    ``url``: name the endpoint (without its query) in the error, as :func:`provider_error`.
+    """
     if response.status_code != 200:
-        raise provider_error(response, purpose)
+        raise provider_error(response, purpose, url=url)
     try:
         document = response.json()
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        log.warning("PingOne %s endpoint answered something that is not a JSON object", purpose)
+        where = f"{purpose} endpoint" if url is None else f"{purpose} endpoint {without_query(url)}"
+        log.warning("PingOne %s answered something that is not a JSON object", where)
         raise ProviderUnavailable(
-            f"The authorization server's {purpose} endpoint answered malformed JSON",
+            f"The authorization server's {where} answered malformed JSON",
             reason=f"{purpose}_malformed",
         )
     return document

@@ -7,12 +7,17 @@ Rules:
 2. Only a JSON object with ``active`` exactly ``true`` means active; ``"true"``, ``1`` or a
    missing member mean inactive. Anything but a 200 JSON object is a provider failure (503).
 3. An active answer must also have: a numeric ``exp`` in the future (with leeway) when present,
-   ``iss`` equal to the issuer when present, an ``aud`` that holds an accepted audience
-   (required: without it the token may be meant for another API), and a ``token_type``, when
-   present, of an access token.
+   numeric ``nbf`` and ``iat`` no later than now (with leeway) when present (``reason``
+   ``"not_yet_valid"`` and ``"issued_in_future"``; ``"bad_nbf"``/``"bad_iat"`` when not a
+   plausible time), ``iss`` equal to the issuer when present, an ``aud`` that holds an
+   accepted audience (required: without it the token may be meant for another API), and a
+   ``token_type``, when present, of an access token. ``token_type`` ``DPoP`` (compared
+   case-insensitively, RFC 6749 §5.1) needs a ``cnf`` object with a ``jkt`` string (RFC 9449
+   §6.2): without one the token is refused (``"dpop_without_cnf"``), never treated as a
+   bearer token.
 4. Answers are cached by the token's SHA-256: active ones until ``min(exp, now + ttl)``,
-   inactive ones for ``negative_ttl``. Cached answers keep serving while PingOne is down;
-   nothing else does. Concurrent introspections of one token share one call.
+   refusals (inactive or failing rule 3) for ``negative_ttl``. Cached answers keep serving
+   while PingOne is down; nothing else does. Concurrent introspections of one token share one call.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ _ACCESS_TOKEN_TYPES = frozenset(
 )
 
 Answer = AccessToken | InvalidToken
+
+#: Rule 3's "not in the future" members: (member, reason, description).
+_NOT_BEFORE = (
+    ("nbf", "not_yet_valid", "The token is not valid yet"),
+    ("iat", "issued_in_future", "The token was issued in the future"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,15 @@ def read_answer(
         if exp <= now - policy.leeway:
             skew = {"exp": exp, "now": round(now), "skew_seconds": round(exp - now)}
             return _inactive("The token expired", "expired", skew), negative_until
+    for name, reason, description in _NOT_BEFORE:
+        value = document.get(name)
+        if value is None:
+            continue
+        if not _plausible_time(value, now):
+            return _inactive(f"The token's {name} is malformed", f"bad_{name}"), negative_until
+        if value > now + policy.leeway:
+            skew = {name: value, "now": round(now), "skew_seconds": round(value - now)}
+            return _inactive(description, reason, skew), negative_until
     iss = document.get("iss")
     if iss is not None and not (isinstance(iss, str) and iss in policy.issuers):
         detail = {"expected": sorted(policy.issuers), "actual": iss}
@@ -104,6 +124,13 @@ def read_answer(
         not isinstance(token_type, str) or token_type.lower() not in _ACCESS_TOKEN_TYPES
     ):
         return _inactive("The token is not an access token", "bad_token_type"), negative_until
+    if isinstance(token_type, str) and token_type.lower() == "dpop":
+        cnf = document.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not isinstance(jkt, str) or not jkt:
+            return _inactive(
+                "The DPoP token names no key (cnf.jkt)", "dpop_without_cnf"
+            ), negative_until
     until = now + policy.ttl
     if isinstance(exp, int | float):
         until = min(until, float(exp))

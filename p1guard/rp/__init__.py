@@ -12,7 +12,12 @@ signs users in without redirects (``response_mode=pi.flow``): the app renders th
 """
 
 from ..tokens import TokenSet
-from .errors import LoginError, PushedAuthorizationError
+from .errors import (
+    LoginError,
+    PushedAuthorizationError,
+    UserinfoInsufficientScope,
+    UserinfoInvalidToken,
+)
 from .piflow import FlowError, PiFlow, PiFlowClient
 from .relying_party import LoginStart, RelyingParty
 from .store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
@@ -35,6 +40,8 @@ __all__ = [
     "SignedInUser",
     "StoreUnavailable",
     "TokenSet",
+    "UserinfoInsufficientScope",
+    "UserinfoInvalidToken",
     "WebLogin",
     "safe_return_to",
 ]

@@ -8,6 +8,13 @@ Rules:
    ``iss`` must equal the issuer (and must be present when PingOne advertises it); then an
    ``error`` becomes :class:`LoginError`; only then is the ``code`` used.
 3. A PAR answer must carry a ``request_uri`` string and a positive ``expires_in``.
+4. A userinfo answer is a 200 JSON object. A 401 is the token's fault, not PingOne's:
+   :class:`UserinfoInvalidToken`; a 403 :class:`UserinfoInsufficientScope`. Both carry
+   PingOne's ``error`` and ``error_description``, read from the ``WWW-Authenticate``
+   challenge of the scheme the token was sent with (RFC 6750 §3, parsed by
+   :mod:`p1guard.www_authenticate`), else from the JSON body, and truncated. A 401 that still
+   asks for a DPoP nonce after the retry, any other 4xx, a 5xx or a transport failure is
+   :class:`~p1guard.ProviderUnavailable` naming the endpoint's URL.
 """
 
 from __future__ import annotations
@@ -17,8 +24,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from ..http import Response
-from .errors import LoginError, PushedAuthorizationError
+from ..errors import ProviderUnavailable
+from ..http import Response, json_object, provider_error, without_query
+from ..www_authenticate import parse_challenges
+from .errors import (
+    LoginError,
+    PushedAuthorizationError,
+    UserinfoInsufficientScope,
+    UserinfoInvalidToken,
+)
 from .pkce import new_secret, s256_challenge
 from .transaction import LoginTransaction, safe_return_to
 
@@ -29,6 +43,7 @@ __all__ = [
     "query_value",
     "read_callback",
     "read_par_response",
+    "read_userinfo",
 ]
 
 _FIXED = frozenset(
@@ -123,8 +138,6 @@ def read_par_response(response: Response) -> tuple[str, int]:
             reason="par_refused",
         )
     if response.status_code not in (200, 201) or not isinstance(document, dict):
-        from ..http import provider_error
-
         raise provider_error(response, "par")
     request_uri, expires_in = document.get("request_uri"), document.get("expires_in")
     if not isinstance(request_uri, str) or not request_uri:
@@ -181,3 +194,61 @@ def read_callback(
     if not code:
         raise LoginError("invalid_request", "The sign-in response has no code", reason="no_code")
     return code
+
+
+def _refusal_params(response: Response, scheme: str) -> dict[str, str]:
+    """PingOne's ``error``, ``error_description`` and ``scope`` of a refusal (rule 4)."""
+    found: dict[str, str] = {}
+    header = response.headers.get("www-authenticate")
+    if header:
+        try:
+            challenges = parse_challenges(header)
+        except ValueError:
+            challenges = []
+        pool = [c for c in challenges if c.scheme == scheme.lower()] or challenges
+        chosen = next((c for c in pool if "error" in c.params), pool[0] if pool else None)
+        if chosen is not None:
+            found = {k: v for k, v in chosen.params.items() if k in _REFUSAL_PARAMS}
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        for name in _REFUSAL_PARAMS:
+            value = document.get(name)
+            if name not in found and isinstance(value, str):
+                found[name] = value
+    return found
+
+
+_REFUSAL_PARAMS = ("error", "error_description", "scope")
+
+
+def read_userinfo(response: Response, url: str, *, scheme: str = "Bearer") -> dict[str, Any]:
+    """The claims of a userinfo answer, or rule 4's typed refusal.
+
+    ``scheme`` is how the token was sent (``"Bearer"`` or ``"DPoP"``).
+    """
+    status = response.status_code
+    endpoint = without_query(url)
+    if status in (401, 403):
+        said = _refusal_params(response, scheme)
+        error, description = said.get("error"), said.get("error_description")
+        if status == 401 and error == "use_dpop_nonce":  # still, after the one retry
+            raise ProviderUnavailable(
+                f"The authorization server's userinfo endpoint {endpoint} kept asking for a "
+                "new DPoP nonce (its nonces change faster than p1guard can use them)",
+                reason="userinfo_nonce_churn",
+            )
+        if status == 401:
+            raise UserinfoInvalidToken(
+                endpoint, provider_error=error, provider_description=description, scheme=scheme
+            )
+        raise UserinfoInsufficientScope(
+            endpoint,
+            provider_error=error,
+            provider_description=description,
+            scopes=said.get("scope", "").split(),
+            scheme=scheme,
+        )
+    return json_object(response, "userinfo", url=endpoint)

@@ -22,10 +22,15 @@ Rules:
 1. The authorization request is :meth:`RelyingParty.begin_flow`'s (PKCE, state, nonce, PAR when
    it applies) plus ``response_mode=pi.flow``; nothing of it is weakened, and the code is
    redeemed only through :meth:`RelyingParty.complete_flow` with the flow's own transaction.
-2. Every URL the flow is driven through — PingOne's ``_links`` hrefs and ``resumeUrl`` — must be
-   on the issuer's scheme, host and port (https, or http on loopback or with
-   ``allow_insecure_http``), checked when read and again when used (a flow may come back from
-   a session store); PingOne's hrefs are preferred over URLs built from the flow id.
+2. Every URL the flow is driven through — PingOne's ``_links`` hrefs, ``resumeUrl`` and URLs
+   built from the flow id — must be on the issuer's scheme, host and port (https, or http on
+   loopback or with ``allow_insecure_http``), without user info, and under the environment's
+   own path (PingOne's host serves every customer's environment). It is checked as httpx
+   will send it (``httpx.URL``), and the path sent must be the path written: a ``.`` or
+   ``..`` segment, plain or percent-encoded (``%2e``, ``.%2E``, ``%252e``…), an encoded slash
+   or backslash (``%2f``, ``%5c``), a backslash or whitespace is refused, so no server-side
+   normalisation can lead elsewhere. Checked when read and again when used (a flow may come
+   back from a session store); PingOne's hrefs are preferred over URLs built from the flow id.
 3. A password is sent only to a flow that offers ``usernamePassword.check``, only in the JSON
    body, and never appears in a ``repr``, log line or error.
 4. The flow's cookies (PingOne's session for this flow) travel with this flow only: every
@@ -50,7 +55,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
+
+import httpx
 
 from ..config import is_loopback
 from ..errors import ConfigError, ProviderUnavailable
@@ -256,6 +263,21 @@ def _refusal(response: Response) -> LoginError:
     )
 
 
+def _escapes(segment: str) -> bool:
+    """Whether a path segment is, or decodes (once or more) to, a dot segment, or hides a
+    slash or backslash a server may decode (``..``, ``%2e%2E``, ``.%2e``, ``%2f``, ``%5c``,
+    ``%252e``…)."""
+    seen = segment
+    for _ in range(len(segment)):
+        if seen in (".", "..") or "/" in seen or "\\" in seen:
+            return True
+        decoded = unquote(seen)
+        if decoded == seen:
+            return False
+        seen = decoded
+    return False
+
+
 def _callback_params(answer: Mapping[str, Any], issuer: str) -> dict[str, str]:
     """Rule 7: PingOne's ``authorizeResponse`` as the parameters of a redirect callback."""
     params = {"iss": issuer}
@@ -286,8 +308,8 @@ class PiFlowClient:
     def __init__(self, rp: RelyingParty) -> None:
         self.rp = rp
         self.pingone: PingOne = rp.pingone
-        issuer = urlsplit(self.pingone.issuer)
-        self._origin = (issuer.scheme, issuer.hostname, issuer.port)
+        issuer = httpx.URL(self.pingone.issuer)
+        self._origin = (issuer.scheme, issuer.host, issuer.port)
         base = self.pingone.issuer.rstrip("/")
         self._base = base[: -len("/as")] if base.endswith("/as") else base
         # The environment's own paths: auth.pingone.com hosts every customer's environment.
@@ -320,8 +342,10 @@ class PiFlowClient:
             raise LoginError(
                 "invalid_request", "Unknown flow action", reason="bad_action"
             ) from None
-        url = self._checked(flow.links.get(action) or flow.links.get("self")) or (
-            f"{self._base}/flows/{quote(flow.id, safe='')}"
+        url = self._checked_url(
+            flow.links.get(action)
+            or flow.links.get("self")
+            or f"{self._base}/flows/{quote(flow.id, safe='')}"
         )
         headers = {
             "Content-Type": content_type,
@@ -359,8 +383,8 @@ class PiFlowClient:
         embedded = flow.raw.get("authorizeResponse")
         if isinstance(embedded, dict):
             return _callback_params(embedded, self.pingone.issuer)
-        url = self._checked(flow.resume_url) or (
-            f"{self.pingone.issuer}/resume?flowId={quote(flow.id, safe='')}"
+        url = self._checked_url(
+            flow.resume_url or f"{self.pingone.issuer}/resume?flowId={quote(flow.id, safe='')}"
         )
         headers = {"Accept": "application/json", **_cookie_header(flow.cookies)}
         response = yield Request("GET", url, "resume", headers=headers)
@@ -441,31 +465,44 @@ class PiFlowClient:
             raise FlowError(400, "ACTION_NOT_AVAILABLE", message, reason="action_not_available")
 
     def _checked(self, url: str | None) -> str | None:
-        """``url`` if it is on the issuer's origin and under its environment's path (rule 2),
-        ``None`` when absent."""
-        if url is None:
-            return None
-        parts = urlsplit(url)
-        secure = parts.scheme == "https" or (
-            parts.scheme == "http"
-            and (is_loopback(parts.hostname or "") or self.pingone.allow_insecure_http)
-        )
-        if (
-            not secure
-            or (parts.scheme, parts.hostname, parts.port) != self._origin
-            or parts.username is not None
-            or parts.password is not None
-            or any(char in url for char in " \t\r\n\\")
-            or not parts.path.startswith(self._base_path)
-        ):
-            # Another host, another environment on PingOne's shared host, user info (httpx
-            # would send it as Basic auth) or characters parsers disagree on.
+        """:meth:`_checked_url`, and ``None`` when absent."""
+        return None if url is None else self._checked_url(url)
+
+    def _checked_url(self, url: str) -> str:
+        """``url`` as httpx will send it, if that is on the issuer's origin and under its
+        environment's path (rule 2)."""
+        try:
+            sent = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            sent = None
+        if sent is None or not self._sends_within(url, sent):
+            # Another host, another environment on PingOne's shared host (directly, through
+            # dot segments or encoded slashes the server may resolve), user info (httpx would
+            # send it as Basic auth) or characters parsers disagree on.
             raise LoginError(
                 "invalid_flow",
                 "PingOne named a URL outside its own environment",
                 reason="foreign_href",
             )
-        return url
+        return str(sent)
+
+    def _sends_within(self, url: str, sent: httpx.URL) -> bool:
+        """Rule 2 on the URL as sent: origin, no user info, and a path that is the href's own
+        (httpx removed no dot segment, re-encoded nothing) under the environment's path."""
+        secure = sent.scheme == "https" or (
+            sent.scheme == "http" and (is_loopback(sent.host) or self.pingone.allow_insecure_http)
+        )
+        written = urlsplit(url).path
+        path = sent.raw_path.split(b"?", 1)[0].decode("ascii", "replace")
+        return (
+            secure
+            and (sent.scheme, sent.host, sent.port) == self._origin
+            and not sent.userinfo
+            and not any(char in url for char in " \t\r\n\\")
+            and not any(_escapes(segment) for segment in written.split("/"))
+            and path == written
+            and path.startswith(self._base_path)
+        )
 
     def _read(
         self, response: Response, transaction: LoginTransaction, cookies: Mapping[str, str]

@@ -15,7 +15,9 @@ DPoP (RFC 9449), with ``dpop_key``:
    refused (fail closed: :class:`~p1guard.errors.ProviderUnavailable`,
    ``reason="token_not_bound"``) — the application asked for sender-constrained tokens and
    silently getting bearer ones would remove the protection it relies on.
-4. Userinfo calls with a DPoP token send ``Authorization: DPoP`` and a proof with ``ath``.
+4. Userinfo calls with a DPoP token send ``Authorization: DPoP`` and a proof with ``ath``
+   (the nonce retry of rule 2 applies). A refusal of the token is typed, not an outage
+   (:func:`~.messages.read_userinfo`, rules of :mod:`.messages`).
 5. Refresh tokens are bound to the key: keep the same key (e.g. load it from a PEM) for as
    long as the refresh tokens live.
 """
@@ -36,9 +38,9 @@ from ..discovery import ProviderMetadata
 from ..dpop_auth import NonceMemory, dpop_flow
 from ..dpop_key import DPoPKey
 from ..errors import ConfigError, ProviderUnavailable
-from ..http import Flow, Request, json_object, provider_error
+from ..http import Flow, Request, provider_error, without_query
 from ..tokens import TokenSet, parse_scopes
-from .errors import LoginError
+from .errors import LoginError, UserinfoInsufficientScope, UserinfoInvalidToken
 from .id_token import IdTokenChecks, validate_id_token
 from .messages import (
     authorization_params,
@@ -46,6 +48,7 @@ from .messages import (
     new_transaction,
     read_callback,
     read_par_response,
+    read_userinfo,
 )
 from .piflow import PiFlow, begin_pi_flow
 from .transaction import LoginTransaction
@@ -207,9 +210,15 @@ class RelyingParty:
             require_id_token=True,
         )
         if userinfo:
-            info = yield from self.userinfo_flow(
-                tokens.access_token, subject=tokens.subject, token_type=tokens.token_type
-            )
+            try:
+                info = yield from self.userinfo_flow(
+                    tokens.access_token, subject=tokens.subject, token_type=tokens.token_type
+                )
+            except (UserinfoInvalidToken, UserinfoInsufficientScope) as exc:
+                # During a sign-in the refusal of the fresh token fails the sign-in (400).
+                raise LoginError(
+                    exc.error or "invalid_token", exc.description, reason=exc.reason
+                ) from exc
             tokens = _with_claims(tokens, {**info, **tokens.claims})
         return tokens
 
@@ -251,17 +260,25 @@ class RelyingParty:
         metadata = yield from self.pingone.discovery.flow()
         endpoint = _need(metadata.userinfo_endpoint, "userinfo")
         kind = token_type or ("Bearer" if self.dpop_key is None else "DPoP")
-        if kind.lower() == "dpop":
-            if self.dpop_key is None:
-                raise ConfigError("dpop_key", "a DPoP token needs the RelyingParty's dpop_key")
-            request = Request("GET", endpoint, "userinfo")
-            response = yield from dpop_flow(
-                request, self.dpop_key, self._nonces, access_token=access_token
-            )
-        else:
-            headers = {"Authorization": f"Bearer {access_token}"}
-            response = yield Request("GET", endpoint, "userinfo", headers=headers)
-        claims = json_object(response, "userinfo")
+        scheme = "DPoP" if kind.lower() == "dpop" else "Bearer"
+        try:
+            if scheme == "DPoP":
+                if self.dpop_key is None:
+                    raise ConfigError("dpop_key", "a DPoP token needs the RelyingParty's dpop_key")
+                request = Request("GET", endpoint, "userinfo")
+                response = yield from dpop_flow(
+                    request, self.dpop_key, self._nonces, access_token=access_token
+                )
+            else:
+                headers = {"Authorization": f"Bearer {access_token}"}
+                response = yield Request("GET", endpoint, "userinfo", headers=headers)
+        except ProviderUnavailable as exc:  # transport failure or open breaker: name the URL
+            raise ProviderUnavailable(
+                f"{exc.description.rstrip('.')} ({without_query(endpoint)})",
+                reason=exc.reason,
+                retry_after=exc.retry_after,
+            ) from exc
+        claims = read_userinfo(response, endpoint, scheme=scheme)
         if subject is not None and claims.get("sub") != subject:
             raise LoginError(
                 "invalid_userinfo", "The userinfo answer is for another user", reason="sub_mismatch"

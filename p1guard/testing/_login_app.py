@@ -112,6 +112,7 @@ def par(app: MockApp, request: Request) -> Response:
 
 
 def _bearer_error(
+    where: str,
     status: int,
     error: str | None,
     description: str,
@@ -119,14 +120,18 @@ def _bearer_error(
     scheme: str = "Bearer",
     extra: Mapping[str, str] | None = None,
 ) -> Response:
+    """A refusal with the error in the challenge and/or the JSON body (``where``: ``"both"``,
+    ``"header"`` or ``"body"``, from ``op.userinfo_errors_in``)."""
     challenge = f'{scheme} realm="PingOne"'
     if scheme == "DPoP":
         challenge += f', algs="{" ".join(DPOP_ALGORITHMS)}"'
-    if error is not None:
+    if error is not None and (where != "body" or error == "use_dpop_nonce"):  # RFC 9449 §9
         challenge += f', error="{error}", error_description="{description}"'
         if error == "insufficient_scope":
             challenge += ', scope="openid"'
     headers = {**NO_STORE, **(extra or {}), "WWW-Authenticate": challenge}
+    if where == "header":
+        return Response(b"", status=status, headers=headers)
     return error_response(status, error or "invalid_request", description, **headers)
 
 
@@ -136,30 +141,47 @@ def userinfo(app: MockApp, request: Request) -> Response:
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     token, scheme = token.strip(), scheme.lower()
     if scheme not in ("bearer", "dpop") or not token:
-        return _bearer_error(401, None, "missing bearer token")
+        return _bearer_error(mock.userinfo_errors_in, 401, None, "missing bearer token")
     claims = mock.introspect(token)
     sub = claims.get("sub")
     if not claims.get("active") or not isinstance(sub, str):
-        return _bearer_error(401, "invalid_token", "the access token is invalid")
+        return _bearer_error(
+            mock.userinfo_errors_in, 401, "invalid_token", "the access token is invalid"
+        )
     cnf = claims.get("cnf")
     bound = cnf.get("jkt") if isinstance(cnf, dict) else None
     nonce = mock._dpop.nonce_header()
     if scheme == "bearer" and bound is not None:  # RFC 9449 §7.2: a bound token needs its proof
-        return _bearer_error(401, "invalid_token", "DPoP-bound token", scheme="DPoP", extra=nonce)
+        return _bearer_error(
+            mock.userinfo_errors_in,
+            401,
+            "invalid_token",
+            "DPoP-bound token",
+            scheme="DPoP",
+            extra=nonce,
+        )
     if scheme == "dpop":
         proofs = request.headers.getlist("DPoP")
         try:
             url = mock.userinfo_endpoint
             jkt = mock._dpop.check(proofs, request.method, url, access_token=token)
         except ProofError as exc:
-            return _bearer_error(401, exc.error, exc.description, scheme="DPoP", extra=nonce)
+            return _bearer_error(
+                mock.userinfo_errors_in, 401, exc.error, exc.description, scheme="DPoP", extra=nonce
+            )
         if bound is None or jkt != bound:
             return _bearer_error(
-                401, "invalid_token", "the proof's key is not the token's", scheme="DPoP"
+                mock.userinfo_errors_in,
+                401,
+                "invalid_token",
+                "the proof's key is not the token's",
+                scheme="DPoP",
             )
     scopes = mock._login.granted_scopes(token) or tuple(str(claims.get("scope", "")).split())
     if "openid" not in scopes:
-        return _bearer_error(403, "insufficient_scope", "the access token lacks openid")
+        return _bearer_error(
+            mock.userinfo_errors_in, 403, "insufficient_scope", "the access token lacks openid"
+        )
     user = mock.user
     body = user_claims(user, scopes) if sub == user.get("sub") else {"sub": sub}
     return json_response(body, headers={**NO_STORE, **nonce})

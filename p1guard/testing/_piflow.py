@@ -104,7 +104,7 @@ class PiFlows:
     def document(self, flow: _Flow) -> dict[str, Any]:
         """The flow as PingOne shows it."""
         mock = self.mock
-        href = f"{mock.issuer.removesuffix('/as')}/flows/{flow.id}"
+        href = mock.flow_href.format(base=mock.issuer.removesuffix("/as"), id=flow.id)
         links: dict[str, Any] = {"self": {"href": href}}
         body: dict[str, Any] = {
             "id": flow.id,

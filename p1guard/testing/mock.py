@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -147,6 +147,18 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
         self.user_password = "correct horse"  # noqa: S105 - the mock user's
         self.flow_lifetime = 600.0
         self.user_must_change_password = False
+        #: Where userinfo puts a refusal's ``error``/``error_description``: ``"both"`` (the
+        #: ``WWW-Authenticate`` challenge and a JSON body), ``"header"`` (challenge only, empty
+        #: body) or ``"body"`` (JSON only; the challenge names just the scheme and realm).
+        self.userinfo_errors_in: Literal["both", "header", "body"] = "both"
+        #: Template of the flows' ``_links`` hrefs, ``{base}`` the environment's URL and
+        #: ``{id}`` the flow id (default ``"{base}/flows/{id}"``): plays a PingOne answer that
+        #: names other URLs.
+        self.flow_href = "{base}/flows/{id}"
+        #: Seconds the mock's clock runs ahead of this machine's (negative: behind), as a
+        #: PingOne with a skewed clock: :meth:`issue_token`'s ``iat``/``exp`` and
+        #: introspection's expiry and ``nbf`` checks use it.
+        self.clock_skew = 0.0
         self._clients = ClientRegistry()
         self._clients.add(default_client(self.client_id, self.client_secret))
         self._login = LoginState(self)
@@ -309,7 +321,7 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
         >>> op.issue_token(["read", "write"], sub=None, expires_in=-60)   # doctest: +SKIP
         """
         scope_list = scopes.split() if isinstance(scopes, str) else list(scopes)
-        now = int(time.time()) if issued_at is None else _epoch(issued_at)
+        now = int(time.time() + self.clock_skew) if issued_at is None else _epoch(issued_at)
         lifetime = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
         if audience is None:
             audience = self.audience
@@ -358,7 +370,7 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
             revoked = digest in self._revoked
         if issued is None or revoked:
             return {"active": False}
-        now = time.time()
+        now = time.time() + self.clock_skew
         exp, nbf = issued.claims.get("exp"), issued.claims.get("nbf")
         if isinstance(exp, int | float) and exp <= now:
             return {"active": False}

@@ -444,12 +444,24 @@ def test_foreign_resume_url_rejected() -> None:
 
 def test_flow_url_built_from_env_when_pingone_gives_no_href() -> None:
     flows = _client()
-    body = {"id": "f/1", "status": "USERNAME_PASSWORD_REQUIRED", "_links": {}}
+    body = {"id": "f-1", "status": "USERNAME_PASSWORD_REQUIRED", "_links": {}}
     flow = _read(flows, _json(200, body))
     step = next(flows.submit_flow(flow, "usernamePassword.check", {}))
     assert isinstance(step, Request)
-    assert step.url == f"{HOST}/{ENV}/flows/f%2F1"
+    assert step.url == f"{HOST}/{ENV}/flows/f-1"
     assert step.headers["Cookie"] == ""  # explicit: never the shared client's jar
+
+
+@pytest.mark.parametrize("flow_id", ["f/1", "..", "..%2F..%2Fother"])
+def test_flow_url_built_from_a_hostile_flow_id_is_checked_too(flow_id: str) -> None:
+    """The built URL passes rule 2 like an href: an id with a slash (sent as %2F) or a dot
+    segment could lead a server elsewhere."""
+    flows = _client()
+    body = {"id": flow_id, "status": "USERNAME_PASSWORD_REQUIRED", "_links": {}}
+    flow = _read(flows, _json(200, body))
+    with pytest.raises(LoginError) as caught:
+        next(flows.submit_flow(flow, "usernamePassword.check", {}))
+    assert caught.value.reason == "foreign_href"
 
 
 def test_server_errors_are_provider_unavailable() -> None:
