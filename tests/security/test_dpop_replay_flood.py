@@ -5,16 +5,19 @@ rules 2-3; shared_cache rule 5); these tests flood it in memory and in a real re
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given
+import redis
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p1guard import Guard, InvalidDPoPProof, Presentation
-from p1guard.dpop import ReplayCache
+from p1guard.dpop import ReplayCache, replay_key
 from p1guard.dpop_key import DPoPKey
+from p1guard.shared_cache import RedisCache
 from p1guard.testing import MockPingOne
 
 URL = "https://api.example.com/orders"
@@ -92,7 +95,87 @@ def test_many_attacker_keys_cannot_refuse_an_honest_fresh_proof(
     assert guard._replays.evictions > 0
 
 
+@pytest.mark.parametrize("flood_shape", FLOODS)
+def test_many_attacker_keys_cannot_refuse_an_honest_fresh_proof_in_redis(
+    pingone_mock: MockPingOne, redis_server: str, flood_shape: tuple[int, int]
+) -> None:
+    prefix = "flood-{}x{}:".format(*flood_shape)
+    cache, other = RedisCache(redis_server, prefix=prefix), RedisCache(redis_server, prefix=prefix)
+    guard = pingone_mock.guard(shared_cache=cache, dpop_replay_size=SIZE)
+    peer = pingone_mock.guard(shared_cache=other, dpop_replay_size=SIZE)
+    with redis.Redis.from_url(redis_server) as client:
+
+        def record_size() -> int:
+            """Proofs held: those of each scope's record, and any key holding a single one."""
+            held = 0
+            for name in client.keys(f"{prefix}dpop:*"):
+                if name.endswith(b":all"):
+                    held += int(client.zcard(name))
+                elif not name.endswith(b":seq") and client.type(name) == b"string":
+                    held += 1
+            return held
+
+        attack_and_check(pingone_mock, guard, peer, flood_shape, record_size)
+        (everything,) = client.keys(f"{prefix}dpop:*:all")
+        owners = client.zrange(everything[: -len(b"all")] + b"owners", 0, -1, withscores=True)
+        assert sum(count for _owner, count in owners) == client.zcard(everything)
+    assert cache.evictions + other.evictions > 0
+    cache.close()
+    other.close()
+
+
 # -- the rule itself, on random histories ---------------------------------------------------
+
+_step = st.tuples(
+    st.integers(0, 4),  # owner
+    st.integers(0, 5),  # jti: few, so replays happen
+    st.integers(0, 3),  # seconds elapsed since the previous call
+    st.integers(1, 12),  # lifetime of the proof
+)
+
+
+def check_history(
+    maxsize: int,
+    steps: list[tuple[int, int, int, int]],
+    record: Callable[[bytes, float, float, str], bool],
+    holds: Callable[[bytes, str], bool],
+    size: Callable[[], int],
+    evictions: Callable[[], int],
+) -> None:
+    """Replay ``steps`` against a record of ``maxsize`` and a model of what it must hold."""
+    live: dict[bytes, tuple[float, str]] = {}  # what must still be refused, oldest first
+    now = 0.0
+    for owner_no, jti, elapsed, lifetime in steps:
+        now += elapsed
+        owner = f"owner-{owner_no}"
+        key = replay_key(b"scope", owner, str(jti))
+        live = {k: v for k, v in live.items() if v[0] > now}
+        before = evictions()
+        if key in live:
+            assert not record(key, now + lifetime, now, owner)
+            assert evictions() == before
+            continue
+        counts: dict[str, int] = {}
+        for _until, holder in live.values():
+            counts[holder] = counts.get(holder, 0) + 1
+        assert record(key, now + lifetime, now, owner)  # fresh: accepted, never refused
+        assert size() <= maxsize
+        gone = [k for k, (_until, holder) in live.items() if not holds(k, holder)]
+        if evictions() == before:
+            assert gone == []
+        else:
+            assert evictions() == before + 1
+            assert len(live) == maxsize  # evicting only when full of live entries
+            (evicted,) = gone
+            victim, most = live[evicted][1], max(counts.values())
+            assert counts[victim] == most  # from a key holding the most
+            if counts.get(owner) == most:
+                assert victim == owner  # its own, when the recording key is one of them
+            assert evicted == next(k for k, v in live.items() if v[1] == victim)  # its oldest
+            del live[evicted]
+        live[key] = (now + lifetime, owner)
+        assert all(holds(k, holder) for k, (_until, holder) in live.items())
+
 
 _step = st.tuples(
     st.integers(0, 4),  # owner
@@ -107,34 +190,38 @@ def test_replay_record_evicts_only_from_the_busiest_key_and_never_refuses_a_fres
     maxsize: int, steps: list[tuple[int, int, int, int]]
 ) -> None:
     cache = ReplayCache(maxsize=maxsize)
-    live: dict[bytes, tuple[float, str]] = {}  # what must still be refused, oldest first
-    now = 0.0
-    for owner_no, jti, elapsed, lifetime in steps:
-        now += elapsed
-        owner, key = f"owner-{owner_no}", f"{owner_no}:{jti}".encode()
-        live = {k: v for k, v in live.items() if v[0] > now}
-        evictions = cache.evictions
-        if key in live:
-            assert not cache.remember(key, until=now + lifetime, now=now, owner=owner)
-            assert cache.evictions == evictions
-            continue
-        counts: dict[str, int] = {}
-        for _until, holder in live.values():
-            counts[holder] = counts.get(holder, 0) + 1
-        assert cache.remember(key, until=now + lifetime, now=now, owner=owner)  # fresh: accepted
-        assert len(cache) <= maxsize
-        gone = [k for k in live if k not in cache]
-        if cache.evictions == evictions:
-            assert gone == []
-        else:
-            assert cache.evictions == evictions + 1
-            assert len(live) == maxsize  # evicting only when full of live entries
-            (evicted,) = gone
-            victim, most = live[evicted][1], max(counts.values())
-            assert counts[victim] == most  # from a key holding the most
-            if counts.get(owner) == most:
-                assert victim == owner  # its own, when the recording key is one of them
-            assert evicted == next(k for k, v in live.items() if v[1] == victim)  # its oldest
-            del live[evicted]
-        live[key] = (now + lifetime, owner)
-        assert all(k in cache for k in live)
+    check_history(
+        maxsize,
+        steps,
+        lambda key, until, now, owner: cache.remember(key, until=until, now=now, owner=owner),
+        lambda key, _owner: key in cache,
+        lambda: len(cache),
+        lambda: cache.evictions,
+    )
+
+
+@settings(max_examples=40)
+@given(maxsize=st.integers(1, 8), steps=st.lists(_step, max_size=120))
+def test_redis_replay_record_follows_the_same_rule(
+    redis_server: str, maxsize: int, steps: list[tuple[int, int, int, int]]
+) -> None:
+    cache, scope = RedisCache(redis_server, prefix="history:"), secrets.token_bytes(8)
+    name = f"history:dpop:{{{scope.hex()}}}:all"
+
+    def record(key: bytes, until: float, now: float, owner: str) -> bool:
+        call = cache.remember_proof(key, until, owner=owner, scope=scope, limit=maxsize, now=now)
+        fresh = call.run()
+        assert fresh is not None
+        return bool(fresh)
+
+    try:
+        check_history(
+            maxsize,
+            steps,
+            record,
+            lambda key, owner: cache.clients.sync.zscore(name, key.hex() + owner) is not None,
+            lambda: int(cache.clients.sync.zcard(name)),
+            lambda: cache.evictions,
+        )
+    finally:
+        cache.close()
