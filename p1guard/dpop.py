@@ -48,6 +48,7 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -460,8 +461,9 @@ class ReplayCache:
         self._seen: dict[bytes, tuple[float, str]] = {}
         # Min-heap of (until, key); an item whose key is gone or re-recorded is stale.
         self._expiries: list[tuple[float, bytes]] = []
-        # Per owner its entries, oldest first; owners by live count; the highest count.
-        self._owners: dict[str, dict[bytes, None]] = {}
+        # Per owner its entries, oldest first (an OrderedDict: its first item is O(1) however
+        # many were removed before it, a dict's is not); owners by live count; the top count.
+        self._owners: dict[str, OrderedDict[bytes, None]] = {}
         self._buckets: dict[int, set[str]] = {}
         self._top = 0
         self._warned_at = -math.inf
@@ -491,7 +493,7 @@ class ReplayCache:
             buckets = self._buckets
             entries = self._owners.get(owner)
             if entries is None:
-                self._owners[owner] = {key: None}
+                self._owners[owner] = OrderedDict(((key, None),))
                 count = 1
             else:
                 count = len(entries) + 1
@@ -559,7 +561,9 @@ class ReplayCache:
                 return None
         mine = self._owners.get(owner)
         if mine is None or len(mine) < self._top:
-            owner = next(iter(self._buckets[self._top]))
+            # set.pop resumes where it stopped, so it stays O(1) where next(iter(set)) would
+            # rescan the slots freed by earlier evictions; _drop files the owner one lower.
+            owner = self._buckets[self._top].pop()
             mine = self._owners[owner]
         self._drop(next(iter(mine)), owner)
         self.evictions += 1

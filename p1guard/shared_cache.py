@@ -289,8 +289,8 @@ class RedisCache:
         Redis failed (rule 5). ``key`` is a :func:`~p1guard.dpop.replay_key` (32 bytes);
         ``scope`` names the record, which holds at most ``limit`` proofs; ``now`` is the time
         the proof was checked at (default: now)."""
-        if len(key) != 32:
-            raise ValueError("key must be a 32-byte replay_key")
+        if len(key) != 32 or limit < 1:
+            raise ValueError("key must be a 32-byte replay_key and limit at least 1")
         clock = time.time() if now is None else now
         base = f"{self.prefix}dpop:{{{scope.hex()}}}:"
         keys = [f"{base}all", f"{base}owners", f"{base}o:{owner}", f"{base}seq"]
