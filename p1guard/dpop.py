@@ -425,10 +425,11 @@ class ReplayCache:
        key is recorded. :attr:`evictions` counts them; a warning is logged at most every 30
        seconds.
     3. So a live entry is forgotten only while its owner holds at least as many live entries
-       as every other owner, and never by another owner's proof that holds as many: replay
-       detection holds for every key but the busiest one. A flood weakens only the flooder's
-       own replay protection, unless an honest client holds at least as many live entries as
-       every attacker key (keep ``maxsize`` well above your honest traffic's live proofs).
+       as every other owner, and by another owner's proof only if that owner holds fewer:
+       replay detection holds for every key but the busiest one. A flood weakens only the
+       flooder's own replay protection, unless an honest client holds at least as many live
+       entries as every attacker key (keep ``maxsize`` well above your honest traffic's live
+       proofs).
     4. Each call costs O(log n) amortised, whatever the number of owners: no scan of them.
 
     >>> cache = ReplayCache(maxsize=1)

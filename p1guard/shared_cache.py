@@ -17,17 +17,17 @@ token, not N×M times. Rules:
    "granted"), so the Guard falls back to its in-process cache and PingOne, with a warning
    logged at most every 30 seconds.
 5. The exception is the DPoP replay record (:meth:`RedisCache.remember_proof`), one per
-   replay scope (issuer and audiences) under one hash tag, so it also works on Redis Cluster:
+   replay scope (issuer and audiences), under one hash tag so its keys share a Cluster slot:
    ``<prefix>dpop:{<scope>}:all`` (sorted set: proof → until, ms), ``…:owners`` (key
    thumbprint → live proofs), ``…:o:<thumbprint>`` (that key's proofs, oldest first) and
-   ``…:seq`` (the order of recording).
-   One Lua script, atomic on the server, purges up to 64 expired proofs, answers "replay" for
-   a proof still recorded, and when the record holds ``limit`` (``dpop_replay_size``) proofs
-   evicts the oldest proof of the key holding the most (the recording key's own if it is one
-   of them) — the rules of :class:`~p1guard.dpop.ReplayCache`: a fresh proof is never refused
-   for fullness, whatever keys others use. So one proof is accepted once across every worker
-   and host. Time is the caller's (the clock that checked the proof's ``iat``; workers' clocks
-   must agree within the leeway, as for ``iat`` and ``exp``); every key expires a few seconds
+   ``…:seq`` (the order of recording). One Lua script, atomic on the server, purges up to 64
+   expired proofs, answers "replay" for a proof still recorded, and when the record holds
+   ``limit`` (``dpop_replay_size``) proofs evicts the oldest proof of the key holding the
+   most (the recording key's own if it is one of them): the rules of
+   :class:`~p1guard.dpop.ReplayCache`, so a fresh proof is never refused for fullness,
+   whatever keys others use, and one proof is accepted once across every worker and host.
+   Time is the caller's (the clock that checked the proof's ``iat``; workers' clocks must
+   agree within the leeway, as for ``iat`` and ``exp``); every key expires a few seconds
    after its last proof could, so idle scopes vanish. It cannot degrade safely, so a Redis
    failure answers ``None`` and the Guard refuses the request with a 503
    (``reason="replay_cache_unavailable"``): fail closed.
