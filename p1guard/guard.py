@@ -963,7 +963,14 @@ class Guard:
         if shared is None:
             fresh = self._replays.remember(key, until, now, owner=proof.jkt)
         else:
-            fresh = yield shared.remember_proof(key, until)
+            fresh = yield shared.remember_proof(
+                key,
+                until,
+                owner=proof.jkt,
+                scope=self._replay_scope,
+                limit=self._replays.maxsize,
+                now=now,
+            )
             if fresh is None:
                 raise ProviderUnavailable(
                     "The DPoP replay cache is unavailable", reason="replay_cache_unavailable"

@@ -21,16 +21,28 @@ token, not N×M times. Rules:
    degrade: a failed lookup answers ``None`` and the Guard refuses the request with a 503
    (``reason="denylist_unavailable"``) unless it was built with ``denylist_fail_open=True``;
    a failed write answers ``False`` and :meth:`Guard.deny <p1guard.Guard.deny>` raises.
-5. The exception is the DPoP replay record (:meth:`RedisCache.remember_proof`): a used proof
-   is ``SET <prefix>dpop:<hash> 1 NX PX <ttl>``, so one proof is accepted once across every
-   worker and host. It cannot degrade safely, so a Redis failure answers ``None`` and the
-   Guard refuses the request with a 503 (``reason="replay_cache_unavailable"``): fail closed.
+5. Nor does the DPoP replay record (:meth:`RedisCache.remember_proof`), one per
+   replay scope (issuer and audiences), under one hash tag so its keys share a Cluster slot:
+   ``<prefix>dpop:{<scope>}:all`` (sorted set: proof → until, ms), ``…:owners`` (key
+   thumbprint → live proofs), ``…:o:<thumbprint>`` (that key's proofs, oldest first) and
+   ``…:seq`` (the order of recording). One Lua script, atomic on the server, purges up to 64
+   expired proofs, answers "replay" for a proof still recorded, and when the record holds
+   ``limit`` (``dpop_replay_size``) proofs evicts the oldest proof of the key holding the
+   most (the recording key's own if it is one of them): the rules of
+   :class:`~p1guard.dpop.ReplayCache`, so a fresh proof is never refused for fullness,
+   whatever keys others use, and one proof is accepted once across every worker and host.
+   Time is the caller's (the clock that checked the proof's ``iat``; workers' clocks must
+   agree within the leeway, as for ``iat`` and ``exp``); every key expires a few seconds
+   after its last proof could, so idle scopes vanish. It cannot degrade safely: a Redis
+   failure answers ``None`` and the Guard refuses the request with a 503
+   (``reason="replay_cache_unavailable"``): fail closed.
 
 Each operation is an :class:`~p1guard.http.Effect` that the Guard's flows yield.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -47,6 +59,71 @@ log = logging.getLogger("p1guard.shared_cache")
 
 #: PingOne's introspection answer and until when it may be used (epoch seconds).
 SharedAnswer = tuple[dict[str, Any], float]
+
+#: Milliseconds a replay key outlives its last proof (workers' clocks may differ a little).
+_REPLAY_MARGIN_MS = 5000
+
+# Rule 5. KEYS: all, owners, this owner's proofs, sequence. ARGV: proof (64 hex digits then the
+# owner), owner, until ms, now ms, limit, prefix of owner keys, key TTL ms.
+# Returns {fresh, evicted owner or '', size}.
+_REMEMBER_PROOF = """
+local all, owners, mine = KEYS[1], KEYS[2], KEYS[3]
+local proof, owner, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local limit, prefix = tonumber(ARGV[5]), ARGV[6]
+
+local function drop(member)
+  local holder = string.sub(member, 65)
+  redis.call('ZREM', all, member)
+  redis.call('ZREM', prefix .. holder, member)
+  if tonumber(redis.call('ZINCRBY', owners, -1, holder)) <= 0 then
+    redis.call('ZREM', owners, holder)
+  end
+end
+
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', all, '-inf', now, 'LIMIT', 0, 64)) do
+  drop(member)
+end
+local seen = redis.call('ZSCORE', all, proof)
+if seen then
+  if tonumber(seen) > now then
+    return {0, '', 0}
+  end
+  drop(proof)
+end
+local evicted = ''
+for _ = 1, 64 do
+  if redis.call('ZCARD', all) < limit then
+    break
+  end
+  local first = redis.call('ZRANGE', all, 0, 0, 'WITHSCORES')
+  if tonumber(first[2]) <= now then
+    drop(first[1])
+  else
+    local top = redis.call('ZREVRANGE', owners, 0, 0, 'WITHSCORES')
+    local victim = top[1]
+    if tonumber(redis.call('ZSCORE', owners, owner) or '0') >= tonumber(top[2]) then
+      victim = owner
+    end
+    local oldest = redis.call('ZRANGE', prefix .. victim, 0, 0)
+    if oldest[1] then
+      drop(oldest[1])
+      evicted = victim
+    else
+      redis.call('ZREM', owners, victim)
+    end
+  end
+end
+redis.call('ZADD', all, ARGV[3], proof)
+redis.call('ZADD', mine, redis.call('INCR', KEYS[4]), proof)
+redis.call('ZINCRBY', owners, 1, owner)
+local ttl = tonumber(ARGV[7])
+for _, name in ipairs({all, owners, mine, KEYS[4]}) do
+  if redis.call('PTTL', name) < ttl then
+    redis.call('PEXPIRE', name, ttl)
+  end
+end
+return {1, evicted, redis.call('ZCARD', all)}
+"""
 
 
 def _encode(document: dict[str, Any], until: float) -> str:
@@ -105,7 +182,11 @@ class RedisCache:
         self.prefix = prefix
         #: How long a worker waits for another worker's introspection before asking itself.
         self.wait = wait
+        #: Live DPoP proofs evicted because a replay record was full (rule 5).
+        self.evictions = 0
         self._warned_at = 0.0
+        self._evicted_warned_at = -math.inf
+        self._remember_proof = self.clients.sync.register_script(_REMEMBER_PROOF)
 
     def _key(self, digest: bytes, kind: str = "introspect") -> str:
         return f"{self.prefix}{kind}:{digest.hex()}"
@@ -217,21 +298,67 @@ class RedisCache:
             meanwhile="the shared denylist cannot be read",
         )
 
-    def remember_proof(self, key: bytes, until: float) -> _RedisCall:
-        """Effect → ``True`` if the DPoP proof ``key`` is new (now recorded until ``until``,
-        epoch seconds), ``False`` if it was seen before, ``None`` if Redis failed (rule 5)."""
-        name, ms = self._key(key, "dpop"), max(1000, math.ceil((until - time.time()) * 1000))
+    def remember_proof(
+        self,
+        key: bytes,
+        until: float,
+        *,
+        owner: str,
+        scope: bytes,
+        limit: int,
+        now: float | None = None,
+    ) -> _RedisCall:
+        """Effect → ``True`` if the DPoP proof ``key`` of ``owner`` (its key thumbprint) is new
+        (now recorded until ``until``, epoch seconds), ``False`` if it is recorded, ``None`` if
+        Redis failed (rule 5). ``key`` is a :func:`~p1guard.dpop.replay_key` (32 bytes);
+        ``scope`` names the record, which holds at most ``limit`` proofs; ``now`` is the time
+        the proof was checked at (default: now)."""
+        if len(key) != 32 or limit < 1:
+            raise ValueError("key must be a 32-byte replay_key and limit at least 1")
+        clock = time.time() if now is None else now
+        base = f"{self.prefix}dpop:{{{scope.hex()}}}:"
+        keys = [f"{base}all", f"{base}owners", f"{base}o:{owner}", f"{base}seq"]
+        until_ms, now_ms = math.ceil(until * 1000), math.floor(clock * 1000)
+        args = [
+            key.hex() + owner,
+            owner,
+            until_ms,
+            now_ms,
+            limit,
+            f"{base}o:",
+            max(1, until_ms - now_ms) + _REPLAY_MARGIN_MS,
+        ]
+
+        def remember(client: Any) -> bool:
+            return self._recorded(self._remember_proof(keys, args, client=client))
 
         async def aremember(client: Any) -> bool:
-            return bool(await client.set(name, b"1", nx=True, px=ms))
+            return self._recorded(await client.register_script(_REMEMBER_PROOF)(keys, args))
 
         return _RedisCall(
             self,
-            lambda client: bool(client.set(name, b"1", nx=True, px=ms)),
+            remember,
             aremember,
             fallback=None,
             meanwhile="refusing DPoP proofs (replay cache unavailable)",
         )
+
+    def _recorded(self, answer: Any) -> bool:
+        """The script's ``{fresh, evicted owner, size}``: count and report an eviction."""
+        fresh, evicted = int(answer[0]), answer[1]
+        if evicted:
+            self.evictions += 1
+            now = time.monotonic()
+            if now - self._evicted_warned_at > 30:
+                self._evicted_warned_at = now
+                owner = evicted.encode() if isinstance(evicted, str) else bytes(evicted)
+                log.warning(
+                    "DPoP replay record full (%d entries): evicted the oldest proofs of the"
+                    " busiest key (jkt hash %s); raise dpop_replay_size",
+                    int(answer[2]),
+                    hashlib.sha256(owner).hexdigest()[:12],
+                )
+        return fresh == 1
 
     def close(self) -> None:
         """Close the sync connection pool."""

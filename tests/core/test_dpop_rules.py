@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
-from p1guard import ConfigError, InvalidDPoPProof, ProviderUnavailable, UseDPoPNonce
+from p1guard import ConfigError, InvalidDPoPProof, UseDPoPNonce
 from p1guard.dpop import (
     DPoPNonces,
     DPoPPolicy,
@@ -131,19 +131,36 @@ def test_nonce_missing_and_invalid_in_check_proof() -> None:
     )
 
 
-def test_replay_cache_forgets_only_expired_entries() -> None:
+def test_replay_cache_forgets_only_expired_entries_or_evicts_when_full() -> None:
     cache = ReplayCache(maxsize=2)
     assert cache.remember(b"a", until=10, now=0)
     assert cache.remember(b"b", until=20, now=0)
     assert not cache.remember(b"a", until=10, now=5)
-    with pytest.raises(ProviderUnavailable) as full:
-        cache.remember(b"c", until=30, now=5)
-    assert full.value.reason == "replay_cache_full"
-    assert full.value.retry_after == 5
-    assert cache.remember(b"c", until=30, now=10)  # a expired at 10
+    # Full of live entries: the new proof is recorded, the (only) owner's oldest goes.
+    assert cache.remember(b"c", until=30, now=5)
+    assert cache.evictions == 1
+    assert b"a" not in cache and b"b" in cache
+    assert not cache.remember(b"c", until=30, now=10)
+    assert cache.remember(b"d", until=40, now=20)  # b expired at 20: room, nothing evicted
+    assert cache.evictions == 1
     assert len(cache) == 2
-    assert cache.remember(b"a", until=40, now=25)  # b expired; a may be used again
-    assert not cache.remember(b"a", until=40, now=26)
+    assert cache.remember(b"b", until=50, now=30)  # c expired; b may be used again
+    assert not cache.remember(b"b", until=50, now=31)
+    assert cache.evictions == 1
+
+
+def test_replay_cache_evicts_the_busiest_owner_first() -> None:
+    cache = ReplayCache(maxsize=4)
+    assert cache.remember(b"honest", until=100, now=0, owner="honest")
+    for n in range(3):
+        assert cache.remember(b"flood-%d" % n, until=100, now=0, owner="flood")
+    for n in range(3, 50):  # every one accepted; the flooder loses its own oldest proofs
+        assert cache.remember(b"flood-%d" % n, until=100, now=1, owner="flood")
+    assert cache.evictions == 47
+    assert len(cache) == 4
+    assert not cache.remember(b"honest", until=100, now=2, owner="honest")
+    assert cache.remember(b"other", until=100, now=2, owner="other")
+    assert [b"flood-%d" % n in cache for n in (47, 48, 49)] == [False, True, True]
 
 
 def test_replay_cache_records_one_winner_under_threads() -> None:

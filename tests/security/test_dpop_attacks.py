@@ -132,17 +132,22 @@ def test_proof_replay_when_redis_is_down_fails_closed(
     assert err.status_code == 503
 
 
-def test_replay_record_full_of_live_proofs_refuses_rather_than_forgets(
+def test_replay_record_full_of_live_proofs_evicts_rather_than_refuses(
     pingone_mock: MockPingOne,
 ) -> None:
-    guard = pingone_mock.guard(dpop_replay_size=2)  # one live proof per key (a tenth, at least 1)
+    """A full record used to answer 503 replay_cache_full to every new proof."""
+    guard = pingone_mock.guard(dpop_replay_size=2)
     holders = [Holder() for _ in range(3)]
     tokens = [bound_token(pingone_mock, each) for each in holders]
     for each, token in zip(holders[:2], tokens[:2], strict=True):
         assert guard.verify(token, presentation=dpop(each.proof(token)))
-    err = refusal(guard, tokens[2], dpop(holders[2].proof(tokens[2])))
-    assert isinstance(err, ProviderUnavailable)
-    assert err.reason == "replay_cache_full"
+    third = dpop(holders[2].proof(tokens[2]))
+    assert guard.verify(tokens[2], presentation=third)
+    assert guard._replays.evictions == 1
+    assert len(guard._replays) == 2
+    err = refusal(guard, tokens[2], third)
+    assert isinstance(err, InvalidDPoPProof)
+    assert err.reason == "dpop_replay"
 
 
 def test_proof_refused_for_another_reason_is_not_recorded(
