@@ -249,9 +249,9 @@ def _bound_figures(
 @case("cache_bound", "bounds")
 def cache_bound(ctx: Context) -> list[Figure]:
     """1M distinct token digests (100k quick) → the token caches stay within their bound."""
-    from p1guard.cache import VerifiedTokenCache
-    from p1guard.introspection import IntrospectionCache
-    from p1guard.tokens import AccessToken
+    from p1guard import AccessToken
+    from p1guard._tokens.cache import VerifiedTokenCache
+    from p1guard._tokens.introspection import IntrospectionCache
 
     cap = 10_000
     count = ctx.pick(100_000, 1_000_000)

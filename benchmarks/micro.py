@@ -397,8 +397,8 @@ def introspection_hit(ctx: Context) -> list[Figure]:
 
 @case("extract_bearer", "micro")
 def extract_bearer_case(ctx: Context) -> list[Figure]:
-    """Authorization header parsing (p1guard.bearer.extract_bearer) vs the RS256 floor."""
-    from p1guard.bearer import extract_bearer
+    """Authorization header parsing (p1guard._web.bearer.extract_bearer) vs the RS256 floor."""
+    from p1guard.web import extract_bearer
 
     header = ["Bearer " + rs256_tokens(ctx)[0]]
     calls = ctx.pick(1000, 5000)
@@ -554,7 +554,7 @@ def cache_churn(ctx: Context) -> list[Figure]:
     """Cost of VerifiedTokenCache.put when full (every put evicts): 100k vs 1k entries."""
     import hashlib
 
-    from p1guard.cache import VerifiedTokenCache
+    from p1guard._tokens.cache import VerifiedTokenCache
 
     sizes = (1_000, ctx.pick(20_000, 100_000))
     results: dict[int, float] = {}

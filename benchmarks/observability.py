@@ -38,7 +38,7 @@ _NAN = float("nan")
 #: ``is None`` checks of a disabled ``metrics`` on each path of ``Guard.verify`` (guard.py):
 #: a cache hit checks once after the answer; a new JWT with its key cached checks in
 #: ``_start`` twice (verified-cache miss, JWKS hit) and once after the answer. Tracing adds
-#: none to either path (rule 1 of :mod:`p1guard.tracing`).
+#: none to either path (rule 1 of :mod:`p1guard._observe.tracing`).
 CHECKS = {"cache_hit": 1, "new_token": 3}
 
 
@@ -94,7 +94,7 @@ def _sdk_tracing() -> tuple[Any, Any, Any] | None:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-        from p1guard.tracing import OpenTelemetryTracing
+        from p1guard import OpenTelemetryTracing
     except ImportError:
         return None
     exporter = InMemorySpanExporter()
@@ -110,7 +110,7 @@ def _ratio(s: Samples, on: str, off: str, name: str, note: str) -> Figure:
 @case("observability", "micro")
 def observability(ctx: Context) -> list[Figure]:
     """Metrics and tracing: off vs the bare branch, on (no-op / SDK) vs off, spans per call."""
-    from p1guard.http import Request
+    from p1guard._http.flow import Request
 
     op = ctx.mock()
     tokens = rs256_tokens(ctx)

@@ -5,7 +5,7 @@
 * ``new`` / ``hit`` / ``asgi`` — :mod:`cProfile` of N new-token verifications, N cache hits, or
   N in-process requests through the ASGI middleware; top functions by own time.
 
-The step list reaches into p1guard internals (``p1guard.jwt`` rules, the Guard's caches) on
+The step list reaches into p1guard internals (``p1guard._tokens.jwt`` rules, the Guard's caches) on
 purpose: it is a diagnostic, not an API user. A step that no longer exists is reported as
 ``n/a`` instead of failing.
 """
@@ -36,9 +36,9 @@ def _best_us(call: Callable[[], object], number: int = 5000) -> float:
 
 def steps(op: Any, out: Callable[[str], None] = print) -> dict[str, float]:
     """Time each step of the new-token path and of the ASGI middleware's cache-hit path."""
-    import p1guard.jwt as pj
-    from p1guard.cache import token_digest, token_id
-    from p1guard.tokens import AccessToken
+    import p1guard._tokens.jwt as pj
+    from p1guard import AccessToken
+    from p1guard._tokens.cache import token_digest, token_id
 
     token = op.issue_token(scopes=["read"])
     guard = op.guard()
@@ -108,7 +108,7 @@ def steps(op: Any, out: Callable[[str], None] = print) -> dict[str, float]:
 
 def _asgi_steps(guard: Any, token: str, out: Callable[[str], None]) -> dict[str, float]:
     from p1guard import asgi as p1asgi
-    from p1guard.bearer import extract_bearer, query_tokens
+    from p1guard.web import extract_bearer, query_tokens
 
     from . import apps
 

@@ -1,6 +1,7 @@
 """A Starlette API protected by PingOne access tokens — the app behind ``p1guard demo``.
 
-Routes (see :func:`p1guard.demo.build_starlette_demo` for the code): ``GET /health`` (public),
+Routes (see :func:`p1guard._cli.demo_app.build_starlette_demo` for the code): ``GET /health``
+(public),
 ``GET /items`` (scope ``read``), ``POST /items`` (scope ``write``), ``GET /me`` (any valid token).
 
 Run it against your PingOne environment::
@@ -27,7 +28,7 @@ import os
 from starlette.applications import Starlette
 
 from p1guard import ConfigError, Guard, PingOne
-from p1guard.demo import build_starlette_demo
+from p1guard._cli.demo_app import build_starlette_demo
 
 
 def create_app() -> Starlette:

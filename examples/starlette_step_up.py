@@ -34,8 +34,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from p1guard.asgi_login import LoginRoutes, web_login_from_env
+from p1guard.asgi import LoginRoutes
 from p1guard.rp import WebLogin
+from p1guard.web import web_login_from_env
 
 #: What moving money needs: a second factor, at most 5 minutes ago.
 ACR_VALUES, MAX_AGE = ["Multi_Factor"], 300

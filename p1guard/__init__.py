@@ -5,16 +5,28 @@
 ...               audience="https://api.example.com")
 
 ``guard.verify(token, scopes=["read"])`` (or ``await guard.averify(…)``) returns an
-:class:`AccessToken` or raises an :class:`AuthError`; :mod:`p1guard.asgi` and
-:mod:`p1guard.wsgi` wrap whole apps. Sender-constrained tokens (DPoP, RFC 9449; mTLS,
+:class:`AccessToken` or raises an :class:`AuthError`; :mod:`p1guard.asgi._middleware` and
+:mod:`p1guard.wsgi._middleware` wrap whole apps. Sender-constrained tokens (DPoP, RFC 9449; mTLS,
 RFC 8705) are checked when the call passes ``presentation=Presentation(…)``.
 """
 
-from .binding import Presentation
-from .claims import Contains, Equals, Predicate
-from .config import PingOne
-from .dpop import DPoPNonces
-from .errors import (
+from p1guard._client.auth import ClientAuth
+from p1guard._client.credentials import TokenRequestError, client_credentials_flow
+from p1guard._client.dpop_auth import DPoPAuth, NonceMemory
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._guard import Guard
+from p1guard._observe.metrics import Metrics, OpenTelemetryMetrics, PrometheusMetrics
+from p1guard._observe.tracing import OpenTelemetryTracing, Tracing
+from p1guard._pingone import PingOne
+from p1guard._sender.binding import Presentation, certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
+from p1guard._sender.dpop import DPoPNonces
+from p1guard._tokens.claims import ClaimRule, Contains, Equals, Predicate
+from p1guard._tokens.shared_cache import RedisCache
+from p1guard._tokens.tokens import AccessToken, TokenSet
+from p1guard._version import __version__
+from p1guard._web.resource_metadata import ResourceMetadata
+from p1guard.errors import (
     AuthError,
     ConfigError,
     DenylistFull,
@@ -29,16 +41,17 @@ from .errors import (
     ProviderUnavailable,
     UseDPoPNonce,
 )
-from .guard import Guard
-from .tokens import AccessToken
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AccessToken",
     "AuthError",
+    "ClaimRule",
+    "ClientAuth",
+    "ClientCertificates",
     "ConfigError",
     "Contains",
+    "DPoPAuth",
+    "DPoPKey",
     "DPoPNonces",
     "DenylistFull",
     "Equals",
@@ -49,12 +62,24 @@ __all__ = [
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
+    "Metrics",
     "MissingToken",
+    "NonceMemory",
+    "OpenTelemetryMetrics",
+    "OpenTelemetryTracing",
     "P1GuardError",
     "PingOne",
     "Predicate",
     "Presentation",
+    "PrometheusMetrics",
     "ProviderUnavailable",
+    "RedisCache",
+    "ResourceMetadata",
+    "TokenRequestError",
+    "TokenSet",
+    "Tracing",
     "UseDPoPNonce",
     "__version__",
+    "certificate_thumbprint",
+    "client_credentials_flow",
 ]

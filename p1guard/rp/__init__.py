@@ -11,20 +11,21 @@ framework, with a :class:`MemoryStore` or :class:`RedisStore` behind. :class:`Pi
 signs users in without redirects (``response_mode=pi.flow``): the app renders the form.
 """
 
-from ..tokens import TokenSet
-from .errors import (
+from p1guard._tokens.tokens import TokenSet
+from p1guard.rp._errors import (
     LoginError,
     PushedAuthorizationError,
     UserinfoInsufficientScope,
     UserinfoInvalidToken,
 )
-from .piflow import FlowError, PiFlow, PiFlowClient
-from .relying_party import LoginStart, RelyingParty
-from .store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
-from .transaction import LoginTransaction, safe_return_to
-from .web import FormStep, SignedInUser, WebLogin
+from p1guard.rp._piflow import FlowError, PiFlow, PiFlowClient
+from p1guard.rp._relying_party import LoginStart, RelyingParty
+from p1guard.rp._store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
+from p1guard.rp._transaction import LoginTransaction, safe_return_to
+from p1guard.rp._web import NEW_FORM, FormStep, SignedInUser, WebLogin
 
 __all__ = [
+    "NEW_FORM",
     "FlowError",
     "FormStep",
     "LoginError",

@@ -6,7 +6,7 @@
 frozenset({'read'})
 
 With pytest, the ``pingone_mock`` fixture yields a started :class:`MockPingOne`.
-:func:`~p1guard.testing.certificates.client_certificate` makes client certificates for
+:func:`~p1guard.testing.client_certificate` makes client certificates for
 certificate-bound tokens.
 
 Importing this package is cheap: ``MockPingOne`` (which needs Werkzeug, ``pip install
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .certificates import ClientCertificate, client_certificate
+from p1guard.testing._certificates import ClientCertificate, client_certificate
 
 if TYPE_CHECKING:
-    from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultMode
-    from .mock import DEFAULT_USER, MockPingOne, RegisteredClient
+    from p1guard.testing._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultMode
+    from p1guard.testing.mock import DEFAULT_USER, MockPingOne, RegisteredClient
 
 __all__ = [
     "DEFAULT_USER",
@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     try:
-        from . import mock
+        from p1guard.testing import mock
     except ImportError as exc:  # pragma: no cover - depends on the environment
         if exc.name != "werkzeug" and not (exc.name or "").startswith("werkzeug."):
             raise

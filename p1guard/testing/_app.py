@@ -30,9 +30,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from . import _login_app, _piflow
-from ._dpop import DPOP_ALGORITHMS, ProofError
-from ._http import (
+from p1guard.testing import _login_app, _piflow
+from p1guard.testing._dpop import DPOP_ALGORITHMS, ProofError
+from p1guard.testing._http import (
     NO_STORE,
     OAuthError,
     error_response,
@@ -41,14 +41,14 @@ from ._http import (
     read_form,
     required,
 )
-from ._keys import ALGORITHMS, KeyRing
-from ._login import OIDC_SCOPES
+from p1guard.testing._keys import ALGORITHMS, KeyRing
+from p1guard.testing._login import OIDC_SCOPES
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from ._faults import Fault
-    from .mock import MockPingOne
+    from p1guard.testing._faults import Fault
+    from p1guard.testing.mock import MockPingOne
 
 __all__ = ["MockApp", "RequestHandler"]
 

@@ -24,11 +24,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._http import OAuthError, required
-from ._keys import b64url
+from p1guard.testing._http import OAuthError, required
+from p1guard.testing._keys import b64url
 
 if TYPE_CHECKING:
-    from ._clients import RegisteredClient
+    from p1guard.testing._clients import RegisteredClient
 
 __all__ = [
     "RESPONSE_MODES",

@@ -33,13 +33,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._authorize import AuthorizeRequest, check_verifier
-from ._http import OAuthError, required
-from ._keys import apply_overrides, b64url
+from p1guard.testing._authorize import AuthorizeRequest, check_verifier
+from p1guard.testing._http import OAuthError, required
+from p1guard.testing._keys import apply_overrides, b64url
 
 if TYPE_CHECKING:
-    from ._clients import RegisteredClient
-    from .mock import MockPingOne
+    from p1guard.testing._clients import RegisteredClient
+    from p1guard.testing.mock import MockPingOne
 
 __all__ = ["DEFAULT_USER", "OIDC_SCOPES", "SECRET_PARAMS", "Grant", "LoginState", "user_claims"]
 

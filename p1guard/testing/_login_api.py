@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._clients import AuthMethod, GrantType, PkceMode, RegisteredClient, make_client
-from ._login import OIDC_SCOPES
+from p1guard.testing._clients import AuthMethod, GrantType, PkceMode, RegisteredClient, make_client
+from p1guard.testing._login import OIDC_SCOPES
 
 if TYPE_CHECKING:
-    from ._clients import ClientRegistry
-    from ._login import LoginState
+    from p1guard.testing._clients import ClientRegistry
+    from p1guard.testing._login import LoginState
 
 __all__ = ["LoginControls"]
 

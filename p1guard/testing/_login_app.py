@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
-from ._authorize import check_authorize, client_redirect, response_mode
-from ._dpop import DPOP_ALGORITHMS, ProofError
-from ._http import (
+from p1guard.testing._authorize import check_authorize, client_redirect, response_mode
+from p1guard.testing._dpop import DPOP_ALGORITHMS, ProofError
+from p1guard.testing._http import (
     NO_STORE,
     OAuthError,
     add_params,
@@ -40,11 +40,11 @@ from ._http import (
     read_params,
     required,
 )
-from ._keys import apply_overrides
-from ._login import OIDC_SCOPES, user_claims
+from p1guard.testing._keys import apply_overrides
+from p1guard.testing._login import OIDC_SCOPES, user_claims
 
 if TYPE_CHECKING:
-    from ._app import MockApp
+    from p1guard.testing._app import MockApp
 
 __all__ = ["authorize", "par", "signoff", "userinfo"]
 

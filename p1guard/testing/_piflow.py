@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from ._http import NO_STORE, json_response
+from p1guard.testing._http import NO_STORE, json_response
 
 if TYPE_CHECKING:
-    from ._app import MockApp
-    from ._authorize import AuthorizeRequest
-    from .mock import MockPingOne
+    from p1guard.testing._app import MockApp
+    from p1guard.testing._authorize import AuthorizeRequest
+    from p1guard.testing.mock import MockPingOne
 
 __all__ = ["PASSWORD_CHECK", "PASSWORD_RESET", "PiFlows", "flows", "resume"]
 

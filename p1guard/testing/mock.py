@@ -26,18 +26,25 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from ._app import MockApp, RequestHandler
-from ._clients import ClientRegistry, RegisteredClient, default_client
-from ._dpop import DPoPControls, DPoPState
-from ._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultControls, FaultMode, Faults
-from ._keys import PrivateKey, apply_overrides
-from ._login import DEFAULT_USER, LoginState
-from ._login_api import LoginControls
-from ._piflow import PiFlows
+from p1guard.testing._app import MockApp, RequestHandler
+from p1guard.testing._clients import ClientRegistry, RegisteredClient, default_client
+from p1guard.testing._dpop import DPoPControls, DPoPState
+from p1guard.testing._faults import (
+    ENDPOINTS,
+    FAULT_MODES,
+    Endpoint,
+    FaultControls,
+    FaultMode,
+    Faults,
+)
+from p1guard.testing._keys import PrivateKey, apply_overrides
+from p1guard.testing._login import DEFAULT_USER, LoginState
+from p1guard.testing._login_api import LoginControls
+from p1guard.testing._piflow import PiFlows
 
 if TYPE_CHECKING:
-    from ..config import PingOne
-    from ..guard import Guard
+    from p1guard._guard import Guard
+    from p1guard._pingone import PingOne
 
 __all__ = [
     "DEFAULT_USER",
@@ -465,7 +472,7 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
 
     def pingone(self, **kwargs: Any) -> PingOne:
         """A :class:`~p1guard.PingOne` for this mock's issuer (closed by :meth:`close`)."""
-        from ..config import PingOne
+        from p1guard._pingone import PingOne
 
         pingone = PingOne(issuer=self.issuer, **kwargs)
         with self._lock:
@@ -477,7 +484,7 @@ class MockPingOne(FaultControls, LoginControls, DPoPControls):
 
         Keyword arguments override the defaults; ``pingone=`` supplies your own PingOne.
         """
-        from ..guard import Guard
+        from p1guard._guard import Guard
 
         options: dict[str, Any] = {
             "audience": self.audience,

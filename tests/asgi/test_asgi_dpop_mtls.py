@@ -16,11 +16,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from p1guard import DPoPNonces, Guard
+from p1guard._client.dpop_auth import DPoPAuth
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.asgi import BearerTokenMiddleware, request_url
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
-from p1guard.dpop_auth import DPoPAuth
-from p1guard.dpop_key import DPoPKey
 from p1guard.testing import MockPingOne, client_certificate
 
 with warnings.catch_warnings():

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from p1guard.asgi_login import LoginRoutes
+from p1guard.asgi._login import LoginRoutes
 from p1guard.rp import MemoryStore, RelyingParty, WebLogin
-from p1guard.rp.web import CSRF_KEY, FORM_KEY, FORM_START_KEY, NEW_FORM, SESSION_KEY
+from p1guard.rp._web import CSRF_KEY, FORM_KEY, FORM_START_KEY, NEW_FORM, SESSION_KEY
 from p1guard.testing import MockPingOne
 
 ORIGIN = "http://127.0.0.1:5000"

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from p1guard import ConfigError
-from p1guard.asgi_login import LoginRoutes
+from p1guard.asgi._login import LoginRoutes
 from p1guard.rp import RelyingParty, WebLogin
 from p1guard.testing import MockPingOne
 

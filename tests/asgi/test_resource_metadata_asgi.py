@@ -11,8 +11,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from p1guard import Guard
+from p1guard._web.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 from p1guard.asgi import BearerTokenMiddleware
-from p1guard.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 from p1guard.testing import MockPingOne
 
 with warnings.catch_warnings():

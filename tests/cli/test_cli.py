@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from p1guard import demo_cli
-from p1guard.cli import main
-from p1guard.demo import PROBES, TOUR_PROBES
+from p1guard._cli import demo_command as demo_cli
+from p1guard._cli.demo_app import PROBES, TOUR_PROBES
+from p1guard._cli.main import main
 from p1guard.testing import MockPingOne
 
 _ENV = (
@@ -98,7 +98,7 @@ def test_demo_check_runs_every_request_and_passes(capsys: pytest.CaptureFixture[
 def test_demo_printout_mentions_the_form_sign_in(capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from p1guard.dpop_key import DPoPKey
+    from p1guard._client.dpop_key import DPoPKey
 
     with MockPingOne() as op:
         tokens = demo_cli._demo_tokens(op, DPoPKey.generate())

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from p1guard import ProviderUnavailable
-from p1guard.client_auth import ClientAuth
-from p1guard.client_credentials import TokenRequestError, client_credentials_flow
-from p1guard.discovery import ProviderMetadata
-from p1guard.http import Request, Response, drive
+from p1guard._client.auth import ClientAuth
+from p1guard._client.credentials import TokenRequestError, client_credentials_flow
+from p1guard._http.flow import Request, Response, drive
+from p1guard._tokens.discovery import ProviderMetadata
 
 ENDPOINT = "https://auth.pingone.com/env/as/token"
 SECRET = "s3cret+value/with=chars"

@@ -1,4 +1,4 @@
-"""The Starlette demo app (``p1guard.demo``) and ``examples/starlette_api.py``."""
+"""The Starlette demo app (``p1guard._cli.demo_app``) and ``examples/starlette_api.py``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from p1guard import ConfigError, demo
-from p1guard.cli import main
-from p1guard.demo import MissingExtra, build_starlette_demo, challenge_error, demo_framework
+from p1guard import ConfigError
+from p1guard._cli import demo_app as demo
+from p1guard._cli.demo_app import (
+    MissingExtra,
+    build_starlette_demo,
+    challenge_error,
+    demo_framework,
+)
+from p1guard._cli.main import main
 from p1guard.testing import MockPingOne
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "starlette_api.py"

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from p1guard.bearer import ErrorResponse, PathMatcher, error_response, extract_bearer, query_tokens
+from p1guard._web.bearer import (
+    ErrorResponse,
+    PathMatcher,
+    error_response,
+    extract_bearer,
+    query_tokens,
+)
 from p1guard.errors import (
     ConfigError,
     InsufficientScope,

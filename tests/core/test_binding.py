@@ -1,4 +1,4 @@
-"""Test vectors for the sender-constraint vocabulary (p1guard.binding): RFC 7638, RFC 9449,
+"""Test vectors for the sender-constraint vocabulary (p1guard._sender.binding): RFC 7638, RFC 9449,
 RFC 8705 thumbprints and hashes."""
 
 from __future__ import annotations
@@ -13,9 +13,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from p1guard.binding import access_token_hash, b64url, certificate_thumbprint, jwk_thumbprint
-from p1guard.dpop import DPoPPolicy, check_proof
-from p1guard.dpop_key import DPoPKey
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import (
+    access_token_hash,
+    b64url,
+    certificate_thumbprint,
+    jwk_thumbprint,
+)
+from p1guard._sender.dpop import DPoPPolicy, check_proof
 
 # RFC 9449 §4.1 (Figure 4): a DPoP proof for a token request, and its key.
 RFC9449_PROOF = (

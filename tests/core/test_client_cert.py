@@ -1,4 +1,5 @@
-"""Where a request's client certificate comes from (p1guard.client_cert), with real certificates."""
+"""Where a request's client certificate comes from (p1guard._sender.certificates), with real
+certificates."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.errors import ConfigError
 
 LOGGER = "p1guard.client_cert"

@@ -1,4 +1,4 @@
-"""PingOne configuration (p1guard.config)."""
+"""PingOne configuration (p1guard._pingone)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from p1guard import ConfigError, PingOne
-from p1guard.config import issuer_for
+from p1guard._pingone import issuer_for
 
 ENV = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 

@@ -12,10 +12,10 @@ import jwt
 import pytest
 
 from p1guard import ConfigError
-from p1guard.binding import access_token_hash
-from p1guard.dpop_auth import DPoPAuth, NonceMemory, dpop_flow, is_nonce_challenge
-from p1guard.dpop_key import DPoPKey
-from p1guard.http import Request, Response
+from p1guard._client.dpop_auth import DPoPAuth, NonceMemory, dpop_flow, is_nonce_challenge
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._http.flow import Request, Response
+from p1guard._sender.binding import access_token_hash
 from p1guard.testing import MockPingOne
 
 

@@ -1,5 +1,5 @@
-"""DPoP proof rules without a Guard (p1guard.dpop, sans-I/O): URL normalisation, nonces, the
-in-process replay record, and one-off client keys (p1guard.keys.public_key_from_jwk)."""
+"""DPoP proof rules without a Guard (p1guard._sender.dpop, sans-I/O): URL normalisation, nonces, the
+in-process replay record, and one-off client keys (p1guard._tokens.keys.public_key_from_jwk)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from p1guard import ConfigError, InvalidDPoPProof, UseDPoPNonce
-from p1guard.dpop import (
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.dpop import (
     DPoPNonces,
     DPoPPolicy,
     ReplayCache,
@@ -18,8 +19,7 @@ from p1guard.dpop import (
     normalize_htu,
     replay_key,
 )
-from p1guard.dpop_key import DPoPKey
-from p1guard.keys import public_key_from_jwk
+from p1guard._tokens.keys import public_key_from_jwk
 
 NOW = 1_700_000_000.0
 URL = "https://api.example.com/orders"

@@ -1,4 +1,4 @@
-"""JWKS cache rules (p1guard.jwks), driven by hand with no network."""
+"""JWKS cache rules (p1guard._tokens.jwks), driven by hand with no network."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from p1guard._http.flow import Request, Response, drive
+from p1guard._tokens.jwks import JwksCache
 from p1guard.errors import InvalidToken, ProviderUnavailable
-from p1guard.http import Request, Response, drive
-from p1guard.jwks import JwksCache
 
 URI = "https://auth.example.com/as/jwks"
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from jwt_support import AUDIENCE, ISSUER, Mint
 
-from p1guard.errors import InvalidToken
-from p1guard.jwt import (
+from p1guard._tokens.jwt import (
     MAX_LIFETIME,
     JwtPolicy,
     check_claims,
@@ -25,7 +24,8 @@ from p1guard.jwt import (
     verify_jws,
     verify_signature,
 )
-from p1guard.keys import SigningKey, parse_jwks
+from p1guard._tokens.keys import SigningKey, parse_jwks
+from p1guard.errors import InvalidToken
 
 POLICY = JwtPolicy(issuers=frozenset({ISSUER}), audiences=frozenset({AUDIENCE}))
 REQUIRED = JwtPolicy(issuers=POLICY.issuers, audiences=POLICY.audiences, required_claims=("sid",))
@@ -157,7 +157,7 @@ TIME_VALUES: list[object] = [
 @pytest.fixture(params=["installed", "stdlib"])
 def payload_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The payload parser in use (orjson reads no integer beyond 64 bits) and the stdlib one."""
-    import p1guard.jwt as rules
+    import p1guard._tokens.jwt as rules
 
     if request.param == "stdlib":
         monkeypatch.setattr(rules, "_payload_loads", rules._stdlib_loads)

@@ -1,4 +1,4 @@
-"""The sans-I/O JWT rules (p1guard.jwt), driven directly with local keys."""
+"""The sans-I/O JWT rules (p1guard._tokens.jwt), driven directly with local keys."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from jwt_support import AUDIENCE, ISSUER, Mint
 
-from p1guard.errors import ConfigError, InvalidToken
-from p1guard.jwt import (
+from p1guard._tokens.jwt import (
     JwtPolicy,
     check_claims,
     decode_payload,
@@ -20,7 +19,8 @@ from p1guard.jwt import (
     peek_issuer,
     verify_signature,
 )
-from p1guard.keys import parse_jwks
+from p1guard._tokens.keys import parse_jwks
+from p1guard.errors import ConfigError, InvalidToken
 
 POLICY = JwtPolicy(issuers=frozenset({ISSUER}), audiences=frozenset({AUDIENCE}))
 
@@ -154,7 +154,7 @@ def signed(rsa_key: Any, body: str) -> str:
 @pytest.fixture(params=["installed", "stdlib"])
 def payload_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the payload parser in use and with the stdlib fallback."""
-    import p1guard.jwt as rules
+    import p1guard._tokens.jwt as rules
 
     if request.param == "stdlib":
         monkeypatch.setattr(rules, "_payload_loads", rules._stdlib_loads)

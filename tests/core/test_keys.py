@@ -1,4 +1,4 @@
-"""JWK → SigningKey rules (p1guard.keys)."""
+"""JWK → SigningKey rules (p1guard._tokens.keys)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwt.algorithms import OKPAlgorithm
 from jwt_support import jwk_of
 
-from p1guard.keys import key_from_jwk, parse_jwks
+from p1guard._tokens.keys import key_from_jwk, parse_jwks
 
 
 def test_rsa_key_allows_every_rsa_alg_without_named_alg(rsa_key: Any) -> None:

@@ -19,8 +19,8 @@ from p1guard import (
     PingOne,
     ProviderUnavailable,
 )
-from p1guard.http import Transport
-from p1guard.metrics import (
+from p1guard._http.transport import Transport
+from p1guard._observe.metrics import (
     CACHE,
     PROVIDER_CALLS,
     PROVIDER_LATENCY,

@@ -1,4 +1,4 @@
-"""RFC 9728 Protected Resource Metadata (p1guard.resource_metadata) and its 401 challenges."""
+"""RFC 9728 Protected Resource Metadata (p1guard._web.resource_metadata) and its 401 challenges."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import p1guard.resource_metadata as resource_metadata_module
+import p1guard._web.resource_metadata as resource_metadata_module
 from p1guard import (
     ConfigError,
     Guard,
@@ -18,8 +18,8 @@ from p1guard import (
     PingOne,
     ProviderUnavailable,
 )
-from p1guard.bearer import BearerRules
-from p1guard.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
+from p1guard._web.bearer import BearerRules
+from p1guard._web.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 
 ISSUER = "https://auth.pingone.eu/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/as"
 URL = "https://api.example.com/.well-known/oauth-protected-resource"
@@ -105,9 +105,16 @@ def test_bad_resource_is_config_error(resource: object) -> None:
     assert info.value.field == "resource"
 
 
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "app.localhost"])
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
 def test_http_is_allowed_on_loopback(host: str) -> None:
     assert ResourceMetadata(f"http://{host}:8000", ISSUER).resource == f"http://{host}:8000"
+
+
+def test_http_on_a_name_under_localhost_is_refused() -> None:
+    # One loopback rule for every URL (p1guard._values.is_loopback): only names that cannot
+    # leave the machine; a resolver may send app.localhost to DNS.
+    with pytest.raises(ConfigError):
+        ResourceMetadata("http://app.localhost:8000", ISSUER)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from p1guard import ConfigError
-from p1guard.settings import guard_from_env, guard_from_settings, setting_flag
+from p1guard._settings import guard_from_env, guard_from_settings, setting_flag
 
 ENV = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 BASE = {"P1GUARD_ENV_ID": ENV, "P1GUARD_AUDIENCE": "https://api.example.com"}
@@ -93,8 +93,8 @@ LOGIN = {
 
 
 def test_login_settings() -> None:
+    from p1guard._settings import web_login_from_settings
     from p1guard.rp import MemoryStore
-    from p1guard.settings import web_login_from_settings
 
     web = web_login_from_settings(
         {**LOGIN, "P1GUARD_LOGIN_SCOPES": "openid,profile"}, session_ttl=60
@@ -117,7 +117,7 @@ def test_login_settings() -> None:
     ],
 )
 def test_login_settings_errors_name_the_setting(extra: dict[str, object], key: str) -> None:
-    from p1guard.settings import web_login_from_settings
+    from p1guard._settings import web_login_from_settings
 
     with pytest.raises(ConfigError) as info:
         web_login_from_settings({**LOGIN, **extra})

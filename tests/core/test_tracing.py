@@ -16,10 +16,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from p1guard import ConfigError, Guard, PingOne, ProviderUnavailable
-from p1guard.http import Request, Transport
+from p1guard._http.flow import Request
+from p1guard._http.transport import Transport
+from p1guard._observe.tracing import OpenTelemetryTracing, Tracing
 from p1guard.rp import RelyingParty
 from p1guard.testing import MockPingOne
-from p1guard.tracing import OpenTelemetryTracing, Tracing
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from p1guard.www_authenticate import MAX_HEADER, parse_challenges
+from p1guard._http.www_authenticate import MAX_HEADER, parse_challenges
 
 
 def test_pingone_style_dpop_refusal() -> None:

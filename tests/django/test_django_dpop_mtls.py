@@ -12,9 +12,9 @@ from django.core import checks
 from django.test import AsyncClient, Client, override_settings
 from django_support import Use
 
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
-from p1guard.dpop_key import DPoPKey
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.testing import MockPingOne, client_certificate
 from p1guard_django.conf import get_options
 

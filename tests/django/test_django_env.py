@@ -1,4 +1,4 @@
-"""settings_from_env: the P1GUARD_* names of p1guard.settings, mapped 1:1 into P1GUARD."""
+"""settings_from_env: the P1GUARD_* names of p1guard._settings, mapped 1:1 into P1GUARD."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core import checks
 from django.test import override_settings
 
 from p1guard import ConfigError
-from p1guard.settings import GUARD_SETTINGS, LOGIN_SETTINGS, web_login_from_settings
+from p1guard._settings import GUARD_SETTINGS, LOGIN_SETTINGS, web_login_from_settings
 from p1guard_django import settings_from_env
 
 ENV_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

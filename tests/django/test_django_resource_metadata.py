@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from django_support import Use
 
 import p1guard_django.metadata as metadata_module
-from p1guard.resource_metadata import ResourceMetadata
+from p1guard._web.resource_metadata import ResourceMetadata
 from p1guard_django.metadata import metadata_path
 
 MD_URL = "https://api.example.com/.well-known/oauth-protected-resource"

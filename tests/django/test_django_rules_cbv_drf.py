@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from p1guard import ConfigError, Contains, Equals
-from p1guard.claims import ClaimRule
+from p1guard._tokens.claims import ClaimRule
 from p1guard.testing import MockPingOne
 from p1guard_django import TokenRequiredMixin
 from p1guard_django.drf import HasScopes, TokenRules

@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI, Security
 
 from p1guard import AccessToken, ConfigError, DPoPNonces, Guard
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
-from p1guard.dpop_key import DPoPKey
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.testing import MockPingOne, client_certificate
 from p1guard_fastapi import PingOneBearer
 

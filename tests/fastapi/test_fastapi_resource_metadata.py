@@ -9,7 +9,7 @@ from fastapi import FastAPI, Security
 
 import p1guard_fastapi.metadata as metadata_module
 from p1guard import AccessToken
-from p1guard.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
+from p1guard._web.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 from p1guard.testing import MockPingOne
 from p1guard_fastapi import PingOneBearer
 from p1guard_fastapi.metadata import metadata_router

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 import p1guard_flask.metadata as metadata_module
-from p1guard.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
+from p1guard._web.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 from p1guard.testing import MockPingOne
 from p1guard_flask import P1Guard
 from p1guard_flask.metadata import metadata_blueprint

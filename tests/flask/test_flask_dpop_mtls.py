@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from p1guard import ConfigError, Guard
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
-from p1guard.dpop_key import DPoPKey
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.testing import MockPingOne, client_certificate
 from p1guard_flask import P1Guard, current_token
 

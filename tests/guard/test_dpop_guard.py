@@ -23,12 +23,12 @@ from p1guard import (
     Presentation,
     UseDPoPNonce,
 )
-from p1guard.binding import certificate_thumbprint
-from p1guard.dpop_key import DPoPKey
-from p1guard.metrics import VERIFICATIONS
-from p1guard.resource_metadata import ResourceMetadata
-from p1guard.settings import guard_from_settings
-from p1guard.shared_cache import RedisCache
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._observe.metrics import VERIFICATIONS
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._settings import guard_from_settings
+from p1guard._tokens.shared_cache import RedisCache
+from p1guard._web.resource_metadata import ResourceMetadata
 from p1guard.testing import MockPingOne, client_certificate
 
 URL = "https://api.example.com/orders"

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from p1guard import ConfigError, InsufficientUserAuthentication, InvalidToken
-from p1guard.binding import Presentation, certificate_thumbprint
-from p1guard.cache import token_digest
-from p1guard.claims import Contains
+from p1guard._sender.binding import Presentation, certificate_thumbprint
+from p1guard._tokens.cache import token_digest
+from p1guard._tokens.claims import Contains
 from p1guard.testing import MockPingOne
 
 

@@ -135,7 +135,7 @@ def test_wrong_resource_secret_is_503_not_401(pingone_mock: MockPingOne) -> None
     ],
 )
 def test_suspicious_introspection_answers_fail_closed(answer: dict[str, Any]) -> None:
-    from p1guard.introspection import IntrospectionPolicy, read_answer
+    from p1guard._tokens.introspection import IntrospectionPolicy, read_answer
 
     policy = IntrospectionPolicy(
         issuers=frozenset({"https://p1/as"}), audiences=frozenset({"https://api.example.com"})

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from p1guard import Guard, InvalidToken, PingOne
-from p1guard.shared_cache import RedisCache
+from p1guard._tokens.shared_cache import RedisCache
 from p1guard.testing import MockPingOne
 
 

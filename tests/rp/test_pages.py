@@ -1,4 +1,4 @@
-"""The framework-free pages of the login routes (``p1guard.rp.pages``): no framework, no I/O."""
+"""The framework-free pages of the login routes (``p1guard.rp._pages``): no framework, no I/O."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError
-from p1guard.rp.pages import (
+from p1guard.rp._pages import (
     PAGE_HEADERS,
     error_answer,
     error_page,

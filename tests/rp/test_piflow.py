@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from p1guard import ConfigError, PingOne, ProviderUnavailable
-from p1guard.http import Request, Response, drive
-from p1guard.metrics import PROVIDER_CALLS
+from p1guard._http.flow import Request, Response, drive
+from p1guard._observe.metrics import PROVIDER_CALLS
 from p1guard.rp import FlowError, LoginError, PiFlow, PiFlowClient, RelyingParty
-from p1guard.rp.piflow import PASSWORD_CHECK, PASSWORD_RESET, media_type
-from p1guard.rp.transaction import LoginTransaction
+from p1guard.rp._piflow import PASSWORD_CHECK, PASSWORD_RESET, media_type
+from p1guard.rp._transaction import LoginTransaction
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"

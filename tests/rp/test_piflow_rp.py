@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from p1guard.rp import LoginError, LoginStart, PiFlow, PiFlowClient, RelyingParty
-from p1guard.rp.piflow import PASSWORD_CHECK
+from p1guard.rp._piflow import PASSWORD_CHECK
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"

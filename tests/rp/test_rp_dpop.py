@@ -12,11 +12,11 @@ import jwt
 import pytest
 
 from p1guard import ConfigError, ProviderUnavailable
-from p1guard.client_auth import ClientAuth
-from p1guard.client_credentials import client_credentials_flow, parse_token_response
-from p1guard.dpop_auth import NonceMemory
-from p1guard.dpop_key import DPoPKey
-from p1guard.http import Response
+from p1guard._client.auth import ClientAuth
+from p1guard._client.credentials import client_credentials_flow, parse_token_response
+from p1guard._client.dpop_auth import NonceMemory
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._http.flow import Response
 from p1guard.rp import LoginError, LoginStart, RelyingParty, TokenSet
 from p1guard.testing import MockPingOne
 

@@ -8,15 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from p1guard.http import Response
+from p1guard._http.flow import Response
 from p1guard.rp import LoginError, LoginTransaction, PushedAuthorizationError, safe_return_to
-from p1guard.rp.messages import (
+from p1guard.rp._messages import (
     authorization_params,
     new_transaction,
     read_callback,
     read_par_response,
 )
-from p1guard.rp.pkce import new_secret, s256_challenge
+from p1guard.rp._pkce import new_secret, s256_challenge
 
 ISSUER = "https://auth.pingone.com/env/as"
 

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from p1guard import InsufficientUserAuthentication
+from p1guard._tokens.tokens import TokenSet
 from p1guard.rp import SignedInUser
-from p1guard.rp.pages import login_params, step_up_answer, step_up_login_url
-from p1guard.tokens import TokenSet
+from p1guard.rp._pages import login_params, step_up_answer, step_up_login_url
 
 HTML = "text/html,application/xhtml+xml,*/*;q=0.8"
 

@@ -15,8 +15,8 @@ import pytest
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError, MemoryStore, RedisStore, RelyingParty, WebLogin
-from p1guard.rp.transaction import TRANSACTION_TTL
-from p1guard.rp.web import (
+from p1guard.rp._transaction import TRANSACTION_TTL
+from p1guard.rp._web import (
     CSRF_KEY,
     FORM_KEY,
     FORM_START_KEY,

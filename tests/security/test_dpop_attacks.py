@@ -22,9 +22,9 @@ from p1guard import (
     ProviderUnavailable,
     UseDPoPNonce,
 )
-from p1guard.binding import access_token_hash, b64url, certificate_thumbprint
-from p1guard.dpop_key import DPoPKey
-from p1guard.shared_cache import RedisCache
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import access_token_hash, b64url, certificate_thumbprint
+from p1guard._tokens.shared_cache import RedisCache
 from p1guard.testing import MockPingOne, client_certificate
 
 URL = "https://api.example.com/orders"

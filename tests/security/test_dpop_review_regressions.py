@@ -20,11 +20,11 @@ from werkzeug.wrappers import Request as WRequest
 from werkzeug.wrappers import Response as WResponse
 
 from p1guard import InvalidDPoPProof, InvalidToken, Presentation, ProviderUnavailable
+from p1guard._client.dpop_auth import DPoPAuth
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._tokens.keys import public_key_from_jwk
 from p1guard.asgi import BearerTokenMiddleware as AsgiMiddleware
 from p1guard.asgi import request_url
-from p1guard.dpop_auth import DPoPAuth
-from p1guard.dpop_key import DPoPKey
-from p1guard.keys import public_key_from_jwk
 from p1guard.testing import MockPingOne
 from p1guard.wsgi import BearerTokenMiddleware as WsgiMiddleware
 

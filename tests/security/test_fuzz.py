@@ -17,15 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from p1guard import AuthError, Guard
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._tokens.introspection import IntrospectionPolicy, read_answer
+from p1guard._tokens.keys import parse_jwks
+from p1guard._tokens.tokens import AccessToken
+from p1guard._web.bearer import extract_bearer
 from p1guard.asgi import BearerTokenMiddleware
-from p1guard.bearer import extract_bearer
-from p1guard.dpop_key import DPoPKey
-from p1guard.introspection import IntrospectionPolicy, read_answer
-from p1guard.keys import parse_jwks
 from p1guard.rp import LoginError
-from p1guard.rp.messages import new_transaction, read_callback
+from p1guard.rp._messages import new_transaction, read_callback
 from p1guard.testing import MockPingOne
-from p1guard.tokens import AccessToken
 
 TYPED_STATUSES = {400, 401, 403, 503}
 

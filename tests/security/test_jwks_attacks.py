@@ -1,4 +1,5 @@
-"""Attacks through the key set and its cache (p1guard.keys rule 3, p1guard.jwks rules 2 and 4),
+"""Attacks through the key set and its cache (p1guard._tokens.keys rule 3, p1guard._tokens.jwks
+rules 2 and 4),
 each named after the attack, against a Guard fetching its keys from a live MockPingOne."""
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
 from p1guard import Guard, InvalidToken, ProviderUnavailable
-from p1guard.jwks import MAX_JWKS_BYTES
-from p1guard.keys import MAX_JWKS_KEYS
+from p1guard._tokens.jwks import MAX_JWKS_BYTES
+from p1guard._tokens.keys import MAX_JWKS_KEYS
 from p1guard.testing import MockPingOne
 
 
@@ -71,7 +72,7 @@ class EcSigner:
         return jwt.encode(claims(op), self.private, "ES256", headers=headers)
 
 
-# -- key bounds (p1guard.keys rule 3) -------------------------------------------------------
+# -- key bounds (p1guard._tokens.keys rule 3) ------------------------------------------------------
 
 
 def test_jwks_rsa_key_with_huge_exponent_is_ignored(
@@ -181,7 +182,7 @@ async def test_oversized_jwks_body_is_refused_by_the_async_client_too(
     await guard.aclose()
 
 
-# -- the unknown-kid cooldown (p1guard.jwks rule 2) -----------------------------------------
+# -- the unknown-kid cooldown (p1guard._tokens.jwks rule 2) ----------------------------------------
 
 
 def test_key_rotated_in_right_after_start_up_is_accepted(pingone_mock: MockPingOne) -> None:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.algorithms import RSAAlgorithm
 
 from p1guard import Guard, InvalidToken
-from p1guard.keys import key_from_jwk
+from p1guard._tokens.keys import key_from_jwk
 from p1guard.testing import MockPingOne
 
 

@@ -27,10 +27,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from p1guard import Guard
+from p1guard._cli.demo_app import bind
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.asgi import BearerTokenMiddleware
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
-from p1guard.demo import bind
 from p1guard.testing import MockPingOne, client_certificate
 
 PROXY_NETWORK = "10.0.0.0/8"  # where the TLS-terminating proxy lives

@@ -10,12 +10,12 @@ import time
 import pytest
 
 from p1guard import ConfigError, InvalidToken, ProviderUnavailable
-from p1guard.backoff import Backoff
-from p1guard.bearer import log_rejection
+from p1guard._http.backoff import Backoff
+from p1guard._http.flow import Request, Response
+from p1guard._tokens.introspection import IntrospectionPolicy, read_answer
+from p1guard._tokens.keys import parse_jwks
+from p1guard._web.bearer import log_rejection
 from p1guard.errors import MissingToken
-from p1guard.http import Request, Response
-from p1guard.introspection import IntrospectionPolicy, read_answer
-from p1guard.keys import parse_jwks
 from p1guard.testing import MockPingOne
 
 POLICY = IntrospectionPolicy(issuers=frozenset({"https://p1/as"}), audiences=frozenset({"api"}))
@@ -124,7 +124,7 @@ def test_unreachable_during_first_fetch_is_503_not_401(pingone_mock: MockPingOne
 def test_shared_http_client_never_keeps_cookies() -> None:
     import httpx
 
-    from p1guard.http import Transport
+    from p1guard._http.transport import Transport
 
     transport = Transport()
     answer = httpx.Response(

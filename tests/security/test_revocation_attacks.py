@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from p1guard import DenylistFull, Guard, InvalidToken, ProviderUnavailable
-from p1guard.revocation import LONGEST_LIFETIME, denial_until, revocation_id
-from p1guard.shared_cache import RedisCache
+from p1guard._tokens.revocation import LONGEST_LIFETIME, denial_until, revocation_id
+from p1guard._tokens.shared_cache import RedisCache
 from p1guard.testing import MockPingOne
 
 # P-256 group order: (r, n - s) is the other valid spelling of an ES256 signature (r, s).

@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 
 from p1guard import InvalidDPoPProof, InvalidToken, Presentation
-from p1guard.binding import access_token_hash
-from p1guard.dpop_key import DPoPKey
-from p1guard.resource_metadata import ResourceMetadata
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import access_token_hash
+from p1guard._web.resource_metadata import ResourceMetadata
 from p1guard.testing import MockPingOne
 
 URL = "https://api.example.com/orders"

@@ -13,15 +13,15 @@ import httpx
 import pytest
 
 from p1guard import InsufficientScope, InvalidToken, ProviderUnavailable
-from p1guard.dpop_key import DPoPKey
-from p1guard.http import Request, Response, drive
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._http.flow import Request, Response, drive
 from p1guard.rp import (
     LoginError,
     RelyingParty,
     UserinfoInsufficientScope,
     UserinfoInvalidToken,
 )
-from p1guard.rp.messages import read_userinfo
+from p1guard.rp._messages import read_userinfo
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"

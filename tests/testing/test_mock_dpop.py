@@ -10,8 +10,8 @@ import httpx
 import jwt
 import pytest
 
-from p1guard.binding import jwk_thumbprint
-from p1guard.dpop_key import DPoPKey
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import jwk_thumbprint
 from p1guard.testing import MockPingOne
 
 

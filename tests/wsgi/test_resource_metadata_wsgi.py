@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 
 from p1guard import ConfigError
-from p1guard.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
+from p1guard._web.resource_metadata import WELL_KNOWN_PREFIX, ResourceMetadata
 from p1guard.testing import MockPingOne
 from p1guard.wsgi import BearerTokenMiddleware
 

@@ -13,10 +13,10 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from p1guard import DPoPNonces, Guard
-from p1guard.binding import certificate_thumbprint
-from p1guard.client_cert import ClientCertificates
-from p1guard.dpop_auth import DPoPAuth
-from p1guard.dpop_key import DPoPKey
+from p1guard._client.dpop_auth import DPoPAuth
+from p1guard._client.dpop_key import DPoPKey
+from p1guard._sender.binding import certificate_thumbprint
+from p1guard._sender.certificates import ClientCertificates
 from p1guard.testing import MockPingOne, client_certificate
 from p1guard.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from p1guard import ConfigError, Contains
-from p1guard.claims import Predicate
+from p1guard._tokens.claims import Predicate
 from p1guard.testing import MockPingOne
 from p1guard.wsgi import ENVIRON_KEY, BearerTokenMiddleware
 

@@ -23,14 +23,14 @@ Signing users in with PingOne: ``P1GUARD["LOGIN"]`` (:mod:`p1guard_django.login_
 
 from __future__ import annotations
 
-from .auth import RequiredScopes, TokenRequest
-from .conf import get_guard, get_options, get_web_login
-from .decorators import require_token
-from .env import settings_from_env
-from .login import acurrent_user, current_user, login_required
-from .middleware import BearerTokenMiddleware
-from .users import TokenUser
-from .views import TokenRequiredMixin
+from p1guard_django.auth import RequiredScopes, TokenRequest
+from p1guard_django.conf import get_guard, get_options, get_web_login
+from p1guard_django.decorators import require_token
+from p1guard_django.env import settings_from_env
+from p1guard_django.login import acurrent_user, current_user, login_required
+from p1guard_django.middleware import BearerTokenMiddleware
+from p1guard_django.users import TokenUser
+from p1guard_django.views import TokenRequiredMixin
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,7 @@ class P1GuardConfig(AppConfig):
 
     def ready(self) -> None:
         """Register the checks under the ``p1guard`` tag (``manage.py check --tag p1guard``)."""
-        from .checks import check_middleware, check_settings
+        from p1guard_django.checks import check_middleware, check_settings
 
         checks.register(check_settings, "p1guard")
         checks.register(check_middleware, "p1guard")

@@ -3,12 +3,12 @@
 The result of a check is an :class:`Outcome` kept on the request, so a token is verified once
 per request however many layers ask. :func:`authenticate` / :func:`aauthenticate` reuse it or
 verify now; neither raises for a bad token — the outcome carries the :class:`AuthError`.
-Header parsing and error rendering come from :mod:`p1guard.bearer`.
+Header parsing and error rendering come from :mod:`p1guard._web.bearer`.
 
 ``Authorization: DPoP`` is accepted (unless the Guard has ``dpop="disabled"``). A request that
 shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate (read by
 ``P1GUARD["CLIENT_CERTIFICATES"]`` from ``request.META``) is verified with a
-:class:`~p1guard.binding.Presentation` — method, ``request.build_absolute_uri()``, every
+:class:`~p1guard.Presentation` — method, ``request.build_absolute_uri()``, every
 ``DPoP`` value split at commas, the certificate — so DPoP-bound (RFC 9449) and
 certificate-bound (RFC 8705) tokens are checked; its errors carry the ``DPoP`` challenge.
 """
@@ -24,20 +24,26 @@ from typing import Any, Literal
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
-from p1guard import AccessToken, AuthError, Guard, InsufficientScope, ProviderUnavailable
-from p1guard.bearer import (
+from p1guard import (
+    AccessToken,
+    AuthError,
+    Guard,
+    InsufficientScope,
+    Presentation,
+    ProviderUnavailable,
+)
+from p1guard.web import (
+    Scheme,
     error_response,
     extract_credentials,
     presentation_for,
     query_tokens,
+    require_scopes,
     split_proofs,
     stamp_challenge,
 )
-from p1guard.binding import Presentation, Scheme
-from p1guard.guard import require_scopes
-
-from .conf import Options, get_guard, get_options
-from .users import TokenUser, user_for
+from p1guard_django.conf import Options, get_guard, get_options
+from p1guard_django.users import TokenUser, user_for
 
 __all__ = [
     "METHOD_NOT_ALLOWED",

@@ -32,8 +32,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from p1guard.rp import SignedInUser
-
-from .conf import get_options
+from p1guard_django.conf import get_options
 
 __all__ = ["PROFILE_CLAIMS", "PingOneBackend", "profile_from_claims", "user_for_subject"]
 

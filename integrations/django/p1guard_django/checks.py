@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from .conf import Options, parse
-from .login_checks import login_problems
-from .validation import Problem, try_build
+from p1guard_django.conf import Options, parse
+from p1guard_django.login_checks import login_problems
+from p1guard_django.validation import Problem, try_build
 
 __all__ = ["MIDDLEWARE_PATH", "check_middleware", "check_settings"]
 

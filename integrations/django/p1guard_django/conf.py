@@ -26,14 +26,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from p1guard import Guard, PingOne
-from p1guard.bearer import PathMatcher
-from p1guard.client_cert import ClientCertificates
+from p1guard import ClientCertificates, Guard, PingOne
 from p1guard.rp import WebLogin
-
-from .login_settings import LoginSettings, read_login, try_login
-from .paths import ProtectedPaths
-from .validation import DEFAULTS, Problem, UserMapping, read_settings, try_build
+from p1guard.web import PathMatcher
+from p1guard_django.login_settings import LoginSettings, read_login, try_login
+from p1guard_django.paths import ProtectedPaths
+from p1guard_django.validation import DEFAULTS, Problem, UserMapping, read_settings, try_build
 
 __all__ = ["DEFAULTS", "Options", "get_guard", "get_options", "get_web_login", "reset"]
 

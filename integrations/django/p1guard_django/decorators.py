@@ -17,14 +17,24 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from p1guard import AuthError, ConfigError, InsufficientUserAuthentication, MissingToken
-from p1guard.bearer import stamp_challenge
-from p1guard.claims import ClaimRule, check_rules, require_claims
+from p1guard import AuthError, ClaimRule, ConfigError, InsufficientUserAuthentication, MissingToken
 from p1guard.errors import InsufficientClaims
-from p1guard.guard import require_authentication, step_up_options
-
-from .auth import Match, Outcome, aauthenticate, authenticate, check_scopes, error_response_for
-from .conf import get_guard
+from p1guard.web import (
+    check_rules,
+    require_authentication,
+    require_claims,
+    stamp_challenge,
+    step_up_options,
+)
+from p1guard_django.auth import (
+    Match,
+    Outcome,
+    aauthenticate,
+    authenticate,
+    check_scopes,
+    error_response_for,
+)
+from p1guard_django.conf import get_guard
 
 __all__ = ["require_token"]
 
@@ -103,7 +113,7 @@ def require_token(
     ``request.access_token`` is set for the view (``request.user`` too, with ``USER_MAPPING``).
     ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a weaker or older
     sign-in gets 401 ``insufficient_user_authentication``. ``claims`` are
-    :mod:`p1guard.claims` rules (403 ``access_denied`` naming the first that fails).
+    :mod:`p1guard._tokens.claims` rules (403 ``access_denied`` naming the first that fails).
 
     >>> @require_token                                           # doctest: +SKIP
     ... async def me(request): ...                              # any valid token

@@ -38,15 +38,13 @@ from rest_framework.permissions import BasePermission
 from p1guard import (
     AccessToken,
     AuthError,
+    ClaimRule,
     InsufficientUserAuthentication,
     MissingToken,
     ProviderUnavailable,
 )
-from p1guard.bearer import stamp_challenge
-from p1guard.claims import ClaimRule, check_rules
-from p1guard.guard import step_up_options
-
-from .auth import (
+from p1guard.web import check_rules, stamp_challenge, step_up_options
+from p1guard_django.auth import (
     METHOD_NOT_ALLOWED,
     Match,
     Outcome,
@@ -57,8 +55,8 @@ from .auth import (
     outcome_of,
     scopes_for,
 )
-from .conf import get_guard
-from .decorators import refusal
+from p1guard_django.conf import get_guard
+from p1guard_django.decorators import refusal
 
 if TYPE_CHECKING:  # rest_framework.views imports the authentication classes: no cycle
     from rest_framework.request import Request
@@ -231,7 +229,7 @@ class TokenRules(BasePermission):
 
     ``acr_values``/``max_age`` (RFC 9470): a token whose ``acr`` is not listed or whose
     ``auth_time`` is older gets 401 ``insufficient_user_authentication`` with a challenge
-    naming them (:class:`StepUpRequired`); ``claims`` are :mod:`p1guard.claims` rules (403
+    naming them (:class:`StepUpRequired`); ``claims`` are :mod:`p1guard._tokens.claims` rules (403
     ``access_denied`` naming the first that fails). Bad values raise
     :class:`~p1guard.ConfigError` when the view class is defined. List the instance itself in
     ``permission_classes`` (DRF calls it; it returns itself), after :class:`HasScopes` so a

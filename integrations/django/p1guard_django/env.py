@@ -1,10 +1,10 @@
 """``P1GUARD_*`` environment variables → a ``settings.P1GUARD`` dict, with the names that
-:mod:`p1guard.settings` (and so the Flask and FastAPI integrations) read.
+:mod:`p1guard._settings` (and so the Flask and FastAPI integrations) read.
 
 >>> from p1guard_django.env import settings_from_env
 >>> P1GUARD = settings_from_env()                                 # doctest: +SKIP
 
-Each of :data:`p1guard.settings.GUARD_SETTINGS` and :data:`~p1guard.settings.LOGIN_SETTINGS`
+Each of :data:`p1guard.web.GUARD_SETTINGS` and :data:`~p1guard.web.LOGIN_SETTINGS`
 maps to one ``P1GUARD`` key:
 
 ============================================  =================================================
@@ -23,7 +23,7 @@ variable                                      ``P1GUARD`` key
 ``P1GUARD_ALLOW_QUERY_TOKEN``                 ``ALLOW_QUERY_TOKEN`` (``true``/``false``)
 ``P1GUARD_DPOP`` / ``_MTLS``                  ``GUARD_OPTIONS["dpop"]`` / ``["mtls"]`` (modes)
 ``P1GUARD_DPOP_NONCE_SECRET``                 ``GUARD_OPTIONS["dpop_nonces"]`` (a
-                                              :class:`~p1guard.dpop.DPoPNonces`)
+                                              :class:`~p1guard.DPoPNonces`)
 ``P1GUARD_LOGIN_CLIENT_ID`` / ``_SECRET``     ``LOGIN["CLIENT_ID"]`` / ``["CLIENT_SECRET"]`` (the
                                               web application's)
 ``P1GUARD_LOGIN_REDIRECT_URI``                ``LOGIN["REDIRECT_URI"]``
@@ -33,7 +33,7 @@ variable                                      ``P1GUARD`` key
 ============================================  =================================================
 
 Unset or empty variables are left out, so the defaults apply; the system checks validate the
-result. Flags are read by :func:`p1guard.settings.setting_flag`.
+result. Flags are read by :func:`p1guard.web.setting_flag`.
 """
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from p1guard import ConfigError
-from p1guard.dpop import DPoPNonces
-from p1guard.settings import GUARD_SETTINGS, LOGIN_SETTINGS, setting_flag
+from p1guard import ConfigError, DPoPNonces
+from p1guard.web import GUARD_SETTINGS, LOGIN_SETTINGS, setting_flag
 
 __all__ = ["settings_from_env"]
 
@@ -54,7 +53,7 @@ _LOGIN = "LOGIN_"
 #: Settings of this integration that are not Guard arguments (as in Flask and FastAPI).
 _DJANGO_SETTINGS = ("ALLOW_QUERY_TOKEN",)
 
-#: Names this function used to read, before it followed :mod:`p1guard.settings`.
+#: Names this function used to read, before it followed :mod:`p1guard._settings`.
 _RENAMED = {
     "REDIRECT_URI": "LOGIN_REDIRECT_URI",
     "POST_LOGOUT_REDIRECT_URI": "LOGIN_POST_LOGOUT_REDIRECT_URI",

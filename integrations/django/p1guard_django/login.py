@@ -36,12 +36,14 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from p1guard import InsufficientUserAuthentication, ProviderUnavailable
-from p1guard.guard import step_up_options
 from p1guard.rp import SignedInUser
-from p1guard.rp.pages import step_up_login_url
-
-from .conf import get_web_login
-from .login_pages import login_required_response, step_up_response, unavailable_response
+from p1guard.web import step_up_login_url, step_up_options
+from p1guard_django.conf import get_web_login
+from p1guard_django.login_pages import (
+    login_required_response,
+    step_up_response,
+    unavailable_response,
+)
 
 __all__ = ["acurrent_user", "current_user", "login_required", "login_url", "session_of"]
 
@@ -128,7 +130,7 @@ def _refusal(
 def _end_django_login(request: HttpRequest) -> None:
     """Log out a Django user that :class:`PingOneBackend` signed in, once PingOne's sign-in
     is gone (expired or refused refresh): Django's session would otherwise outlive it."""
-    from .backends import PingOneBackend
+    from p1guard_django.backends import PingOneBackend
 
     user = getattr(request, "user", None)
     backend = session_of(request).get(auth.BACKEND_SESSION_KEY)

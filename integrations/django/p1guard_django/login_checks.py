@@ -18,10 +18,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from p1guard import Guard, PingOne
-
-from .conf import Options
-from .login_settings import LoginSettings, try_login
-from .validation import Problem, try_build
+from p1guard_django.conf import Options
+from p1guard_django.login_settings import LoginSettings, try_login
+from p1guard_django.validation import Problem, try_build
 
 __all__ = ["login_problems"]
 

@@ -1,5 +1,5 @@
 """How the sign-in routes and :func:`~p1guard_django.login.login_required` answer:
-:mod:`p1guard.rp.pages`' pages and JSON (negotiation, escaping, security headers), converted to
+:mod:`p1guard.rp._pages`' pages and JSON (negotiation, escaping, security headers), converted to
 Django responses.
 """
 
@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from p1guard import InsufficientUserAuthentication, ProviderUnavailable
 from p1guard.rp import LoginError
-from p1guard.rp.pages import Answer, error_answer, login_required_answer, step_up_answer
+from p1guard.web import Answer, error_answer, login_required_answer, step_up_answer
 
 __all__ = [
     "answer_response",
@@ -22,7 +22,7 @@ __all__ = [
 
 
 def answer_response(answer: Answer) -> HttpResponse:
-    """A :class:`~p1guard.rp.pages.Answer` as a Django response.
+    """A :class:`~p1guard.web.Answer` as a Django response.
 
     >>> answer_response(html_answer(logout_page("/auth/logout", csrf)))  # doctest: +SKIP
     <HttpResponse status_code=200, "text/html; charset=utf-8">
@@ -83,7 +83,7 @@ def step_up_response(
     request: HttpRequest, login_url: str, err: InsufficientUserAuthentication
 ) -> HttpResponse:
     """Signed in, but not strongly or recently enough (RFC 9470): browsers go to ``login_url``
-    (302, see :func:`p1guard.rp.pages.step_up_login_url`), API clients get 401 with ``err``'s
+    (302, see :func:`p1guard.web.step_up_login_url`), API clients get 401 with ``err``'s
     ``insufficient_user_authentication`` challenge.
 
     >>> step_up_response(request, "/auth/login?acr_values=Multi_Factor", err).status_code

@@ -45,8 +45,7 @@ from django.utils.module_loading import import_string
 
 from p1guard import ConfigError, PingOne
 from p1guard.rp import MemoryStore, RedisStore, RelyingParty, SessionStore, SignedInUser
-
-from .validation import Problem
+from p1guard_django.validation import Problem
 
 __all__ = ["LOGIN_DEFAULTS", "LoginSettings", "LoginUserMapping", "read_login", "try_login"]
 

@@ -14,7 +14,7 @@ route (name)                    behaviour
 ==============================  ==============================================================
 
 PingOne unreachable (or the session store down): 503 with ``Retry-After``. The pages and the
-parsing of ``/login``'s query are :mod:`p1guard.rp.pages`'.
+parsing of ``/login``'s query are :mod:`p1guard.rp._pages`'.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError, WebLogin, safe_return_to
-from p1guard.rp.pages import html_answer, login_params, logout_page
-
-from .conf import get_options, get_web_login
-from .login import session_of
-from .login_pages import answer_response, login_error_response, no_store_redirect
+from p1guard.web import html_answer, login_params, logout_page
+from p1guard_django.conf import get_options, get_web_login
+from p1guard_django.login import session_of
+from p1guard_django.login_pages import answer_response, login_error_response, no_store_redirect
 
 __all__ = ["AccountRefused", "callback", "login", "logout"]
 
@@ -102,7 +101,7 @@ def _backend_path() -> str:
     """The dotted path of the first :class:`PingOneBackend` in ``AUTHENTICATION_BACKENDS``."""
     from django.conf import settings
 
-    from .backends import PingOneBackend
+    from p1guard_django.backends import PingOneBackend
 
     for path in settings.AUTHENTICATION_BACKENDS:
         try:

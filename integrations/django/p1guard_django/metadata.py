@@ -1,6 +1,6 @@
 """Serve RFC 9728 Protected Resource Metadata from a Django project.
 
->>> from p1guard.resource_metadata import ResourceMetadata
+>>> from p1guard import ResourceMetadata
 >>> md = ResourceMetadata("https://api.example.com", "https://auth.pingone.eu/env/as")
 >>> urlpatterns = [metadata_path(md)]                            # in urls.py
 >>> urlpatterns[0].pattern.describe()
@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_safe
 
-from p1guard.resource_metadata import ResourceMetadata
+from p1guard import ResourceMetadata
 
 __all__ = ["metadata_path", "metadata_view"]
 

@@ -16,8 +16,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from .auth import Outcome, attach, averify, error_response_for, verify
-from .conf import Options, get_options
+from p1guard_django.auth import Outcome, attach, averify, error_response_for, verify
+from p1guard_django.conf import Options, get_options
 
 __all__ = ["BearerTokenMiddleware", "is_protected"]
 
@@ -32,7 +32,7 @@ def is_protected(path: str, options: Options) -> bool:
     ``/api`` and below). Fail closed: a path is also protected when a normalised spelling of
     it (dot segments, repeated slashes, backslashes, percent-encoding resolved — as a proxy
     might) matches (see :class:`~p1guard_django.paths.ProtectedPaths`); ``PUBLIC_PATHS`` only
-    match plain paths (see :class:`~p1guard.bearer.PathMatcher`).
+    match plain paths (see :class:`~p1guard.web.PathMatcher`).
 
     >>> is_protected("/api/../admin/x", get_options())           # doctest: +SKIP
     """

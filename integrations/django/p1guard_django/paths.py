@@ -1,7 +1,7 @@
 """``P1GUARD["PROTECTED_PATHS"]``: which request paths the middleware refuses without a token.
 
-Entries use the syntax of ``PUBLIC_PATHS`` (:class:`~p1guard.bearer.PathMatcher`), parsed by
-the same :func:`~p1guard.bearer.parse_path_entry`:
+Entries use the syntax of ``PUBLIC_PATHS`` (:class:`~p1guard.web.PathMatcher`), parsed by
+the same :func:`~p1guard.web.parse_path_entry`:
 
 * ``"/admin"`` — exactly ``/admin`` (not ``/admin/`` or ``/adminx``);
 * ``"/api/*"`` — ``/api`` and everything under it (not ``/apix``);
@@ -23,8 +23,8 @@ import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote
 
-from p1guard.bearer import parse_path_entry
 from p1guard.errors import ConfigError
+from p1guard.web import parse_path_entry
 
 __all__ = ["HINT", "ProtectedPaths"]
 

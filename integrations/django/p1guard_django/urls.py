@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import login_views
+from p1guard_django import login_views
 
 __all__ = ["app_name", "urlpatterns"]
 

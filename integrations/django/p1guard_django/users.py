@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from p1guard import AccessToken, InvalidToken
 
 if TYPE_CHECKING:
-    from .conf import Options
+    from p1guard_django.conf import Options
 
 __all__ = ["TokenUser", "user_for"]
 

@@ -37,15 +37,11 @@ from typing import Any, Literal, TypeVar
 
 from django.utils.module_loading import import_string
 
-from p1guard import Guard
-from p1guard.bearer import PathMatcher
-from p1guard.client_cert import ClientCertificates
+from p1guard import AccessToken, ClientCertificates, Guard
 from p1guard.errors import ConfigError
-from p1guard.settings import GUARD_SETTINGS
-from p1guard.tokens import AccessToken
-
-from .paths import HINT as PROTECTED_HINT
-from .paths import ProtectedPaths
+from p1guard.web import GUARD_SETTINGS, PathMatcher
+from p1guard_django.paths import HINT as PROTECTED_HINT
+from p1guard_django.paths import ProtectedPaths
 
 __all__ = ["DEFAULTS", "GUARD_KEYS", "Problem", "UserMapping", "read_settings", "try_build"]
 

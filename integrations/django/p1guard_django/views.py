@@ -16,10 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from p1guard.claims import ClaimRule, check_rules
-from p1guard.guard import step_up_options
-
-from .auth import (
+from p1guard import ClaimRule
+from p1guard.web import check_rules, step_up_options
+from p1guard_django.auth import (
     Match,
     Outcome,
     RequiredScopes,
@@ -30,7 +29,7 @@ from .auth import (
     method_not_allowed,
     scopes_for,
 )
-from .decorators import refusal
+from p1guard_django.decorators import refusal
 
 __all__ = ["TokenRequiredMixin"]
 
@@ -48,7 +47,7 @@ class TokenRequiredMixin(_Base):
     (``HEAD`` falls back to ``GET``, ``"*"`` is the default entry); a method the dict does not
     list is refused with 405 and an ``Allow`` header of the listed ones (fail closed).
     ``scope_match = "any"`` needs one scope instead of all. ``acr_values``/``max_age``
-    demand step-up authentication (RFC 9470) and ``claims`` are :mod:`p1guard.claims` rules,
+    demand step-up authentication (RFC 9470) and ``claims`` are :mod:`p1guard._tokens.claims` rules,
     as in the decorator; a bad value raises :class:`~p1guard.ConfigError` when the class is
     defined, not on each request. Async views (``async def get``)
     are checked with ``averify``. Like the decorator, the view is ``csrf_exempt`` and

@@ -28,10 +28,10 @@ Sign users in (browser apps) with :class:`LoginRouter`::
 ['clientId', 'usePkceWithAuthorizationCodeGrant']
 """
 
-from .docs import add_operation_scopes, swagger_ui_init_oauth
-from .login import LoginRequired, LoginRouter, StepUpRequired, login_required_handler
-from .security import AuthHTTPException, PingOneBearer, auth_error_handler
-from .sessions import add_session_middleware
+from p1guard_fastapi.docs import add_operation_scopes, swagger_ui_init_oauth
+from p1guard_fastapi.login import LoginRequired, LoginRouter, StepUpRequired, login_required_handler
+from p1guard_fastapi.security import AuthHTTPException, PingOneBearer, auth_error_handler
+from p1guard_fastapi.sessions import add_session_middleware
 
 __version__ = "0.1.0"
 

@@ -22,7 +22,7 @@ variable                        meaning
 
 from __future__ import annotations
 
-from p1guard.settings import GUARD_SETTINGS, guard_from_env, setting_flag
+from p1guard.web import GUARD_SETTINGS, guard_from_env, setting_flag
 
 __all__ = ["GUARD_VARIABLES", "env_flag", "guard_from_env"]
 

@@ -9,10 +9,10 @@ Rules:
 2. A refused sign-in answers 400 (HTML page for browsers, else ``LoginError.body`` as JSON)
    and creates no session; PingOne or the store being unreachable answers 503 with
    ``Retry-After``. Only ``error``/``error_description`` reach the client. Pages, negotiation
-   and their headers are :mod:`p1guard.rp.pages`'.
+   and their headers are :mod:`p1guard.rp._pages`'.
 3. ``/login`` passes ``acr_values`` (space-separated), ``max_age`` (whole seconds),
    ``prompt`` and ``login_hint`` from its query to PingOne (see
-   :func:`p1guard.rp.pages.login_params`); ``return_to`` must be a same-origin path, anything
+   :func:`p1guard.web.login_params`); ``return_to`` must be a same-origin path, anything
    else becomes ``/``.
 4. Sign-out is a POST carrying the session's CSRF token in the form field ``csrf``; ``GET``
    only shows a confirmation page with that form.
@@ -42,10 +42,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
 
 from p1guard import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
-from p1guard.guard import step_up_options
 from p1guard.rp import LoginError, SignedInUser, WebLogin
-from p1guard.rp.pages import (
+from p1guard.web import (
     Answer,
+    Session,
     error_answer,
     html_answer,
     login_params,
@@ -53,12 +53,11 @@ from p1guard.rp.pages import (
     logout_page,
     negotiate,
     step_up_login_url,
+    step_up_options,
+    web_login_from_env,
 )
-from p1guard.rp.web import Session
-from p1guard.settings import web_login_from_env
-
-from .security import AuthHTTPException
-from .sessions import add_session_middleware
+from p1guard_fastapi.security import AuthHTTPException
+from p1guard_fastapi.sessions import add_session_middleware
 
 __all__ = ["LoginRequired", "LoginRouter", "StepUpRequired", "login_required_handler"]
 
@@ -228,7 +227,7 @@ class LoginRouter(APIRouter):
         ``P1GUARD_LOGIN_REDIRECT_URI``, ``P1GUARD_LOGIN_POST_LOGOUT_REDIRECT_URI``,
         ``P1GUARD_LOGIN_SCOPES``, ``P1GUARD_LOGIN_STORE`` and the PingOne ones
         (``P1GUARD_ENV_ID``/``P1GUARD_REGION`` or ``P1GUARD_ISSUER``, ``P1GUARD_TIMEOUT``); see
-        :func:`p1guard.settings.web_login_from_settings`. ``web_options`` are its keywords
+        :func:`p1guard.web.web_login_from_settings`. ``web_options`` are its keywords
         (``store=RedisStore(...)``, ``session_ttl``…).
 
         >>> login = LoginRouter.from_env()                               # doctest: +SKIP

@@ -1,6 +1,6 @@
 """Serve RFC 9728 Protected Resource Metadata from a FastAPI app.
 
->>> from p1guard.resource_metadata import ResourceMetadata
+>>> from p1guard import ResourceMetadata
 >>> md = ResourceMetadata("https://api.example.com", "https://auth.pingone.eu/env/as")
 >>> [route.path for route in metadata_router(md).routes]
 ['/.well-known/oauth-protected-resource']
@@ -15,7 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from p1guard.resource_metadata import ResourceMetadata
+from p1guard import ResourceMetadata
 
 __all__ = ["metadata_router"]
 

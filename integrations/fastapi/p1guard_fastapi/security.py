@@ -5,11 +5,11 @@ Rules:
 1. Scopes come from FastAPI's :class:`~fastapi.security.SecurityScopes`, i.e. from every
    ``Security(auth, scopes=[...])`` on the way from the route to this dependency, so a
    dependency needing ``read`` used by a route needing ``write`` demands both.
-2. The token is found by :func:`p1guard.bearer.extract_credentials` (one ``Authorization:
+2. The token is found by :func:`p1guard.web.extract_credentials` (one ``Authorization:
    Bearer`` or ``DPoP`` header; ``?access_token=`` only with ``allow_query_token=True``) and
    checked by :meth:`Guard.averify <p1guard.Guard.averify>`. A request showing the ``DPoP``
    scheme, a ``DPoP`` header or a client certificate (from ``client_certificates``) also
-   passes a :class:`~p1guard.binding.Presentation`: method, the URL as the ASGI middleware
+   passes a :class:`~p1guard.Presentation`: method, the URL as the ASGI middleware
    rebuilds it (:func:`p1guard.asgi.request_url`) and every ``DPoP`` value split at commas,
    so DPoP- (RFC 9449) and certificate-bound (RFC 8705) tokens
    are checked; errors then carry the ``DPoP`` challenge and ``DPoP-Nonce``.
@@ -40,23 +40,31 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from p1guard import AccessToken, AuthError, ConfigError, Guard, MissingToken
+from p1guard import (
+    AccessToken,
+    AuthError,
+    ClaimRule,
+    ClientCertificates,
+    ConfigError,
+    Guard,
+    MissingToken,
+    Presentation,
+)
 from p1guard.asgi import request_url
-from p1guard.bearer import (
+from p1guard.web import (
+    Match,
+    Scheme,
+    check_rules,
     error_response,
     extract_credentials,
     presentation_for,
     query_tokens,
     split_proofs,
     stamp_challenge,
+    step_up_options,
 )
-from p1guard.binding import Presentation, Scheme
-from p1guard.claims import ClaimRule, check_rules
-from p1guard.client_cert import ClientCertificates
-from p1guard.guard import Match, step_up_options
-
-from ._env import env_flag, guard_from_env
-from .docs import add_operation_scopes, swagger_ui_init_oauth
+from p1guard_fastapi._env import env_flag, guard_from_env
+from p1guard_fastapi.docs import add_operation_scopes, swagger_ui_init_oauth
 
 __all__ = ["AuthHTTPException", "PingOneBearer", "auth_error_handler"]
 
@@ -127,9 +135,10 @@ class PingOneBearer(OAuth2):
     overrides the Guard's setting; ``allow_query_token`` accepts ``?access_token=``.
     ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a weaker or older
     sign-in gets 401 ``insufficient_user_authentication`` with the values in the challenge.
-    ``claims`` are :mod:`p1guard.claims` rules checked on every request (403 ``access_denied``
+    ``claims`` are :mod:`p1guard._tokens.claims` rules checked on every request (403
+    ``access_denied``
     naming the first that fails); use one ``PingOneBearer`` per set of rules.
-    ``client_certificates`` (:class:`~p1guard.client_cert.ClientCertificates`) says where a
+    ``client_certificates`` (:class:`~p1guard.ClientCertificates`) says where a
     request's client certificate comes from; without it certificate-bound tokens are refused.
     """
 
@@ -156,7 +165,8 @@ class PingOneBearer(OAuth2):
             client_certificates, ClientCertificates
         ):
             raise ConfigError(
-                "client_certificates", "pass a p1guard.client_cert.ClientCertificates instance"
+                "client_certificates",
+                "pass a p1guard._sender.certificates.ClientCertificates instance",
             )
         if match not in ("all", "any"):
             raise ConfigError("match", f"use 'all' or 'any', got {match!r}")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from p1guard import ConfigError
-from p1guard.rp.web import secure_cookie
+from p1guard.web import secure_cookie
 
 __all__ = ["add_session_middleware"]
 

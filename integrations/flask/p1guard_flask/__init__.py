@@ -28,14 +28,14 @@ Signing users in (no audience needed; ``/auth/login``, ``/auth/callback``, ``/au
 ...     return {"name": current_user.name}
 """
 
-from .context import current_token, get_token
-from .extension import P1Guard
-from .login import LOGIN_EXTENSION_KEY, LoginState
-from .login_settings import web_login_from_config
-from .responses import ErrorHandler, auth_error_response
-from .settings import guard_from_config
-from .state import EXTENSION_KEY, P1GuardState
-from .user import aget_user, current_user, get_user
+from p1guard_flask.context import current_token, get_token
+from p1guard_flask.extension import P1Guard
+from p1guard_flask.login import LOGIN_EXTENSION_KEY, LoginState
+from p1guard_flask.login_settings import web_login_from_config
+from p1guard_flask.responses import ErrorHandler, auth_error_response
+from p1guard_flask.settings import guard_from_config
+from p1guard_flask.state import EXTENSION_KEY, P1GuardState
+from p1guard_flask.user import aget_user, current_user, get_user
 
 __version__ = "0.1.0"
 

@@ -23,17 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask.typing import ResponseReturnValue
 
-from p1guard import AccessToken, AuthError, ConfigError, Guard
-from p1guard.claims import ClaimRule, check_rules
-from p1guard.client_cert import ClientCertificates
-from p1guard.guard import Match, step_up_options
-
-from .context import set_token
-from .login_settings import PINGONE_KEYS, uses_login_config
-from .responses import ErrorHandler, auth_error_response, log_refusal
-from .settings import allow_query_token, guard_from_config, reject_guard_keys
-from .signin import SignIn
-from .state import EXTENSION_KEY, P1GuardState, current_state
+from p1guard import AccessToken, AuthError, ClaimRule, ClientCertificates, ConfigError, Guard
+from p1guard.web import Match, check_rules, step_up_options
+from p1guard_flask.context import set_token
+from p1guard_flask.login_settings import PINGONE_KEYS, uses_login_config
+from p1guard_flask.responses import ErrorHandler, auth_error_response, log_refusal
+from p1guard_flask.settings import allow_query_token, guard_from_config, reject_guard_keys
+from p1guard_flask.signin import SignIn
+from p1guard_flask.state import EXTENSION_KEY, P1GuardState, current_state
 
 if TYPE_CHECKING:
     from flask.blueprints import BlueprintSetupState
@@ -58,7 +55,7 @@ def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def _check_match(match: str) -> Match:
-    # The same refusal as p1guard.guard.require_scopes, but at decoration time: that one
+    # The same refusal as p1guard._guard.require_scopes, but at decoration time: that one
     # needs a token, so it would only fire on the first request.
     if match not in ("all", "any"):
         raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
@@ -85,7 +82,7 @@ def _state_for(check_revocation: bool | None) -> P1GuardState:
 def _check_certificates(source: object) -> None:
     if source is not None and not isinstance(source, ClientCertificates):
         raise ConfigError(
-            "client_certificates", "pass a p1guard.client_cert.ClientCertificates instance"
+            "client_certificates", "pass a p1guard._sender.certificates.ClientCertificates instance"
         )
 
 
@@ -115,7 +112,7 @@ class P1Guard(SignIn):
 
     DPoP (RFC 9449) needs nothing more: ``Authorization: DPoP …`` with its ``DPoP`` proof is
     checked against ``request.url``. Certificate-bound tokens (RFC 8705) need
-    ``client_certificates`` (:class:`~p1guard.client_cert.ClientCertificates`), which says
+    ``client_certificates`` (:class:`~p1guard.ClientCertificates`), which says
     where a request's client certificate comes from; without it they are refused.
     """
 
@@ -308,7 +305,7 @@ class P1Guard(SignIn):
         ``acr_values``/``max_age`` demand step-up authentication (RFC 9470): a token whose
         ``acr`` is not listed or whose ``auth_time`` is older gets a 401
         ``insufficient_user_authentication`` challenge. ``claims`` are
-        :mod:`p1guard.claims` rules (403 ``access_denied`` naming the first that fails).
+        :mod:`p1guard._tokens.claims` rules (403 ``access_denied`` naming the first that fails).
 
         >>> @app.post("/items")                                    # doctest: +SKIP
         ... @p1.require_token("write")

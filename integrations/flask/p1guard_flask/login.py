@@ -28,7 +28,7 @@ from p1guard import ConfigError
 from p1guard.rp import WebLogin
 
 if TYPE_CHECKING:
-    from .signin import SignIn
+    from p1guard_flask.signin import SignIn
 
 __all__ = ["BLUEPRINT", "LOGIN_EXTENSION_KEY", "LoginState", "current_login", "secure_session"]
 

@@ -1,4 +1,4 @@
-"""How the sign-in routes and ``@login_required`` answer: :mod:`p1guard.rp.pages`' pages and
+"""How the sign-in routes and ``@login_required`` answer: :mod:`p1guard.rp._pages`' pages and
 JSON (negotiation, escaping, security headers), converted to Flask responses.
 """
 
@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError
-from p1guard.rp.pages import Answer, error_answer, login_required_answer
+from p1guard.web import Answer, error_answer, login_required_answer
 
 __all__ = [
     "answer_response",
@@ -21,7 +21,7 @@ __all__ = [
 
 
 def answer_response(answer: Answer) -> Response:
-    """A :class:`~p1guard.rp.pages.Answer` as a Flask response.
+    """A :class:`~p1guard.web.Answer` as a Flask response.
 
     >>> answer_response(html_answer(logout_page("/auth/logout", csrf)))  # doctest: +SKIP
     <Response 200 OK>

@@ -1,6 +1,6 @@
 """``app.config["P1GUARD_*"]`` → a :class:`~p1guard.rp.WebLogin` for the sign-in routes.
 
-The reader is :func:`p1guard.settings.web_login_from_settings`, shared by every framework:
+The reader is :func:`p1guard.web.web_login_from_settings`, shared by every framework:
 problems raise :class:`~p1guard.ConfigError` naming the config key. Sign-in needs no
 ``P1GUARD_AUDIENCE``, and its ``P1GUARD_LOGIN_*`` names never clash with the Guard's
 ``P1GUARD_CLIENT_ID``/``_SECRET`` (the custom resource's credentials).
@@ -27,7 +27,7 @@ from typing import Any
 
 from p1guard import ConfigError
 from p1guard.rp import WebLogin
-from p1guard.settings import LOGIN_SETTINGS, web_login_from_settings
+from p1guard.web import LOGIN_SETTINGS, web_login_from_settings
 
 __all__ = [
     "LOGIN_KEYS",
@@ -94,7 +94,7 @@ def login_prefix(value: object, key: str = "P1GUARD_LOGIN_PREFIX") -> str:
 def web_login_from_config(config: Mapping[str, Any], **options: Any) -> WebLogin:
     """Build the :class:`~p1guard.rp.WebLogin` that ``app.config`` describes (module table).
 
-    ``options`` go to :func:`p1guard.settings.web_login_from_settings` (``session_ttl``,
+    ``options`` go to :func:`p1guard.web.web_login_from_settings` (``session_ttl``,
     ``refresh_margin``, ``store``, or :class:`~p1guard.rp.RelyingParty` keywords).
 
     >>> web = web_login_from_config({

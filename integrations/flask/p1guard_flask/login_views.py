@@ -11,7 +11,7 @@ route                       behaviour
 ==========================  =================================================================
 
 PingOne unreachable (or the session store down): 503 with ``Retry-After``. The pages and the
-parsing of ``/login``'s query are :mod:`p1guard.rp.pages`'.
+parsing of ``/login``'s query are :mod:`p1guard.rp._pages`'.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from werkzeug.wrappers import Response
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError
-from p1guard.rp.pages import html_answer, login_params, logout_page
-
-from .login import BLUEPRINT, current_login
-from .login_pages import answer_response, login_error_response, no_store_redirect
+from p1guard.web import html_answer, login_params, logout_page
+from p1guard_flask.login import BLUEPRINT, current_login
+from p1guard_flask.login_pages import answer_response, login_error_response, no_store_redirect
 
 __all__ = ["login_blueprint"]
 

@@ -1,6 +1,6 @@
 """Serve RFC 9728 Protected Resource Metadata from a Flask app.
 
->>> from p1guard.resource_metadata import ResourceMetadata
+>>> from p1guard import ResourceMetadata
 >>> md = ResourceMetadata("https://api.example.com", "https://auth.pingone.eu/env/as")
 >>> from flask import Flask
 >>> app = Flask(__name__)
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from p1guard.resource_metadata import ResourceMetadata
+from p1guard import ResourceMetadata
 
 __all__ = ["metadata_blueprint"]
 

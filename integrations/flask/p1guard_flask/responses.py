@@ -1,6 +1,6 @@
 """How refused requests are answered: :func:`auth_error_response` and the handler type.
 
-Rendering is :func:`p1guard.bearer.error_response`'s: JSON ``{"error", "error_description"}``
+Rendering is :func:`p1guard.web.error_response`'s: JSON ``{"error", "error_description"}``
 with the error's own headers (``WWW-Authenticate``, ``Cache-Control``, ``Retry-After``).
 """
 
@@ -13,7 +13,7 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 
 from p1guard import AuthError
-from p1guard.bearer import error_response, log_rejection
+from p1guard.web import error_response, log_rejection
 
 __all__ = ["ErrorHandler", "auth_error_response", "log_refusal"]
 
@@ -43,7 +43,7 @@ def log_refusal(err: AuthError) -> None:
     """Log a refused request: reason code, method and path; never the token or error text.
 
     5xx (PingOne unreachable) at WARNING, the rest at DEBUG, on the ``p1guard.flask`` logger
-    (:func:`p1guard.bearer.log_rejection`, as the ASGI and WSGI middleware log).
+    (:func:`p1guard.web.log_rejection`, as the ASGI and WSGI middleware log).
 
     >>> log_refusal(InvalidToken(reason="expired"))                 # doctest: +SKIP
     """

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from p1guard import ConfigError, Guard
-from p1guard.settings import GUARD_SETTINGS, guard_from_settings, setting_flag
+from p1guard.web import GUARD_SETTINGS, guard_from_settings, setting_flag
 
 __all__ = ["GUARD_KEYS", "allow_query_token", "guard_from_config", "reject_guard_keys"]
 

@@ -16,11 +16,9 @@ from flask import Flask, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from p1guard import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
-from p1guard.guard import step_up_options
 from p1guard.rp import SignedInUser, WebLogin
-from p1guard.rp.pages import step_up_answer, step_up_login_url
-
-from .login import (
+from p1guard.web import step_up_answer, step_up_login_url, step_up_options
+from p1guard_flask.login import (
     BLUEPRINT,
     LOGIN_EXTENSION_KEY,
     LoginState,
@@ -28,10 +26,10 @@ from .login import (
     current_login,
     secure_session,
 )
-from .login_pages import answer_response, login_required_response, unavailable_response
-from .login_settings import login_prefix, reject_login_keys, web_login_from_config
-from .login_views import login_blueprint
-from .user import aget_user, get_user
+from p1guard_flask.login_pages import answer_response, login_required_response, unavailable_response
+from p1guard_flask.login_settings import login_prefix, reject_login_keys, web_login_from_config
+from p1guard_flask.login_views import login_blueprint
+from p1guard_flask.user import aget_user, get_user
 
 __all__ = ["SignIn"]
 

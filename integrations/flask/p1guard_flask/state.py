@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, request
 
-from p1guard import AuthError, Guard
-from p1guard.bearer import BearerRules, split_proofs
-from p1guard.binding import Presentation, Scheme
-from p1guard.client_cert import ClientCertificates
+from p1guard import AuthError, ClientCertificates, Guard, Presentation
+from p1guard.web import BearerRules, Scheme, split_proofs
 
 if TYPE_CHECKING:
-    from .extension import P1Guard
+    from p1guard_flask.extension import P1Guard
 
 __all__ = ["EXTENSION_KEY", "P1GuardState", "current_state"]
 
@@ -52,8 +50,8 @@ class P1GuardState:
     def bearer(self) -> str:
         """The bearer token of the current request (syntax only), or raise its AuthError.
 
-        Every ``Authorization`` value goes to :func:`p1guard.bearer.extract_bearer` (through
-        :meth:`p1guard.bearer.BearerRules.raw_token`), which also refuses duplicates that a WSGI
+        Every ``Authorization`` value goes to :func:`p1guard.web.extract_bearer` (through
+        :meth:`p1guard.web.BearerRules.raw_token`), which also refuses duplicates that a WSGI
         server merged into one comma-joined value.
 
         >>> raw = current_state().bearer()                            # doctest: +SKIP
@@ -67,7 +65,7 @@ class P1GuardState:
 
     def credentials(self) -> tuple[Scheme, str, Presentation | None]:
         """The current request's scheme (``Bearer`` or ``DPoP``), token (syntax only) and, for
-        sender-constrained tokens, its :class:`~p1guard.binding.Presentation`: ``None`` unless
+        sender-constrained tokens, its :class:`~p1guard.Presentation`: ``None`` unless
         the request shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate.
 
         The URL is ``request.url`` (what the client addressed, as Werkzeug's ``ProxyFix``

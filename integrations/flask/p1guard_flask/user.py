@@ -22,8 +22,7 @@ from flask import has_app_context, has_request_context, request, session
 from werkzeug.local import LocalProxy
 
 from p1guard.rp import SignedInUser
-
-from .login import current_login
+from p1guard_flask.login import current_login
 
 __all__ = ["aget_user", "current_user", "get_user", "set_user"]
 

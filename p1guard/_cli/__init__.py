@@ -1,0 +1,1 @@
+"""The p1guard command: demo, discover, verify, token."""

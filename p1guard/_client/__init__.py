@@ -1,0 +1,1 @@
+"""How p1guard calls PingOne as a client: client auth, tokens, client DPoP."""

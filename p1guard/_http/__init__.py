@@ -1,0 +1,1 @@
+"""The HTTP layer: pure flow vocabulary and the sync/async transport."""

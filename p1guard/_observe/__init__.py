@@ -1,0 +1,1 @@
+"""Metrics and tracing adapters (optional dependencies, loaded on use)."""

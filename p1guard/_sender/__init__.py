@@ -1,0 +1,1 @@
+"""Sender constraints: DPoP proofs, client certificates, binding rules."""

@@ -1,0 +1,1 @@
+"""Token rules, sans-I/O: keys, JWTs, JWKS, discovery, introspection, caches."""

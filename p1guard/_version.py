@@ -1,0 +1,3 @@
+"""The version of p1guard, in one place (read by the package metadata and the CLI)."""
+
+__version__ = "0.1.0"

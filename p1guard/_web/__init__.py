@@ -1,0 +1,1 @@
+"""The adapter kit behind the p1guard.web façade."""
