@@ -86,9 +86,12 @@ def test_repeat_is_served_from_cache(pingone_mock: MockPingOne) -> None:
 
 def test_cached_token_dropped_at_exp(pingone_mock: MockPingOne) -> None:
     guard = pingone_mock.guard(leeway=0)
-    raw = pingone_mock.issue_token(["read"], expires_in=1)
-    guard.verify(raw)
-    time.sleep(1.05)
+    # exp = int(now) + 2 lies more than a second ahead (expires_in=1 could be past already
+    # when issued late in a second); then wait until just after exp itself.
+    raw = pingone_mock.issue_token(["read"], expires_in=2)
+    access = guard.verify(raw)
+    assert access.exp is not None
+    time.sleep(max(0.0, access.exp - time.time()) + 0.05)
     with pytest.raises(InvalidToken) as info:
         guard.verify(raw)
     assert info.value.reason == "expired"
