@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 if TYPE_CHECKING:
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
 __all__ = [
     "attacker_tokens",
@@ -33,7 +33,7 @@ def mock_class() -> type[MockPingOne]:
     try:
         from p1guard.testing import MockPingOne
     except ImportError:  # the package façade may not exist yet in older trees
-        from p1guard.testing.mock import MockPingOne
+        from p1guard.testing._mock import MockPingOne
     return MockPingOne
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from ._report import Figure
 
 if TYPE_CHECKING:
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
 __all__ = ["CASES", "Case", "Context", "Group", "case", "select"]
 

@@ -31,7 +31,7 @@ from .apps import pick_wsgi_server
 from .loadgen import LoadResult, available_loader, run_load
 
 if TYPE_CHECKING:
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
 __all__ = ["running_server"]
 

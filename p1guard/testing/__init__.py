@@ -22,7 +22,7 @@ from p1guard.testing._certificates import ClientCertificate, client_certificate
 
 if TYPE_CHECKING:
     from p1guard.testing._faults import ENDPOINTS, FAULT_MODES, Endpoint, FaultMode
-    from p1guard.testing.mock import DEFAULT_USER, MockPingOne, RegisteredClient
+    from p1guard.testing._mock import DEFAULT_USER, MockPingOne, RegisteredClient
 
 __all__ = [
     "DEFAULT_USER",
@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     try:
-        from p1guard.testing import mock
+        from p1guard.testing import _mock as mock
     except ImportError as exc:  # pragma: no cover - depends on the environment
         if exc.name != "werkzeug" and not (exc.name or "").startswith("werkzeug."):
             raise

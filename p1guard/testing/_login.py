@@ -39,7 +39,7 @@ from p1guard.testing._keys import apply_overrides, b64url
 
 if TYPE_CHECKING:
     from p1guard.testing._clients import RegisteredClient
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
 __all__ = ["DEFAULT_USER", "OIDC_SCOPES", "SECRET_PARAMS", "Grant", "LoginState", "user_claims"]
 

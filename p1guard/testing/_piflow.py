@@ -39,7 +39,7 @@ from p1guard.testing._http import NO_STORE, json_response
 if TYPE_CHECKING:
     from p1guard.testing._app import MockApp
     from p1guard.testing._authorize import AuthorizeRequest
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
 __all__ = ["PASSWORD_CHECK", "PASSWORD_RESET", "PiFlows", "flows", "resume"]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
 __all__ = ["pingone_mock"]
 
@@ -27,7 +27,7 @@ def pingone_mock() -> Iterator[MockPingOne]:
     >>> def test_token(pingone_mock):                           # doctest: +SKIP
     ...     assert pingone_mock.introspect(pingone_mock.issue_token())["active"]
     """
-    from p1guard.testing.mock import MockPingOne
+    from p1guard.testing._mock import MockPingOne
 
     with MockPingOne() as op:
         yield op

@@ -79,7 +79,7 @@ def test_plugin_import_does_not_load_werkzeug() -> None:
     code = (
         "import sys, p1guard.testing.plugin; "
         "assert 'werkzeug' not in sys.modules, 'werkzeug imported'; "
-        "assert 'p1guard.testing.mock' not in sys.modules"
+        "assert 'p1guard.testing._mock' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
