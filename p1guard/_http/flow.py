@@ -125,11 +125,30 @@ Flow = Generator["Request | Effect", Any, T]
 
 
 def drive(flow: Flow[T], respond: Any) -> T:
-    """Pump ``flow`` by hand with ``respond(request) -> Response`` (for tests and tools)."""
+    """Pump ``flow`` by hand with ``respond(request) -> Response`` (for tests and tools).
+
+    It behaves like the transport's pumps: a :class:`~p1guard.ProviderUnavailable` raised by
+    ``respond`` (or by an effect) is thrown into the flow, which may fall back or let it out.
+
+    >>> def flow():
+    ...     try:
+    ...         yield Request("GET", "https://example.test/x", purpose="test")
+    ...     except ProviderUnavailable:
+    ...         return "fell back"
+    >>> def down(request):
+    ...     raise ProviderUnavailable("down")
+    >>> drive(flow(), down)
+    'fell back'
+    """
     try:
         item = next(flow)
         while True:
-            item = flow.send(respond(item) if isinstance(item, Request) else item.run())
+            try:
+                result = respond(item) if isinstance(item, Request) else item.run()
+            except ProviderUnavailable as exc:
+                item = flow.throw(exc)
+            else:
+                item = flow.send(result)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
