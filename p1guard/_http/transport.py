@@ -41,6 +41,7 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -201,6 +202,11 @@ def _retry_pause() -> float:
 def _worth_retrying(request: Request, response: Response | None, breaker: _Breaker) -> bool:
     transient = response is None or response.status_code >= 500
     return request.retry and transient and breaker.failures < _BREAKER_THRESHOLD
+
+
+#: One call's attempts as steps (see :meth:`Transport._attempt_steps`).
+_Outcome = tuple["Response | None", "BaseException | None"]
+_Attempts = Generator["float | None", _Outcome, "Response"]
 
 
 class _SyncFlight:
@@ -389,15 +395,15 @@ class Transport:
         call.end(response, None)
         return response
 
-    def _attempts(self, request: Request, call: CallSpan | None) -> Response:
+    def _attempt_steps(self, request: Request, call: CallSpan | None) -> _Attempts:
+        """Rules 2, 3, 6 and 7 for one call, written once for both pumps: yields ``None`` to
+        have the request sent (and receives ``(response, error)``), or a pause in seconds."""
         breaker = self._admit(request)
+        response: Response | None = None
+        error: BaseException | None = None
         for attempt in (1, 2):
-            response, error = None, None
             started = time.perf_counter()
-            try:
-                response = _receive(self.client, request)
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: not an HTTPError
-                error = exc
+            response, error = yield None
             if self.metrics is not None:
                 _measure(self.metrics, request, response, started)
             retrying = (
@@ -409,12 +415,29 @@ class Transport:
                 call.attempt(response, error, retrying)
             if not retrying:
                 break
-            time.sleep(_retry_pause())
+            yield _retry_pause()
         if response is None:
             raise _unreachable(request, error or TimeoutError()) from error
         if response.too_large:
             raise _too_large(request)
         return response
+
+    def _attempts(self, request: Request, call: CallSpan | None) -> Response:
+        steps = self._attempt_steps(request, call)
+        try:
+            step = next(steps)
+            while True:
+                if step is None:
+                    try:
+                        outcome: _Outcome = (_receive(self.client, request), None)
+                    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: no HTTPError
+                        outcome = (None, exc)
+                    step = steps.send(outcome)
+                else:
+                    time.sleep(step)
+                    step = steps.send((None, None))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def asend(self, request: Request) -> Response:
         """Send one request asynchronously (single-flight by ``flight_key`` within the loop)."""
@@ -463,31 +486,21 @@ class Transport:
         return response
 
     async def _aattempts(self, request: Request, call: CallSpan | None) -> Response:
-        breaker = self._admit(request)
-        for attempt in (1, 2):
-            response, error = None, None
-            started = time.perf_counter()
-            try:
-                response = await _areceive(self.async_client(), request)
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: not an HTTPError
-                error = exc
-            if self.metrics is not None:
-                _measure(self.metrics, request, response, started)
-            retrying = (
-                breaker.record(response)
-                and attempt == 1
-                and _worth_retrying(request, response, breaker)
-            )
-            if call is not None:
-                call.attempt(response, error, retrying)
-            if not retrying:
-                break
-            await asyncio.sleep(_retry_pause())
-        if response is None:
-            raise _unreachable(request, error or TimeoutError()) from error
-        if response.too_large:
-            raise _too_large(request)
-        return response
+        steps = self._attempt_steps(request, call)
+        try:
+            step = next(steps)
+            while True:
+                if step is None:
+                    try:
+                        outcome: _Outcome = (await _areceive(self.async_client(), request), None)
+                    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: no HTTPError
+                        outcome = (None, exc)
+                    step = steps.send(outcome)
+                else:
+                    await asyncio.sleep(step)
+                    step = steps.send((None, None))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def run(self, flow: Flow[T]) -> T:
         """Pump ``flow`` synchronously and return its result."""
