@@ -127,6 +127,15 @@ def test_second_init_on_one_app_is_refused(guard: Guard) -> None:
         P1Guard(app, guard=guard)
 
 
+def test_state_keeps_its_extension(guard: Guard) -> None:
+    app = Flask(__name__)
+    p1 = P1Guard(app, guard=guard)
+    state = app.extensions["p1guard"]
+    assert state.extension is p1
+    with app.app_context():
+        assert state.extension.guard is guard
+
+
 def test_not_initialised_app_fails_closed(guard: Guard, pingone_mock: MockPingOne) -> None:
     app = Flask(__name__)
     _route(app, P1Guard(guard=guard))

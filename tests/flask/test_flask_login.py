@@ -147,6 +147,14 @@ def signed_out(client: FlaskClient) -> bool:
 # -- the full sign-in --------------------------------------------------------------------------
 
 
+def test_login_state_keeps_its_extension(make_web: WebFactory) -> None:
+    app, p1 = login_app(make_web())
+    state = app.extensions["p1guard_login"]
+    assert state.extension is p1
+    with app.test_request_context("/"):
+        assert state.extension.csrf_token() == p1.csrf_token()
+
+
 def test_sign_in_with_par(client: FlaskClient, browser: httpx.Client) -> None:
     start = client.get("/auth/login", headers=HTML)
     assert start.status_code == 302

@@ -18,7 +18,7 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
@@ -27,16 +27,35 @@ from flask.sessions import SecureCookieSessionInterface
 from p1guard import ConfigError
 from p1guard.rp import WebLogin
 
-if TYPE_CHECKING:
-    from p1guard_flask.signin import SignIn
-
-__all__ = ["BLUEPRINT", "LOGIN_EXTENSION_KEY", "LoginState", "current_login", "secure_session"]
+__all__ = [
+    "BLUEPRINT",
+    "LOGIN_EXTENSION_KEY",
+    "LoginOwner",
+    "LoginState",
+    "current_login",
+    "secure_session",
+]
 
 #: The key of the sign-in state in ``app.extensions``.
 LOGIN_EXTENSION_KEY = "p1guard_login"
 
 #: The name of the routes' blueprint: ``url_for("p1guard.login")``, ``"p1guard.logout"``.
 BLUEPRINT = "p1guard"
+
+
+class LoginOwner(Protocol):
+    """The extension a :class:`LoginState` belongs to, as this module needs to know it.
+
+    :class:`~p1guard_flask.P1Guard` (through its :class:`~p1guard_flask.signin.SignIn` half) is
+    one; the state only keeps it, so this module never imports :mod:`p1guard_flask.signin`
+    (which imports this one).
+
+    >>> app.extensions["p1guard_login"].extension.csrf_token()     # doctest: +SKIP
+    """
+
+    def csrf_token(self) -> str:
+        """The session's CSRF token, for a sign-out form."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,7 @@ class LoginState:
     'web-app'
     """
 
-    extension: SignIn
+    extension: LoginOwner
     web: WebLogin
     prefix: str
     owned: bool = False

@@ -6,20 +6,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from flask import current_app, request
 
 from p1guard import AuthError, ClientCertificates, Guard, Presentation
 from p1guard.web import BearerRules, Scheme, split_proofs
 
-if TYPE_CHECKING:
-    from p1guard_flask.extension import P1Guard
-
-__all__ = ["EXTENSION_KEY", "P1GuardState", "current_state"]
+__all__ = ["EXTENSION_KEY", "GuardOwner", "P1GuardState", "current_state"]
 
 #: The key of this extension's state in ``app.extensions``.
 EXTENSION_KEY = "p1guard"
+
+
+class GuardOwner(Protocol):
+    """The extension a :class:`P1GuardState` belongs to, as this module needs to know it.
+
+    :class:`~p1guard_flask.P1Guard` is one; the state only keeps it, so this module never
+    imports :mod:`p1guard_flask.extension` (which imports this one).
+
+    >>> app.extensions["p1guard"].extension.guard                  # doctest: +SKIP
+    """
+
+    @property
+    def guard(self) -> Guard:
+        """The Guard of the current app (or the one given to the extension)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class P1GuardState:
     >>> app.extensions["p1guard"].guard.verify(raw_token)           # doctest: +SKIP
     """
 
-    extension: P1Guard
+    extension: GuardOwner
     guard: Guard
     allow_query_token: bool
     client_certificates: ClientCertificates | None = None
