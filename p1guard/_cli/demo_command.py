@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from p1guard._cli.main import UsageError, _opened, request_token
+from p1guard._cli.common import UsageError, opened, request_token
 from p1guard._client.auth import ClientAuth
 from p1guard._client.dpop_key import DPoPKey
 from p1guard._pingone import PingOne
@@ -159,7 +159,7 @@ def _demo_tokens(op: MockPingOne, key: DPoPKey) -> dict[str, str]:
     from p1guard.testing import client_certificate
 
     auth = ClientAuth(op.client_id, client_secret=op.client_secret)
-    with _opened(PingOne(issuer=op.issuer)) as pingone:
+    with opened(PingOne(issuer=op.issuer)) as pingone:
         minted = request_token(pingone, auth, ["read", "write"])
     mfa_user = {"acr": "Multi_Factor", "groups": ["auditors"]}
     bound = op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, dpop_jkt=key.thumbprint)
