@@ -1,22 +1,32 @@
-"""Helpers shared by the ``p1guard`` subcommands (:mod:`p1guard._cli.main` and
-:mod:`p1guard._cli.demo_command`): the usage error, closing a :class:`PingOne`, and minting a
-token with the client-credentials grant.
+"""Helpers shared by the ``p1guard`` subcommands (:mod:`p1guard._cli.main`,
+:mod:`p1guard._cli.demo_command` and the demo modules): the usage error, the missing-extra
+error and its check, closing a :class:`PingOne`, and minting a token with the
+client-credentials grant.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from p1guard._client.credentials import client_credentials_flow
+from p1guard.errors import P1GuardError
 
 if TYPE_CHECKING:
     from p1guard._client.auth import ClientAuth
     from p1guard._pingone import PingOne
     from p1guard._tokens.discovery import ProviderMetadata
 
-__all__ = ["UsageError", "opened", "provider_metadata", "request_token"]
+__all__ = [
+    "MissingExtra",
+    "UsageError",
+    "opened",
+    "provider_metadata",
+    "request_token",
+    "require_extra",
+]
 
 
 class UsageError(Exception):
@@ -25,6 +35,21 @@ class UsageError(Exception):
     def __init__(self, message: str, code: int = 2) -> None:
         self.code = code
         super().__init__(message)
+
+
+class MissingExtra(P1GuardError, ImportError):
+    """A demo needs packages that are not installed (``pip install 'p1guard[demo]'``)."""
+
+
+def require_extra(modules: Sequence[str], who: str, extra: str = "demo") -> None:
+    """Raise :class:`MissingExtra` naming ``pip install 'p1guard[extra]'`` unless every one of
+    ``modules`` is installed (found, not imported)."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtra(
+            f"{who} needs {', '.join(missing)}: pip install 'p1guard[{extra}]'",
+            name=missing[0],
+        )
 
 
 @contextmanager

@@ -19,8 +19,13 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from p1guard._cli.common import UsageError, opened, provider_metadata, request_token
-from p1guard._cli.demo_app import MissingExtra
+from p1guard._cli.common import (
+    MissingExtra,
+    UsageError,
+    opened,
+    provider_metadata,
+    request_token,
+)
 from p1guard._client.auth import ClientAuth
 from p1guard._client.credentials import TokenRequestError
 from p1guard._guard import Guard
