@@ -397,7 +397,7 @@ def introspection_hit(ctx: Context) -> list[Figure]:
 
 @case("extract_bearer", "micro")
 def extract_bearer_case(ctx: Context) -> list[Figure]:
-    """Authorization header parsing (p1guard._web.bearer.extract_bearer) vs the RS256 floor."""
+    """Authorization header parsing (p1guard._web.credentials.extract_bearer) vs the RS256 floor."""
     from p1guard.web import extract_bearer
 
     header = ["Bearer " + rs256_tokens(ctx)[0]]

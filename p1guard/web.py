@@ -36,18 +36,19 @@ from p1guard._tokens.claims import ClaimRule, check_rules, require_claims
 from p1guard._web.bearer import (
     BearerRules,
     ErrorResponse,
-    PathMatcher,
     error_response,
+    log_rejection,
+    stamp_challenge,
+)
+from p1guard._web.credentials import (
     extract_bearer,
     extract_credentials,
     is_host,
-    log_rejection,
-    parse_path_entry,
     presentation_for,
     query_tokens,
     split_proofs,
-    stamp_challenge,
 )
+from p1guard._web.paths import PathMatcher, parse_path_entry
 from p1guard._web.resource_metadata import ResourceMetadata
 from p1guard.rp._pages import (
     PAGE_HEADERS,

@@ -1,6 +1,7 @@
 """The demo APIs behind ``p1guard demo``: one small protected app per framework.
 
-Every demo serves the same routes, so the same requests (:data:`PROBES`) exercise each:
+Every demo serves the same routes, so the same requests
+(:data:`~p1guard._cli.demo_probes.PROBES`) exercise each:
 
 =================  ==========  ===============================================
 route              needs       answers
@@ -11,7 +12,8 @@ route              needs       answers
 ``GET /me``        any token   subject, client id and scopes of the token
 =================  ==========  ===============================================
 
-The Starlette demo also answers :data:`TOUR_PROBES`, the features beyond plain bearer tokens:
+The Starlette demo also answers :data:`~p1guard._cli.demo_probes.TOUR_PROBES`, the features
+beyond plain bearer tokens:
 
 =========================================  ======================  ============================
 route                                      needs                   shows
@@ -30,11 +32,12 @@ route                                      needs                   shows
 The demo plays its own TLS-terminating proxy: it takes the client certificate from the
 ``X-Client-Cert`` header (:data:`CLIENT_CERT_HEADER`), trusted from loopback peers only.
 
-With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with :func:`demo_web_login`)
-the Starlette demo also signs users in: ``GET /`` is a page with a "Sign in" button (PingOne's
-sign-in page, by redirect) and a "Sign in with the app's own form (pi.flow)" button (the app's
-username/password form at ``/auth/form``, PingOne's redirectless ``pi.flow``), served with
-:class:`p1guard.asgi.LoginRoutes` under ``/auth``.
+With a :class:`~p1guard.rp.WebLogin` (``p1guard demo`` makes one with
+:func:`~p1guard._cli.demo_server.demo_web_login`) the Starlette demo also signs users in:
+``GET /`` is a page with a "Sign in" button (PingOne's sign-in page, by redirect) and a "Sign in
+with the app's own form (pi.flow)" button (the app's username/password form at ``/auth/form``,
+PingOne's redirectless ``pi.flow``), served with :class:`p1guard.asgi.LoginRoutes` under
+``/auth``.
 
 >>> from p1guard.testing import MockPingOne
 >>> with MockPingOne() as op:                                   # doctest: +SKIP
@@ -47,65 +50,41 @@ when a demo is built, never when this module is imported.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
-import logging
-import re
 import secrets
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
+from p1guard._cli.common import MissingExtra, require_extra
 from p1guard._guard import require_authentication
 from p1guard._tokens.claims import Contains, require_claims
-from p1guard._values import is_loopback
-from p1guard.errors import AuthError, InsufficientScope, P1GuardError
+from p1guard.errors import AuthError, InsufficientScope
 
 if TYPE_CHECKING:
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
 
+    from p1guard._cli.demo_server import ASGIApp
     from p1guard._guard import Guard
     from p1guard.asgi._login import LoginRoutes
     from p1guard.rp import SignedInUser, WebLogin
-    from p1guard.testing import MockPingOne
 
 __all__ = [
     "CLIENT_CERT_HEADER",
     "FRAMEWORKS",
-    "GARBAGE_TOKEN",
-    "METRICS_PROBE",
-    "PROBES",
-    "TOUR_PROBES",
     "DemoFramework",
-    "DemoServer",
-    "MissingExtra",
-    "Probe",
-    "bind",
-    "browser_url",
     "build_starlette_demo",
-    "challenge_error",
     "demo_framework",
-    "demo_web_login",
 ]
 
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 Endpoint = Callable[["Request"], Awaitable["Response"]]
 
 #: Attribute under which :func:`_scoped` records the scopes an endpoint requires.
 _SCOPES_ATTR = "p1guard_required_scopes"
-
-
-class MissingExtra(P1GuardError, ImportError):
-    """A demo needs packages that are not installed (``pip install 'p1guard[demo]'``)."""
 
 
 # -- the Starlette demo ------------------------------------------------------------------------
@@ -132,16 +111,17 @@ def build_starlette_demo(
     ``session_secret`` (a random one by default, so restarts sign everyone out). ``test_user``
     (username, password) is shown on the sign-in page: the mock's, for the form.
 
-    The tour routes (:data:`TOUR_PROBES`): ``POST /transfers`` needs step-up, ``GET /reports``
-    a claim rule, and the RFC 9728 document names the guard's audience and issuer; 401
-    challenges point to it at ``base_url`` (where the demo is served) when given. With a
+    The tour routes (:data:`~p1guard._cli.demo_probes.TOUR_PROBES`): ``POST /transfers``
+    needs step-up, ``GET /reports`` a claim rule, and the RFC 9728 document names the guard's
+    audience and issuer; 401 challenges point to it at ``base_url`` (where the demo is served)
+    when given. With a
     ``prometheus_client`` ``metrics_registry`` (the one the guard's ``PrometheusMetrics``
     fills), ``GET /metrics`` serves it, without a token.
 
     >>> app = build_starlette_demo(Guard(PingOne.from_env(), audience="https://api.example.com"))
     ... # doctest: +SKIP
     """
-    _require(("starlette",), "build_starlette_demo")
+    require_extra(("starlette",), "build_starlette_demo")
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
@@ -178,7 +158,7 @@ def build_starlette_demo(
     )
     middleware: list[Middleware] = []
     if login is not None:
-        _require(("starlette", "itsdangerous"), "the demo's sign-in page")
+        require_extra(("starlette", "itsdangerous"), "the demo's sign-in page")
         from p1guard.asgi._login import LoginRoutes
 
         auth = LoginRoutes(login, form_login=True)
@@ -432,7 +412,8 @@ class DemoFramework:
     modules: tuple[str, ...]
     extra: str = "demo"
     sign_in: Callable[[Guard, WebLogin], ASGIApp] | None = None
-    #: Whether the app also answers :data:`TOUR_PROBES`; its builders then take ``base_url=``.
+    #: Whether the app also answers :data:`~p1guard._cli.demo_probes.TOUR_PROBES`; its builders
+    #: then take ``base_url=``.
     tour: bool = False
 
 
@@ -461,274 +442,5 @@ def demo_framework(name: str) -> DemoFramework:
         framework = FRAMEWORKS[name]
     except KeyError:
         raise MissingExtra(f"no demo for {name!r}; choose from {', '.join(FRAMEWORKS)}") from None
-    _require((*_SERVER_MODULES, *framework.modules), f"the {name} demo", framework.extra)
+    require_extra((*_SERVER_MODULES, *framework.modules), f"the {name} demo", framework.extra)
     return framework
-
-
-def _require(modules: Sequence[str], who: str, extra: str = "demo") -> None:
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
-    if missing:
-        raise MissingExtra(
-            f"{who} needs {', '.join(missing)}: pip install 'p1guard[{extra}]'",
-            name=missing[0],
-        )
-
-
-# -- requests every demo answers ---------------------------------------------------------------
-
-#: Which token a probe sends: ``read`` (issued by the mock with scope ``read``, a user who signed
-#: in with a password only), ``write`` (from the client-credentials grant, scopes ``read write``),
-#: ``mfa`` (scope ``read``, a user who just signed in with ``Multi_Factor`` and is in the
-#: ``auditors`` group), ``dpop`` (scope ``read``, bound to the demo client's DPoP key and sent
-#: with a fresh proof), ``dpop-as-bearer`` (that token sent as a plain bearer token, as a thief
-#: would), none, or a garbage string;
-#: ``mtls`` (scope ``read``, bound to the demo client's certificate, which goes along in the
-#: ``X-Client-Cert`` header as a TLS-terminating proxy would send it) and ``mtls-other-cert``
-#: (that token with another certificate).
-TokenKind = Literal[
-    "read",
-    "write",
-    "mfa",
-    "dpop",
-    "dpop-as-bearer",
-    "mtls",
-    "mtls-other-cert",
-    "none",
-    "garbage",
-]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One request the demo prints as ``curl`` and ``p1guard demo --check`` sends.
-
-    ``sends`` says which token goes in the ``Authorization`` header (see :data:`TokenKind`).
-    ``expect_error`` is the ``error`` the ``WWW-Authenticate`` challenge must name: ``""`` for a
-    bare ``Bearer`` challenge, ``None`` when no challenge is expected.
-    """
-
-    label: str
-    method: str
-    path: str
-    sends: TokenKind
-    expect_status: int
-    expect_error: str | None = None
-    json: dict[str, Any] | None = None
-    #: Text the answer's body must contain, when not ``None``.
-    expect_body: str | None = None
-
-
-_BEARER = re.compile(r"(?:Bearer|DPoP)(\s|$)", re.IGNORECASE)
-# Quoted values cannot hold '"' (errors.py sanitizes them), so this cannot match inside one.
-_ERROR_PARAM = re.compile(r'(?:^(?:Bearer|DPoP)\s+|,\s*)error="([^"]*)"', re.IGNORECASE)
-
-#: A token-shaped string no issuer ever signed.
-GARBAGE_TOKEN = "not-a-real-token"  # noqa: S105 - not a credential
-
-PROBES: tuple[Probe, ...] = (
-    Probe("public route, no token", "GET", "/health", "none", 200),
-    Probe("token with scope read", "GET", "/items", "read", 200),
-    Probe("who am I", "GET", "/me", "read", 200),
-    Probe(
-        "token lacks scope write",
-        "POST",
-        "/items",
-        "read",
-        403,
-        "insufficient_scope",
-        {"name": "tea"},
-    ),
-    Probe("no token", "GET", "/items", "none", 401, ""),
-    Probe("garbage token", "GET", "/items", "garbage", 401, "invalid_token"),
-    Probe(
-        "client-credentials token with scope write",
-        "POST",
-        "/items",
-        "write",
-        201,
-        json={"name": "coffee"},
-    ),
-)
-
-
-#: Answered when ``prometheus-client`` is installed (``pip install 'p1guard[prometheus]'``):
-#: the guard's counters, after the requests before it.
-METRICS_PROBE = Probe(
-    "metrics (Prometheus): verifications by outcome and reason",
-    "GET",
-    "/metrics",
-    "none",
-    200,
-    expect_body='p1guard_verifications_total{outcome="refused",reason="dpop_binding_unchecked"',
-)
-
-#: The feature tour, answered by demos whose :class:`DemoFramework` has ``tour=True``.
-TOUR_PROBES: tuple[Probe, ...] = (
-    Probe(
-        "resource metadata (RFC 9728)", "GET", "/.well-known/oauth-protected-resource", "none", 200
-    ),
-    Probe(
-        "step-up: a password-only sign-in cannot move money",
-        "POST",
-        "/transfers",
-        "read",
-        401,
-        "insufficient_user_authentication",
-        {"amount": 10},
-    ),
-    Probe(
-        "step-up: a multi-factor sign-in within 5 minutes can",
-        "POST",
-        "/transfers",
-        "mfa",
-        201,
-        json={"amount": 10},
-    ),
-    Probe("claim rule: not in group auditors", "GET", "/reports", "read", 403, "access_denied"),
-    Probe("claim rule: an auditor", "GET", "/reports", "mfa", 200),
-    Probe("DPoP: a key-bound token with its proof (RFC 9449)", "GET", "/me", "dpop", 200),
-    Probe(
-        "DPoP: the same token without the key, as a thief would send it",
-        "GET",
-        "/me",
-        "dpop-as-bearer",
-        401,
-        "invalid_token",
-    ),
-    Probe(
-        "mTLS: a certificate-bound token and its certificate (RFC 8705)", "GET", "/me", "mtls", 200
-    ),
-    Probe(
-        "mTLS: the same token with another certificate",
-        "GET",
-        "/me",
-        "mtls-other-cert",
-        401,
-        "invalid_token",
-    ),
-)
-
-
-def challenge_error(www_authenticate: str | None) -> str | None:
-    """The ``error`` of a ``Bearer`` or ``DPoP`` challenge: ``""`` when it names none, ``None``
-    without one.
-
-    >>> challenge_error('Bearer error="invalid_token", error_description="Expired"')
-    'invalid_token'
-    >>> challenge_error('DPoP error="invalid_dpop_proof", algs="ES256"')
-    'invalid_dpop_proof'
-    >>> challenge_error("Bearer"), challenge_error(None)
-    ('', None)
-    """
-    if www_authenticate is None or not _BEARER.match(www_authenticate):
-        return None
-    found = _ERROR_PARAM.search(www_authenticate)
-    return found.group(1) if found else ""
-
-
-# -- serving -----------------------------------------------------------------------------------
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port=0`` picks a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def browser_url(sock: socket.socket) -> str:
-    """The ``http://host:port`` a browser on this machine uses for ``sock``.
-
-    A wildcard address (``0.0.0.0``, ``::``) becomes the loopback one.
-    """
-    host, port = sock.getsockname()[:2]
-    if host in ("0.0.0.0", ""):  # noqa: S104 - reading the bound address, not binding
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-
-
-def demo_web_login(op: MockPingOne, base_url: str) -> WebLogin:
-    """Register the demo's sign-in app on ``op`` and return its :class:`~p1guard.rp.WebLogin`.
-
-    The redirect URI is ``{base_url}/auth/callback``; after sign-out PingOne sends the
-    browser back to ``{base_url}/``.
-
-    >>> with MockPingOne() as op:                                   # doctest: +SKIP
-    ...     login = demo_web_login(op, "http://127.0.0.1:8000")
-    """
-    from p1guard.rp import RelyingParty, WebLogin
-
-    base_url = base_url.rstrip("/")
-    callback, home = f"{base_url}/auth/callback", f"{base_url}/"
-    client = op.register_client(redirect_uris=[callback], post_logout_redirect_uris=[home])
-    # The demo serves plain http; on a non-loopback host that needs an explicit opt-in.
-    host = urlsplit(base_url).hostname or ""
-    rp = RelyingParty(
-        op.pingone(allow_insecure_http=not is_loopback(host)),
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        redirect_uri=callback,
-        post_logout_redirect_uri=home,
-    )
-    return WebLogin(rp)
-
-
-class DemoServer:
-    """Serve an ASGI app with uvicorn on an already bound socket, in a background thread.
-
-    >>> with DemoServer(app, bind("127.0.0.1", 0)) as server:      # doctest: +SKIP
-    ...     httpx.get(server.url + "/health")
-    """
-
-    def __init__(self, app: ASGIApp, sock: socket.socket, *, access_log: bool = False) -> None:
-        _require(("uvicorn",), "the demo server")
-        import uvicorn
-
-        self.sock = sock
-        host, port = sock.getsockname()[:2]
-        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on")
-        if access_log:
-            logging.getLogger("uvicorn.access").setLevel(logging.INFO)
-        self.server: uvicorn.Server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [sock]}, name="p1guard-demo", daemon=True
-        )
-
-    def start(self, timeout: float = 10.0) -> DemoServer:
-        """Start serving; return once the app's startup completed."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise P1GuardError("the demo server did not start")
-            time.sleep(0.01)
-        return self
-
-    def wait(self) -> None:
-        """Block until the server stops (Ctrl-C raises ``KeyboardInterrupt`` here)."""
-        while self._thread.is_alive():
-            self._thread.join(0.5)
-
-    def stop(self) -> None:
-        """Ask uvicorn to shut down gracefully and wait for it."""
-        self.server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(10)
-        self.sock.close()
-
-    def __enter__(self) -> DemoServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

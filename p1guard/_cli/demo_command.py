@@ -1,7 +1,8 @@
 """``p1guard demo``: run a demo app against MockPingOne, print curl lines, or check them.
 
 Split from :mod:`p1guard._cli.main`, which parses the arguments; the apps themselves are in
-:mod:`p1guard._cli.demo_app`.
+:mod:`p1guard._cli.demo_app`, the requests they answer in :mod:`p1guard._cli.demo_probes`,
+and the serving in :mod:`p1guard._cli.demo_server`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from p1guard._cli.main import UsageError, _opened, request_token
+from p1guard._cli.common import UsageError, opened, request_token
 from p1guard._client.auth import ClientAuth
 from p1guard._client.dpop_key import DPoPKey
 from p1guard._pingone import PingOne
@@ -28,7 +29,8 @@ from p1guard._pingone import PingOne
 if TYPE_CHECKING:
     import httpx
 
-    from p1guard._cli.demo_app import DemoFramework, Probe
+    from p1guard._cli.demo_app import DemoFramework
+    from p1guard._cli.demo_probes import Probe
     from p1guard.testing import MockPingOne
 
 __all__ = ["DEFAULT_DEMO_PORT", "curl_line", "run_demo"]
@@ -42,7 +44,8 @@ _DEMO_TOKEN_LIFETIME = 3600
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run ``p1guard demo`` with parsed ``args``; returns the exit code."""
-    from p1guard._cli.demo_app import DemoServer, demo_framework
+    from p1guard._cli.demo_app import demo_framework
+    from p1guard._cli.demo_server import DemoServer
     from p1guard.testing import MockPingOne
 
     framework = demo_framework(args.framework)
@@ -74,7 +77,7 @@ def _demo_app(
     framework: DemoFramework, op: MockPingOne, sock: socket.socket
 ) -> tuple[Any, str | None]:
     """The framework's demo app, with its sign-in page when it has one (and that page's URL)."""
-    from p1guard._cli.demo_app import browser_url, demo_web_login
+    from p1guard._cli.demo_server import browser_url, demo_web_login
 
     url = browser_url(sock)
     # Tour apps point their 401 challenges at their RFC 9728 document, so they need their URL,
@@ -114,7 +117,7 @@ def _test_user(op: MockPingOne) -> tuple[str, str]:
 
 def _probes(framework: DemoFramework) -> tuple[Probe, ...]:
     """The requests ``framework``'s demo answers: the basic ones, and the tour when it has it."""
-    from p1guard._cli.demo_app import METRICS_PROBE, PROBES, TOUR_PROBES
+    from p1guard._cli.demo_probes import METRICS_PROBE, PROBES, TOUR_PROBES
 
     if not framework.tour:
         return PROBES
@@ -140,7 +143,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _demo_socket(host: str, port: int | None) -> tuple[socket.socket, str | None]:
-    from p1guard._cli.demo_app import bind
+    from p1guard._cli.demo_server import bind
 
     try:
         if port is not None:
@@ -155,11 +158,11 @@ def _demo_socket(host: str, port: int | None) -> tuple[socket.socket, str | None
 
 
 def _demo_tokens(op: MockPingOne, key: DPoPKey) -> dict[str, str]:
-    from p1guard._cli.demo_app import GARBAGE_TOKEN
+    from p1guard._cli.demo_probes import GARBAGE_TOKEN
     from p1guard.testing import client_certificate
 
     auth = ClientAuth(op.client_id, client_secret=op.client_secret)
-    with _opened(PingOne(issuer=op.issuer)) as pingone:
+    with opened(PingOne(issuer=op.issuer)) as pingone:
         minted = request_token(pingone, auth, ["read", "write"])
     mfa_user = {"acr": "Multi_Factor", "groups": ["auditors"]}
     bound = op.issue_token(["read"], expires_in=_DEMO_TOKEN_LIFETIME, dpop_jkt=key.thumbprint)
@@ -196,7 +199,8 @@ _PROBE_CERTS = {
 
 def curl_line(probe: Probe, base_url: str) -> str:
     """The ``curl -i`` command a reader can paste to send ``probe``."""
-    from p1guard._cli.demo_app import CLIENT_CERT_HEADER, GARBAGE_TOKEN
+    from p1guard._cli.demo_app import CLIENT_CERT_HEADER
+    from p1guard._cli.demo_probes import GARBAGE_TOKEN
 
     if probe.sends == "dpop":
         return (
@@ -411,7 +415,8 @@ def _send_probe(
 ) -> tuple[bool, str]:
     import httpx
 
-    from p1guard._cli.demo_app import CLIENT_CERT_HEADER, challenge_error
+    from p1guard._cli.demo_app import CLIENT_CERT_HEADER
+    from p1guard._cli.demo_probes import challenge_error
 
     headers = {} if probe.sends == "none" else {"Authorization": f"Bearer {tokens[probe.sends]}"}
     if probe.sends in _PROBE_CERTS:

@@ -16,19 +16,21 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
 
-from p1guard._cli.demo_app import MissingExtra
+from p1guard._cli.common import (
+    MissingExtra,
+    UsageError,
+    opened,
+    provider_metadata,
+    request_token,
+)
 from p1guard._client.auth import ClientAuth
-from p1guard._client.credentials import TokenRequestError, client_credentials_flow
+from p1guard._client.credentials import TokenRequestError
 from p1guard._guard import Guard
 from p1guard._pingone import REGIONS, PingOne
 from p1guard.errors import AuthError, ConfigError, P1GuardError
-
-if TYPE_CHECKING:
-    from p1guard._tokens.discovery import ProviderMetadata
 
 __all__ = ["main"]
 
@@ -44,14 +46,6 @@ _ENDPOINT_FIELDS = (
     "end_session_endpoint",
     "par_endpoint",
 )
-
-
-class UsageError(Exception):
-    """A problem the user can fix; printed as one line, exit code ``code``."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        self.code = code
-        super().__init__(message)
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -367,18 +361,6 @@ def _pingone(args: argparse.Namespace) -> PingOne:
     return PingOne.from_env(**options)
 
 
-@contextmanager
-def _opened(pingone: PingOne) -> Iterator[PingOne]:
-    try:
-        yield pingone
-    finally:
-        pingone.close()
-
-
-def _metadata(pingone: PingOne) -> ProviderMetadata:
-    return pingone.transport.run(pingone.discovery.flow())
-
-
 def _scopes(values: Sequence[str]) -> list[str]:
     return [scope for value in values for scope in value.split()]
 
@@ -401,18 +383,12 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str] | None:
     return client_id, secret
 
 
-def request_token(pingone: PingOne, auth: ClientAuth, scopes: Sequence[str]) -> dict[str, Any]:
-    """Discovery, then the client-credentials grant: the token response of ``auth``'s client."""
-    metadata = _metadata(pingone)
-    return pingone.transport.run(client_credentials_flow(metadata, auth, scopes))
-
-
 # -- discover ----------------------------------------------------------------------------------
 
 
 def _discover(args: argparse.Namespace) -> int:
-    with _opened(_pingone(args)) as pingone:
-        metadata = _metadata(pingone)
+    with opened(_pingone(args)) as pingone:
+        metadata = provider_metadata(pingone)
     if args.json:
         _print_json(metadata.raw)
         return 0
@@ -433,7 +409,7 @@ def _verify(args: argparse.Namespace) -> int:
     token = _read_token(args.token)
     if not args.audience:
         raise UsageError("--audience is required (or set P1GUARD_AUDIENCE)")
-    with _opened(_pingone(args)) as pingone:
+    with opened(_pingone(args)) as pingone:
         guard = _guard(pingone, args)
         try:
             access = guard.verify(token, scopes=_scopes(args.scopes) or None, match=args.match)
@@ -490,7 +466,7 @@ def _token(args: argparse.Namespace) -> int:
         raise UsageError("--client-id is required (or set P1GUARD_CLIENT_ID)")
     client_id, secret = credentials
     auth = ClientAuth(client_id, client_secret=secret, method=args.auth_method)
-    with _opened(_pingone(args)) as pingone:
+    with opened(_pingone(args)) as pingone:
         document = request_token(pingone, auth, _scopes(args.scopes))
     if args.json:
         _print_json(document)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from p1guard._tokens.tokens import AccessToken
-from p1guard._web.bearer import BearerRules, ErrorResponse, error_response, is_host, log_rejection
+from p1guard._web.bearer import BearerRules, ErrorResponse, error_response, log_rejection
+from p1guard._web.credentials import is_host
 from p1guard.errors import AuthError
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from wsgiref.util import request_uri
 
 from p1guard._tokens.tokens import AccessToken
-from p1guard._web.bearer import BearerRules, error_response, is_host, log_rejection
+from p1guard._web.bearer import BearerRules, error_response, log_rejection
+from p1guard._web.credentials import is_host
 from p1guard.errors import AuthError
 
 if TYPE_CHECKING:

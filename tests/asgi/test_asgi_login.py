@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from p1guard import ConfigError
-from p1guard._cli.demo_app import build_starlette_demo, demo_web_login
+from p1guard._cli.demo_app import build_starlette_demo
+from p1guard._cli.demo_server import demo_web_login
 from p1guard.asgi._login import LoginRoutes, web_login_from_env
 from p1guard.rp import LoginError, RelyingParty, WebLogin
 from p1guard.rp._web import CSRF_KEY, LOGIN_KEY, SESSION_KEY

@@ -12,13 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from p1guard._cli.demo_app import (
-    DemoServer,
-    bind,
-    browser_url,
-    build_starlette_demo,
-    demo_web_login,
-)
+from p1guard._cli.demo_app import build_starlette_demo
+from p1guard._cli.demo_server import DemoServer, bind, browser_url, demo_web_login
 from p1guard.testing import MockPingOne
 
 CHROMIUM_ARGS = [

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from p1guard._cli import demo_command as demo_cli
-from p1guard._cli.demo_app import PROBES, TOUR_PROBES
+from p1guard._cli.demo_probes import PROBES, TOUR_PROBES
 from p1guard._cli.main import main
 from p1guard.testing import MockPingOne
 

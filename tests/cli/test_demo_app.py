@@ -1,4 +1,5 @@
-"""The Starlette demo app (``p1guard._cli.demo_app``) and ``examples/starlette_api.py``."""
+"""The Starlette demo app (``p1guard._cli.demo_app``, its probes in ``demo_probes``, served by
+``demo_server``) and ``examples/starlette_api.py``."""
 
 from __future__ import annotations
 
@@ -13,13 +14,10 @@ import httpx
 import pytest
 
 from p1guard import ConfigError
-from p1guard._cli import demo_app as demo
-from p1guard._cli.demo_app import (
-    MissingExtra,
-    build_starlette_demo,
-    challenge_error,
-    demo_framework,
-)
+from p1guard._cli import demo_app, demo_probes, demo_server
+from p1guard._cli.common import MissingExtra
+from p1guard._cli.demo_app import build_starlette_demo, demo_framework
+from p1guard._cli.demo_probes import GARBAGE_TOKEN, challenge_error
 from p1guard._cli.main import main
 from p1guard.testing import MockPingOne
 
@@ -120,7 +118,7 @@ async def test_unknown_route_is_json_404_after_authentication(
 
 
 async def test_garbage_token_is_invalid_token(client: httpx.AsyncClient) -> None:
-    response = await client.get("/items", headers=_bearer(demo.GARBAGE_TOKEN))
+    response = await client.get("/items", headers=_bearer(GARBAGE_TOKEN))
     assert response.status_code == 401
     assert challenge_error(response.headers["www-authenticate"]) == "invalid_token"
 
@@ -193,7 +191,8 @@ def test_example_without_audience_is_a_config_error(monkeypatch: pytest.MonkeyPa
         _load_example().create_app()
 
 
-def test_demo_module_imports_no_web_framework() -> None:
-    source = Path(demo.__file__).read_text()
+@pytest.mark.parametrize("module", [demo_app, demo_probes, demo_server])
+def test_demo_module_imports_no_web_framework(module: ModuleType) -> None:
+    source = Path(module.__file__ or "").read_text()
     top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not [line for line in top_level if "starlette" in line or "uvicorn" in line]

@@ -6,13 +6,9 @@ import json
 
 import pytest
 
-from p1guard._web.bearer import (
-    ErrorResponse,
-    PathMatcher,
-    error_response,
-    extract_bearer,
-    query_tokens,
-)
+from p1guard._web.bearer import ErrorResponse, error_response
+from p1guard._web.credentials import extract_bearer, query_tokens
+from p1guard._web.paths import PathMatcher
 from p1guard.errors import (
     ConfigError,
     InsufficientScope,

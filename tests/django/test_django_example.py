@@ -57,7 +57,8 @@ _SERVE = textwrap.dedent(
     import sys
     import httpx
     from django_api import build_app
-    from p1guard._cli.demo_app import PROBES, DemoServer, bind, challenge_error
+    from p1guard._cli.demo_probes import PROBES, challenge_error
+    from p1guard._cli.demo_server import DemoServer, bind
     from p1guard.testing import MockPingOne
 
     with MockPingOne() as op:

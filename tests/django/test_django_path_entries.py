@@ -1,4 +1,4 @@
-"""PROTECTED_PATHS and PUBLIC_PATHS share one entry parser (p1guard._web.bearer.parse_path_entry):
+"""PROTECTED_PATHS and PUBLIC_PATHS share one entry parser (p1guard._web.paths.parse_path_entry):
 the same entries are accepted and refused, each list keeping its own matching rule."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from p1guard import ConfigError
-from p1guard._web.bearer import PathMatcher, parse_path_entry
+from p1guard._web.paths import PathMatcher, parse_path_entry
 from p1guard_django.paths import ProtectedPaths
 
 REFUSED = [

@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from p1guard import ConfigError
-from p1guard._cli.demo_app import GARBAGE_TOKEN, PROBES, challenge_error
+from p1guard._cli.demo_probes import GARBAGE_TOKEN, PROBES, challenge_error
 from p1guard.testing import MockPingOne
 
 with warnings.catch_warnings():

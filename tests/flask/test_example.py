@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from flask_helpers import bearer, body
 
 from p1guard import ConfigError
-from p1guard._cli.demo_app import GARBAGE_TOKEN, PROBES, Probe, challenge_error
+from p1guard._cli.demo_probes import GARBAGE_TOKEN, PROBES, Probe, challenge_error
 from p1guard.testing import MockPingOne
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "flask_api.py"

@@ -1,10 +1,10 @@
 """Signing-key rotation while a real API is under load (targets.md: zero false 401s).
 
 A Starlette app protected by :class:`p1guard.asgi.BearerTokenMiddleware` is served for real by
-uvicorn (:class:`p1guard._cli.demo_app.DemoServer`, on a free port of 127.0.0.1, in a background
-thread)
-while a bounded pool of async httpx clients loads it. Every request carries a token minted just
-before it is sent, so tokens signed with a new key show up right after a rotation.
+uvicorn (:class:`p1guard._cli.demo_server.DemoServer`, on a free port of 127.0.0.1, in a
+background thread) while a bounded pool of async httpx clients loads it. Every request carries a
+token minted just before it is sent, so tokens signed with a new key show up right after a
+rotation.
 
 * PingOne-style rotation: the next key is staged in the JWKS, verifiers pick it up with their
   regular refresh (``jwks_max_age``), then the rotation activates it. Expected: no 401 at all,
@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from p1guard import Guard, PingOne
-from p1guard._cli.demo_app import DemoServer, bind
+from p1guard._cli.demo_server import DemoServer, bind
 from p1guard.asgi import BearerTokenMiddleware
 from p1guard.testing import MockPingOne
 

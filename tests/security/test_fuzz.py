@@ -21,7 +21,7 @@ from p1guard._client.dpop_key import DPoPKey
 from p1guard._tokens.introspection import IntrospectionPolicy, read_answer
 from p1guard._tokens.keys import parse_jwks
 from p1guard._tokens.tokens import AccessToken
-from p1guard._web.bearer import extract_bearer
+from p1guard._web.credentials import extract_bearer
 from p1guard.asgi import BearerTokenMiddleware
 from p1guard.rp import LoginError
 from p1guard.rp._messages import new_transaction, read_callback

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from p1guard import Guard
-from p1guard._cli.demo_app import bind
+from p1guard._cli.demo_server import bind
 from p1guard._sender.binding import certificate_thumbprint
 from p1guard._sender.certificates import ClientCertificates
 from p1guard.asgi import BearerTokenMiddleware

@@ -3,7 +3,7 @@
 The result of a check is an :class:`Outcome` kept on the request, so a token is verified once
 per request however many layers ask. :func:`authenticate` / :func:`aauthenticate` reuse it or
 verify now; neither raises for a bad token — the outcome carries the :class:`AuthError`.
-Header parsing and error rendering come from :mod:`p1guard._web.bearer`.
+Header parsing and error rendering come from the adapter kit, :mod:`p1guard.web`.
 
 ``Authorization: DPoP`` is accepted (unless the Guard has ``dpop="disabled"``). A request that
 shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate (read by
