@@ -19,9 +19,9 @@ from p1guard.rp._errors import (
     UserinfoInvalidToken,
 )
 from p1guard.rp._piflow import FlowError, PiFlow, PiFlowClient
-from p1guard.rp._relying_party import LoginStart, RelyingParty
+from p1guard.rp._relying_party import RelyingParty
 from p1guard.rp._store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
-from p1guard.rp._transaction import LoginTransaction, safe_return_to
+from p1guard.rp._transaction import LoginStart, LoginTransaction, safe_return_to
 from p1guard.rp._web import NEW_FORM, FormStep, SignedInUser, WebLogin
 
 __all__ = [

@@ -55,9 +55,9 @@ from p1guard.rp._errors import LoginError
 from p1guard.rp._messages import query_value
 from p1guard.rp._piflow import FlowError, PiFlow, PiFlowClient
 from p1guard.rp._pkce import new_secret
-from p1guard.rp._relying_party import LoginStart, RelyingParty
+from p1guard.rp._relying_party import RelyingParty
 from p1guard.rp._store import MemoryStore, SessionStore
-from p1guard.rp._transaction import TRANSACTION_TTL, LoginTransaction, safe_return_to
+from p1guard.rp._transaction import TRANSACTION_TTL, LoginStart, LoginTransaction, safe_return_to
 
 __all__ = [
     "MAX_FORM_ATTEMPTS",
