@@ -46,6 +46,7 @@ from p1guard._guard import step_up_options
 from p1guard._settings import web_login_from_env
 from p1guard.errors import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
 from p1guard.rp import LoginError, SignedInUser, WebLogin
+from p1guard.rp._form_login import FormStep
 from p1guard.rp._pages import (
     Answer,
     error_answer,
@@ -58,7 +59,7 @@ from p1guard.rp._pages import (
     step_up_login_url,
     with_custom_html,
 )
-from p1guard.rp._web import FormStep, check_cookie_options, secure_cookie
+from p1guard.rp._session import check_cookie_options, secure_cookie
 
 if TYPE_CHECKING:
     from starlette.middleware import Middleware
