@@ -75,7 +75,8 @@ if TYPE_CHECKING:
 
     from p1guard._guard import Guard
     from p1guard.asgi._login import LoginRoutes
-    from p1guard.rp import SignedInUser, WebLogin
+    from p1guard.rp._session import SignedInUser
+    from p1guard.rp._web import WebLogin
     from p1guard.testing import MockPingOne
 
 __all__ = [
@@ -665,7 +666,8 @@ def demo_web_login(op: MockPingOne, base_url: str) -> WebLogin:
     >>> with MockPingOne() as op:                                   # doctest: +SKIP
     ...     login = demo_web_login(op, "http://127.0.0.1:8000")
     """
-    from p1guard.rp import RelyingParty, WebLogin
+    from p1guard.rp._relying_party import RelyingParty
+    from p1guard.rp._web import WebLogin
 
     base_url = base_url.rstrip("/")
     callback, home = f"{base_url}/auth/callback", f"{base_url}/"
