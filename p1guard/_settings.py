@@ -53,7 +53,8 @@ from p1guard._sender.dpop import DPoPNonces
 from p1guard.errors import ConfigError
 
 if TYPE_CHECKING:
-    from p1guard.rp import SessionStore, WebLogin
+    from p1guard.rp._store import SessionStore
+    from p1guard.rp._web import WebLogin
 
 __all__ = [
     "GUARD_SETTINGS",
@@ -258,7 +259,9 @@ def web_login_from_settings(
     >>> web.rp.scopes
     ('openid', 'profile', 'email')
     """
-    from p1guard.rp import MemoryStore, RedisStore, RelyingParty, WebLogin
+    from p1guard.rp._relying_party import RelyingParty
+    from p1guard.rp._store import MemoryStore, RedisStore
+    from p1guard.rp._web import WebLogin
 
     def key(name: str) -> str:
         return f"{prefix}LOGIN_{name}"

@@ -64,7 +64,7 @@ from p1guard.rp._pages import (
     step_up_answer,
     step_up_login_url,
 )
-from p1guard.rp._web import Session, secure_cookie
+from p1guard.rp._session import Session, secure_cookie
 
 __all__ = [
     "GUARD_SETTINGS",

@@ -71,7 +71,8 @@ if TYPE_CHECKING:
     from p1guard._cli.demo_server import ASGIApp
     from p1guard._guard import Guard
     from p1guard.asgi._login import LoginRoutes
-    from p1guard.rp import SignedInUser, WebLogin
+    from p1guard.rp._session import SignedInUser
+    from p1guard.rp._web import WebLogin
 
 __all__ = [
     "CLIENT_CERT_HEADER",

@@ -23,7 +23,7 @@ from p1guard.errors import P1GuardError
 if TYPE_CHECKING:
     import uvicorn
 
-    from p1guard.rp import WebLogin
+    from p1guard.rp._web import WebLogin
     from p1guard.testing import MockPingOne
 
 __all__ = ["ASGIApp", "DemoServer", "bind", "browser_url", "demo_web_login"]
@@ -67,7 +67,8 @@ def demo_web_login(op: MockPingOne, base_url: str) -> WebLogin:
     >>> with MockPingOne() as op:                                   # doctest: +SKIP
     ...     login = demo_web_login(op, "http://127.0.0.1:8000")
     """
-    from p1guard.rp import RelyingParty, WebLogin
+    from p1guard.rp._relying_party import RelyingParty
+    from p1guard.rp._web import WebLogin
 
     base_url = base_url.rstrip("/")
     callback, home = f"{base_url}/auth/callback", f"{base_url}/"

@@ -45,7 +45,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from p1guard._guard import step_up_options
 from p1guard._settings import web_login_from_env
 from p1guard.errors import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
-from p1guard.rp import LoginError, SignedInUser, WebLogin
+from p1guard.rp._errors import LoginError
+from p1guard.rp._form_login import FormStep
 from p1guard.rp._pages import (
     Answer,
     error_answer,
@@ -58,7 +59,8 @@ from p1guard.rp._pages import (
     step_up_login_url,
     with_custom_html,
 )
-from p1guard.rp._web import FormStep, check_cookie_options, secure_cookie
+from p1guard.rp._session import SignedInUser, check_cookie_options, secure_cookie
+from p1guard.rp._web import WebLogin
 
 if TYPE_CHECKING:
     from starlette.middleware import Middleware

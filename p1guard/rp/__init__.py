@@ -18,11 +18,13 @@ from p1guard.rp._errors import (
     UserinfoInsufficientScope,
     UserinfoInvalidToken,
 )
+from p1guard.rp._form_login import NEW_FORM, FormStep
 from p1guard.rp._piflow import FlowError, PiFlow, PiFlowClient
-from p1guard.rp._relying_party import LoginStart, RelyingParty
+from p1guard.rp._relying_party import RelyingParty
+from p1guard.rp._session import SignedInUser
 from p1guard.rp._store import MemoryStore, RedisStore, SessionStore, StoreUnavailable
-from p1guard.rp._transaction import LoginTransaction, safe_return_to
-from p1guard.rp._web import NEW_FORM, FormStep, SignedInUser, WebLogin
+from p1guard.rp._transaction import LoginStart, LoginTransaction, safe_return_to
+from p1guard.rp._web import WebLogin
 
 __all__ = [
     "NEW_FORM",

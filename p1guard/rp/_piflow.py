@@ -55,7 +55,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -65,11 +65,10 @@ from p1guard._tokens.tokens import TokenSet
 from p1guard._values import is_loopback
 from p1guard.errors import ConfigError, ProviderUnavailable
 from p1guard.rp._errors import LoginError, _printable
-from p1guard.rp._transaction import LoginTransaction
+from p1guard.rp._transaction import LoginStart, LoginTransaction
 
 if TYPE_CHECKING:
     from p1guard._pingone import PingOne
-    from p1guard.rp._relying_party import RelyingParty
 
 __all__ = [
     "PASSWORD_CHECK",
@@ -77,6 +76,7 @@ __all__ = [
     "FlowError",
     "PiFlow",
     "PiFlowClient",
+    "PiFlowParty",
     "begin_pi_flow",
     "media_type",
 ]
@@ -90,6 +90,29 @@ _COOKIE_SPLIT = re.compile(r",\s*(?=[^;,=\s]+=)")
 _COOKIE_PAIR = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)=([^;]*)")
 _CREDENTIALS = ("username", "password", "currentPassword")
 _CALLBACK_PARAMS = ("code", "state", "iss", "error", "error_description")
+
+
+class PiFlowParty(Protocol):
+    """What a redirectless sign-on needs from its relying party (a :class:`RelyingParty` is one).
+
+    Its PingOne, and the two ends of a redirect sign-in that rule 1 reuses: the authorization
+    request and the redemption of the code with the flow's own transaction.
+    """
+
+    @property
+    def pingone(self) -> PingOne:
+        """The PingOne environment (issuer, transport)."""
+        ...
+
+    def begin_flow(self, return_to: object = "/", **extra: Any) -> Flow[LoginStart]:
+        """The authorization request (:meth:`RelyingParty.begin_flow`)."""
+        ...
+
+    def complete_flow(
+        self, query: Mapping[str, Any], transaction: LoginTransaction, *, userinfo: bool = False
+    ) -> Flow[TokenSet]:
+        """Check the callback, exchange the code (:meth:`RelyingParty.complete_flow`)."""
+        ...
 
 
 def media_type(action: str) -> str:
@@ -214,7 +237,7 @@ class PiFlow:
             raise ValueError("not a pi.flow sign-on") from exc
 
 
-def begin_pi_flow(rp: RelyingParty, return_to: object = "/", **extra: Any) -> Flow[PiFlow]:
+def begin_pi_flow(rp: PiFlowParty, return_to: object = "/", **extra: Any) -> Flow[PiFlow]:
     """What ``rp.begin(response_mode="pi.flow")`` runs: see :meth:`PiFlowClient.begin_flow`."""
     return PiFlowClient(rp).begin_flow(return_to, **extra)
 
@@ -306,7 +329,7 @@ class PiFlowClient:
     ``…_flow`` sans-I/O generator.
     """
 
-    def __init__(self, rp: RelyingParty) -> None:
+    def __init__(self, rp: PiFlowParty) -> None:
         self.rp = rp
         self.pingone: PingOne = rp.pingone
         issuer = httpx.URL(self.pingone.issuer)

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from html import escape
 from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
@@ -53,38 +51,11 @@ from p1guard.rp._messages import (
     read_userinfo,
 )
 from p1guard.rp._piflow import PiFlow, begin_pi_flow
-from p1guard.rp._transaction import LoginTransaction
+from p1guard.rp._transaction import LoginStart, LoginTransaction
 
-__all__ = ["LoginStart", "RelyingParty"]
+__all__ = ["RelyingParty"]
 
 ParMode = bool | Literal["auto"]
-
-
-@dataclass(frozen=True, slots=True)
-class LoginStart:
-    """Where to send the browser, and the transaction to keep server-side until the callback.
-
-    ``method`` is ``"GET"`` (redirect to :attr:`url`) or ``"POST"`` (serve :meth:`html_form`,
-    which posts :attr:`form` to :attr:`url` — for very large requests).
-    """
-
-    url: str = field(repr=False)  # carries state and nonce
-    transaction: LoginTransaction
-    method: Literal["GET", "POST"] = "GET"
-    form: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def html_form(self) -> str:
-        """A self-submitting HTML form for ``method="POST"``."""
-        inputs = "".join(
-            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
-            for k, v in self.form.items()
-        )
-        return (
-            "<!doctype html><html><head><title>Signing in…</title></head>"
-            '<body onload="document.forms[0].submit()">'
-            f'<form method="post" action="{escape(self.url)}">{inputs}'
-            '<noscript><button type="submit">Continue</button></noscript></form></body></html>'
-        )
 
 
 class RelyingParty:

@@ -1,14 +1,16 @@
-"""A login in progress (state, nonce, PKCE verifier, where to return) and the ``return_to`` rule."""
+"""A login in progress (state, nonce, PKCE verifier, where to return), where it starts
+(:class:`LoginStart`), and the ``return_to`` rule."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from html import escape
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-__all__ = ["TRANSACTION_TTL", "LoginTransaction", "safe_return_to"]
+__all__ = ["TRANSACTION_TTL", "LoginStart", "LoginTransaction", "safe_return_to"]
 
 #: Seconds a login may take from redirect to callback.
 TRANSACTION_TTL = 600.0
@@ -71,3 +73,30 @@ class LoginTransaction:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError("not a login transaction") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStart:
+    """Where to send the browser, and the transaction to keep server-side until the callback.
+
+    ``method`` is ``"GET"`` (redirect to :attr:`url`) or ``"POST"`` (serve :meth:`html_form`,
+    which posts :attr:`form` to :attr:`url` — for very large requests).
+    """
+
+    url: str = field(repr=False)  # carries state and nonce
+    transaction: LoginTransaction
+    method: Literal["GET", "POST"] = "GET"
+    form: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def html_form(self) -> str:
+        """A self-submitting HTML form for ``method="POST"``."""
+        inputs = "".join(
+            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+            for k, v in self.form.items()
+        )
+        return (
+            "<!doctype html><html><head><title>Signing in…</title></head>"
+            '<body onload="document.forms[0].submit()">'
+            f'<form method="post" action="{escape(self.url)}">{inputs}'
+            '<noscript><button type="submit">Continue</button></noscript></form></body></html>'
+        )

@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from p1guard.asgi._login import LoginRoutes
 from p1guard.rp import MemoryStore, RelyingParty, WebLogin
-from p1guard.rp._web import CSRF_KEY, FORM_KEY, FORM_START_KEY, NEW_FORM, SESSION_KEY
+from p1guard.rp._form_login import NEW_FORM
+from p1guard.rp._session import CSRF_KEY, FORM_KEY, FORM_START_KEY, SESSION_KEY
 from p1guard.testing import MockPingOne
 
 ORIGIN = "http://127.0.0.1:5000"

@@ -20,7 +20,7 @@ from p1guard._cli.demo_app import build_starlette_demo
 from p1guard._cli.demo_server import demo_web_login
 from p1guard.asgi._login import LoginRoutes, web_login_from_env
 from p1guard.rp import LoginError, RelyingParty, WebLogin
-from p1guard.rp._web import CSRF_KEY, LOGIN_KEY, SESSION_KEY
+from p1guard.rp._session import CSRF_KEY, LOGIN_KEY, SESSION_KEY
 from p1guard.testing import MockPingOne
 
 ORIGIN = "http://127.0.0.1:5000"
@@ -449,7 +449,7 @@ def test_unsafe_session_cookie_overrides_are_refused(
 
 
 def test_https_callback_needs_a_secure_cookie() -> None:
-    from p1guard.rp._web import check_cookie_options, secure_cookie
+    from p1guard.rp._session import check_cookie_options, secure_cookie
 
     assert secure_cookie("https://app.example.com/auth/callback")
     assert not secure_cookie("http://127.0.0.1:5000/auth/callback")

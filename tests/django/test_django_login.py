@@ -26,7 +26,7 @@ from django.urls import include, path
 from django_support import TEST_SETTINGS, Use
 
 from p1guard.rp import RedisStore
-from p1guard.rp._web import SESSION_KEY
+from p1guard.rp._session import SESSION_KEY
 from p1guard.testing import MockPingOne
 from p1guard_django import (
     acurrent_user,

@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 
 from p1guard import ConfigError
 from p1guard.rp import RedisStore, RelyingParty, WebLogin
-from p1guard.rp._web import CSRF_KEY, LOGIN_KEY, SESSION_KEY
+from p1guard.rp._session import CSRF_KEY, LOGIN_KEY, SESSION_KEY
 from p1guard.testing import MockPingOne
 from p1guard_flask import P1Guard, aget_user, current_token, current_user, get_user
 

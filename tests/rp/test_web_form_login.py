@@ -15,18 +15,16 @@ import pytest
 
 from p1guard import ProviderUnavailable
 from p1guard.rp import LoginError, MemoryStore, RedisStore, RelyingParty, WebLogin
-from p1guard.rp._transaction import TRANSACTION_TTL
-from p1guard.rp._web import (
+from p1guard.rp._form_login import MAX_FORM_ATTEMPTS, NEW_FORM, FormStep
+from p1guard.rp._session import (
     CSRF_KEY,
     FORM_KEY,
     FORM_START_KEY,
     LOGIN_KEY,
-    MAX_FORM_ATTEMPTS,
     MAX_PENDING_LOGINS,
-    NEW_FORM,
     SESSION_KEY,
-    FormStep,
 )
+from p1guard.rp._transaction import TRANSACTION_TTL
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from p1guard.rp import RedisStore, RelyingParty, WebLogin
-from p1guard.rp._web import CSRF_KEY, LOGIN_KEY, SESSION_KEY
+from p1guard.rp._session import CSRF_KEY, LOGIN_KEY, SESSION_KEY
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"

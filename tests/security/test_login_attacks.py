@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from p1guard.rp import LoginError, RelyingParty, WebLogin
-from p1guard.rp._web import SESSION_KEY
+from p1guard.rp._session import SESSION_KEY
 from p1guard.testing import MockPingOne
 
 CALLBACK = "http://127.0.0.1:5000/auth/callback"
