@@ -5,7 +5,8 @@
 ('BearerTokenMiddleware', 'LoginRoutes')
 """
 
-from p1guard.asgi._login import LoginRoutes, web_login_from_env
+from p1guard._settings import web_login_from_env
+from p1guard.asgi._login import LoginRoutes
 from p1guard.asgi._middleware import BearerTokenMiddleware, TokenUser, request_url
 
 __all__ = ["BearerTokenMiddleware", "LoginRoutes", "TokenUser", "request_url", "web_login_from_env"]

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from p1guard._guard import step_up_options
-from p1guard._settings import web_login_from_env
 from p1guard.errors import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
 from p1guard.rp._errors import LoginError
 from p1guard.rp._form_login import FormStep
@@ -68,7 +67,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-__all__ = ["LoginRoutes", "web_login_from_env"]  # the latter from p1guard._settings
+__all__ = ["LoginRoutes"]
 
 log = logging.getLogger("p1guard.asgi")
 

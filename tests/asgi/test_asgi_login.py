@@ -18,7 +18,7 @@ from starlette.routing import Route
 from p1guard import ConfigError
 from p1guard._cli.demo_app import build_starlette_demo
 from p1guard._cli.demo_server import demo_web_login
-from p1guard.asgi._login import LoginRoutes, web_login_from_env
+from p1guard.asgi import LoginRoutes, web_login_from_env
 from p1guard.rp import LoginError, RelyingParty, WebLogin
 from p1guard.rp._session import CSRF_KEY, LOGIN_KEY, SESSION_KEY
 from p1guard.testing import MockPingOne
