@@ -7,7 +7,7 @@ client-credentials grant.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from p1guard._tokens.discovery import ProviderMetadata
 
 __all__ = [
+    "ASGIApp",
     "MissingExtra",
     "UsageError",
     "opened",
@@ -27,6 +28,9 @@ __all__ = [
     "request_token",
     "require_extra",
 ]
+
+#: An ASGI application (scope, receive, send), as the demo servers run it.
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 class UsageError(Exception):

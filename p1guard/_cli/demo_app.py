@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
 
-    from p1guard._cli.demo_server import ASGIApp
+    from p1guard._cli.common import ASGIApp
     from p1guard._guard import Guard
     from p1guard.asgi._login import LoginRoutes
     from p1guard.rp._session import SignedInUser

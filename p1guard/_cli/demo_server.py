@@ -12,11 +12,10 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from p1guard._cli.common import require_extra
+from p1guard._cli.common import ASGIApp, require_extra
 from p1guard._values import is_loopback
 from p1guard.errors import P1GuardError
 
@@ -26,9 +25,7 @@ if TYPE_CHECKING:
     from p1guard.rp._web import WebLogin
     from p1guard.testing import MockPingOne
 
-__all__ = ["ASGIApp", "DemoServer", "bind", "browser_url", "demo_web_login"]
-
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+__all__ = ["DemoServer", "bind", "browser_url", "demo_web_login"]
 
 
 def bind(host: str, port: int) -> socket.socket:

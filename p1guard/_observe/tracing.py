@@ -42,15 +42,51 @@ Rules:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from p1guard.errors import ConfigError, ProviderUnavailable
 
-if TYPE_CHECKING:
-    from p1guard._http.flow import Request, Response
-
 __all__ = ["CallSpan", "OpenTelemetryTracing", "Tracing", "error_type", "url_target"]
+
+
+class Request(Protocol):
+    """What a span reads of a call (a :class:`p1guard._http.flow.Request` is one): tracing sits
+    below the flow vocabulary and knows it only by these members."""
+
+    @property
+    def method(self) -> str:
+        """The HTTP method."""
+        ...
+
+    @property
+    def url(self) -> str:
+        """The URL (its query is never recorded)."""
+        ...
+
+    @property
+    def purpose(self) -> str:
+        """The endpoint's name (``"jwks"``, ``"introspect"``…)."""
+        ...
+
+    @property
+    def flight_key(self) -> str | None:
+        """The single-flight key, if any."""
+        ...
+
+    @property
+    def retry(self) -> bool:
+        """Whether the call may be retried once."""
+        ...
+
+
+class Response(Protocol):
+    """What a span reads of an answer (a :class:`p1guard._http.flow.Response` is one)."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+        ...
 
 
 class CallSpan(Protocol):
