@@ -70,14 +70,8 @@ from p1guard._http.flow import Flow, Sleep
 from p1guard._observe.metrics import CACHE, VERIFICATIONS
 from p1guard._pingone import PingOne
 from p1guard._sender.binding import Presentation, certificate_thumbprint
-from p1guard._sender.dpop import (
-    DEFAULT_DPOP_ALGORITHMS,
-    DPoPNonces,
-    DPoPPolicy,
-    ReplayCache,
-    check_proof,
-    replay_key,
-)
+from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy, check_proof
+from p1guard._sender.replay import ReplayCache, replay_key
 from p1guard._tokens.cache import VerifiedTokenCache, token_digest, token_id
 from p1guard._tokens.claims import ClaimRule, require_claims
 from p1guard._tokens.introspection import (
