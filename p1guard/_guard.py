@@ -69,6 +69,7 @@ from p1guard._client.auth import AuthMethod, ClientAuth
 from p1guard._http.flow import Flow, Sleep
 from p1guard._observe.metrics import CACHE, VERIFICATIONS
 from p1guard._pingone import PingOne
+from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
 from p1guard._sender.binding import Presentation, certificate_thumbprint
 from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy, check_proof
 from p1guard._sender.replay import ReplayCache, replay_key
@@ -103,8 +104,6 @@ from p1guard.errors import (
     AuthError,
     ConfigError,
     DenylistFull,
-    InsufficientScope,
-    InsufficientUserAuthentication,
     InvalidDPoPProof,
     InvalidToken,
     MissingToken,
@@ -115,23 +114,13 @@ from p1guard.errors import (
 if TYPE_CHECKING:
     from p1guard._observe.metrics import Metrics
 
-__all__ = [
-    "DPoPMode",
-    "Guard",
-    "Match",
-    "Mode",
-    "MtlsMode",
-    "require_authentication",
-    "require_scopes",
-    "step_up_options",
-]
+__all__ = ["DPoPMode", "Guard", "Mode", "MtlsMode"]
 
 log = logging.getLogger("p1guard.guard")
 _sha256 = hashlib.sha256
 
 Mode = Literal["jwt", "introspect", "auto"]
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
-Match = Literal["all", "any"]
 #: ``Guard(dpop=…)``: refuse the ``DPoP`` scheme, accept both schemes, or DPoP-bound tokens only.
 DPoPMode = Literal["disabled", "allowed", "required"]
 #: ``Guard(mtls=…)``: accept any token, or certificate-bound tokens only (RFC 8705).
@@ -154,117 +143,6 @@ def _shown(value: object) -> str:
 
 def _diagnosis(detail: Mapping[str, object]) -> str:
     return ", ".join(f"{name}={_shown(value)}" for name, value in detail.items())
-
-
-def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
-    if scopes is None:
-        return frozenset()
-    if isinstance(scopes, str):
-        return frozenset(scopes.split())
-    return frozenset(scopes)
-
-
-def require_scopes(
-    token: AccessToken, scopes: str | Iterable[str] | None, match: Match = "all"
-) -> AccessToken:
-    """Step 6 on its own: ``token`` if it holds ``scopes`` (all, or any one), else
-    :class:`InsufficientScope` — for adapters that check an already verified token.
-
-    >>> token = AccessToken({"scope": "read"}, token_id="ab12cd34")
-    >>> require_scopes(token, ["read"]) is token
-    True
-    """
-    if match not in ("all", "any"):
-        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
-    wanted = _scope_set(scopes)
-    if not wanted:
-        return token
-    if match == "any":
-        if wanted.isdisjoint(token.scopes):
-            raise InsufficientScope(sorted(wanted), match="any")
-    elif not wanted <= token.scopes:
-        raise InsufficientScope(sorted(wanted), sorted(wanted - token.scopes))
-    return token
-
-
-def _acr_tuple(acr_values: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """``acr_values`` as a tuple (a string is space-separated); ``None`` stays ``None``."""
-    if acr_values is None:
-        return None
-    values = tuple(acr_values.split()) if isinstance(acr_values, str) else tuple(acr_values)
-    if not all(isinstance(value, str) and value and value.split() == [value] for value in values):
-        raise ConfigError("acr_values", f"expected acr names like 'Multi_Factor', got {values!r}")
-    return values
-
-
-def _check_max_age(max_age: int | None) -> int | None:
-    if max_age is not None and (
-        not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0
-    ):
-        raise ConfigError("max_age", f"expected a non-negative number of seconds, got {max_age!r}")
-    return max_age
-
-
-def step_up_options(
-    acr_values: str | Iterable[str] | None, max_age: int | None
-) -> tuple[tuple[str, ...] | None, int | None]:
-    """``acr_values`` (a tuple; a string is space-separated) and ``max_age``, validated — for
-    adapters that want a bad value refused when a route is declared, not on each request.
-
-    >>> step_up_options("Multi_Factor", 300)
-    (('Multi_Factor',), 300)
-    """
-    return _acr_tuple(acr_values), _check_max_age(max_age)
-
-
-def require_authentication(
-    token: AccessToken,
-    acr_values: str | Iterable[str] | None = None,
-    max_age: int | None = None,
-    now: float | None = None,
-    leeway: float = 0.0,
-) -> AccessToken:
-    """Step-up (RFC 9470) on its own: ``token`` if its user signed in strongly and recently
-    enough, else :class:`InsufficientUserAuthentication` naming what to ask PingOne for.
-
-    ``acr_values``: the ``acr`` claim must be one of them (empty or ``None``: any). ``max_age``:
-    the ``auth_time`` claim must exist and be at most ``max_age`` (+ ``leeway``) seconds before
-    ``now``. Client-credentials tokens carry neither claim, so they fail whichever is asked.
-
-    >>> token = AccessToken({"acr": "Multi_Factor", "auth_time": 1000}, token_id="ab12cd34")
-    >>> require_authentication(token, ["Multi_Factor"], max_age=300, now=1200) is token
-    True
-    >>> require_authentication(token, max_age=60, now=1200)
-    Traceback (most recent call last):
-    p1guard.errors.InsufficientUserAuthentication: More recent authentication is required
-    """
-    wanted = _acr_tuple(acr_values)
-    _check_max_age(max_age)
-    if wanted and token.get("acr") not in wanted:
-        raise InsufficientUserAuthentication(
-            acr_values=wanted, max_age=max_age, reason="acr_not_accepted"
-        )
-    if max_age is not None:
-        auth_time = token.get("auth_time")
-        if (
-            not isinstance(auth_time, int | float)
-            or isinstance(auth_time, bool)
-            or auth_time != auth_time  # NaN
-        ):
-            raise InsufficientUserAuthentication(
-                "More recent authentication is required",
-                acr_values=wanted,
-                max_age=max_age,
-                reason="no_auth_time",
-            )
-        if (time.time() if now is None else now) - auth_time > max_age + leeway:
-            raise InsufficientUserAuthentication(
-                "More recent authentication is required",
-                acr_values=wanted,
-                max_age=max_age,
-                reason="auth_too_old",
-            )
-    return token
 
 
 #: The confirmation methods (``cnf`` members) the Guard checks: DPoP and mTLS.
@@ -436,8 +314,7 @@ class Guard:
         )
         self._rules = header_rules(self.policy)
         # Step-up (RFC 9470) for every call that does not pass its own acr_values/max_age.
-        self.acr_values = _acr_tuple(acr_values)
-        self.max_age = _check_max_age(max_age)
+        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
         self._step_up = self.acr_values is not None or self.max_age is not None
         self._verified: VerifiedTokenCache[AccessToken] = VerifiedTokenCache(cache_size)
         self.introspection_policy = IntrospectionPolicy(

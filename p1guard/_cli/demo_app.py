@@ -62,7 +62,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from p1guard._guard import require_authentication
+from p1guard._requirements import require_authentication
 from p1guard._tokens.claims import Contains, require_claims
 from p1guard._values import is_loopback
 from p1guard.errors import AuthError, InsufficientScope, P1GuardError

@@ -29,7 +29,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from p1guard._guard import step_up_options
+from p1guard._requirements import step_up_options
 from p1guard._sender.binding import Presentation, Scheme
 from p1guard._tokens.claims import ClaimRule, check_rules
 from p1guard.errors import AuthError, ConfigError, InvalidRequest, MissingToken
