@@ -22,22 +22,9 @@ Order of work for ``verify(token, scopes=…)``:
       denied here, nor in Redis with ``denylist=True``. Redis failing is a 503
       (``reason="denylist_unavailable"``, with ``Retry-After``) unless
       ``denylist_fail_open=True``.
-6. Sender constraints (:mod:`p1guard._sender.binding`), on every call, cache hit or not, when the
-   call passes a ``presentation``, the token has a ``cnf`` claim, or the Guard requires DPoP
-   or mTLS (else they cost one check). The rules, each refusal with its own ``reason``:
-
-   a. ``cnf`` must be an object of string members (``reason="bad_cnf"``).
-   b. ``cnf["x5t#S256"]`` (RFC 8705 §3): the request's client certificate must have that
-      thumbprint; ``mtls="required"`` refuses tokens without it.
-   c. ``cnf.jkt`` (RFC 9449 §7): scheme ``DPoP`` with exactly one proof that passes
-      :func:`p1guard._sender.dpop.check_proof` and is signed by that key; the proof is then recorded
-      against replay (in memory, or in ``shared_cache``; a Redis failure is a 503). Sent as
-      ``Bearer``, or verified without a ``presentation``, a bound token is refused (§7.2).
-   d. Scheme ``DPoP`` with an unbound token is refused (§7.1); ``dpop="required"`` refuses
-      unbound tokens, ``dpop="disabled"`` the ``DPoP`` scheme.
-
-   Refusals that concern DPoP, every refusal of a ``DPoP`` request and every refusal of a
-   Guard with ``dpop="required"`` carry a ``DPoP`` challenge with ``algs="…"`` (RFC 9449 §7.1).
+6. Sender constraints: the rules of :mod:`p1guard._sender.rules` (a–d, and the challenge rule),
+   on every call, cache hit or not, when the call passes a ``presentation``, the token has a
+   ``cnf`` claim, or the Guard requires DPoP or mTLS (else they cost one check).
 7. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
    :class:`InsufficientScope`. Then, only when ``acr_values``/``max_age`` are set (per call or
    on the Guard), step-up (RFC 9470): ``acr`` must be acceptable and ``auth_time`` recent, else
@@ -57,7 +44,6 @@ Sync and async share every step; only the HTTP pump differs (:mod:`p1guard._http
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 import threading
@@ -70,9 +56,17 @@ from p1guard._http.flow import Flow, Sleep
 from p1guard._observe.metrics import CACHE, VERIFICATIONS
 from p1guard._pingone import PingOne
 from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
-from p1guard._sender.binding import Presentation, certificate_thumbprint
-from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy, check_proof
-from p1guard._sender.replay import ReplayCache, replay_key
+from p1guard._sender.binding import Presentation
+from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy
+from p1guard._sender.replay import ReplayCache
+from p1guard._sender.rules import (
+    DPOP_MODES,
+    MTLS_MODES,
+    DPoPMode,
+    MtlsMode,
+    sender_flow,
+    stamp_scheme,
+)
 from p1guard._tokens.cache import VerifiedTokenCache, token_digest, token_id
 from p1guard._tokens.claims import ClaimRule, require_claims
 from p1guard._tokens.introspection import (
@@ -104,29 +98,21 @@ from p1guard.errors import (
     AuthError,
     ConfigError,
     DenylistFull,
-    InvalidDPoPProof,
     InvalidToken,
     MissingToken,
     ProviderUnavailable,
-    UseDPoPNonce,
 )
 
 if TYPE_CHECKING:
     from p1guard._observe.metrics import Metrics
 
-__all__ = ["DPoPMode", "Guard", "Mode", "MtlsMode"]
+__all__ = ["Guard", "Mode"]
 
 log = logging.getLogger("p1guard.guard")
 _sha256 = hashlib.sha256
 
 Mode = Literal["jwt", "introspect", "auto"]
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
-#: ``Guard(dpop=…)``: refuse the ``DPoP`` scheme, accept both schemes, or DPoP-bound tokens only.
-DPoPMode = Literal["disabled", "allowed", "required"]
-#: ``Guard(mtls=…)``: accept any token, or certificate-bound tokens only (RFC 8705).
-MtlsMode = Literal["allowed", "required"]
-_DPOP_MODES = ("disabled", "allowed", "required")
-_MTLS_MODES = ("allowed", "required")
 # How _start left a call: answered from the verified-token cache, or validated right there, or
 # in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
 _Via = Literal["cache", "jwt", "flow", "revocation"]
@@ -143,36 +129,6 @@ def _shown(value: object) -> str:
 
 def _diagnosis(detail: Mapping[str, object]) -> str:
     return ", ".join(f"{name}={_shown(value)}" for name, value in detail.items())
-
-
-#: The confirmation methods (``cnf`` members) the Guard checks: DPoP and mTLS.
-_CNF_METHODS = frozenset({"jkt", "x5t#S256"})
-
-
-def _confirmation(claims: Mapping[str, object]) -> tuple[str | None, str | None]:
-    """Rule 6a: the token's ``cnf.jkt`` and ``cnf["x5t#S256"]`` (each ``None`` if absent).
-
-    >>> _confirmation({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})
-    ('0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I', None)
-    """
-    cnf = claims.get("cnf")
-    if cnf is None:
-        return None, None
-    if not isinstance(cnf, Mapping) or not cnf:
-        raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
-    if not cnf.keys() <= _CNF_METHODS:
-        # A binding we cannot check (RFC 7800 jwk/kid/jku, x5t, a miscased member) is not
-        # "unbound": the token must not pass as a bearer token.
-        raise InvalidToken(
-            "The token is bound by a confirmation method this API does not support",
-            reason="unsupported_cnf",
-            detail={"cnf_members": sorted(map(str, cnf))},
-        )
-    jkt, x5t = cnf.get("jkt"), cnf.get("x5t#S256")
-    for value in (jkt, x5t):
-        if value is not None and (not isinstance(value, str) or not value or not value.isascii()):
-            raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
-    return jkt, x5t
 
 
 def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
@@ -275,10 +231,10 @@ class Guard:
             raise ConfigError("max_token_size", "must be an integer of at least 1024")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigError("cache_size", "must be a non-negative integer")
-        if dpop not in _DPOP_MODES:
-            raise ConfigError("dpop", f"use one of {', '.join(_DPOP_MODES)}, got {dpop!r}")
-        if mtls not in _MTLS_MODES:
-            raise ConfigError("mtls", f"use one of {', '.join(_MTLS_MODES)}, got {mtls!r}")
+        if dpop not in DPOP_MODES:
+            raise ConfigError("dpop", f"use one of {', '.join(DPOP_MODES)}, got {dpop!r}")
+        if mtls not in MTLS_MODES:
+            raise ConfigError("mtls", f"use one of {', '.join(MTLS_MODES)}, got {mtls!r}")
         if dpop_nonces is not None and not isinstance(dpop_nonces, DPoPNonces):
             raise ConfigError("dpop_nonces", "pass a p1guard._sender.dpop.DPoPNonces instance")
         self.pingone = pingone
@@ -508,18 +464,8 @@ class Guard:
         return err
 
     def _stamp_scheme(self, err: AuthError, scheme: str | None) -> None:
-        """Step 6's challenge rule: which scheme ``err`` answers with, and which ``algs``."""
-        if self.dpop == "disabled":
-            err.scheme, err.dpop_algs = "Bearer", ()
-        elif (
-            self.dpop == "required"
-            or scheme == "DPoP"
-            or isinstance(err, InvalidDPoPProof | UseDPoPNonce)
-            or err.reason.startswith("dpop_")
-        ):
-            err.scheme, err.dpop_algs = "DPoP", self.dpop_algs
-        elif self.dpop_challenge:
-            err.dpop_algs = self.dpop_algs
+        """Step 6's challenge rule (:func:`~p1guard._sender.rules.stamp_scheme`)."""
+        stamp_scheme(err, scheme, self.dpop, self.dpop_algs, self.dpop_challenge)
 
     def dpop_nonce(self) -> str | None:
         """The current DPoP nonce to send as ``DPoP-Nonce`` (RFC 9449 §9), or ``None`` when
@@ -758,102 +704,19 @@ class Guard:
     def _sender_flow(
         self, access: AccessToken, token: str, presentation: Presentation | None
     ) -> Flow[None]:
-        """Step 6 (rules a–d); yields only to record a DPoP proof in the shared cache."""
-        scheme = None if presentation is None else presentation.scheme
-        if scheme == "DPoP" and self.dpop == "disabled":
-            raise InvalidToken("This API does not accept DPoP", reason="dpop_disabled")
-        jkt, x5t = _confirmation(access.claims)
-        # b. certificate binding (RFC 8705 §3)
-        if x5t is not None:
-            if presentation is None:
-                raise InvalidToken(
-                    "The token is bound to a client certificate the request did not show",
-                    reason="mtls_binding_unchecked",
-                )
-            cert = presentation.client_cert
-            if not cert:
-                raise InvalidToken(
-                    "The token is bound to a client certificate; connect with it (mutual TLS)",
-                    reason="mtls_certificate_missing",
-                )
-            if not hmac.compare_digest(certificate_thumbprint(cert).encode(), x5t.encode()):
-                raise InvalidToken(
-                    "The token is bound to another client certificate",
-                    reason="mtls_certificate_mismatch",
-                )
-        elif self.mtls == "required":
-            raise InvalidToken(
-                "This API accepts certificate-bound tokens only", reason="mtls_required"
-            )
-        # d. unbound tokens
-        if jkt is None:
-            if scheme == "DPoP":
-                raise InvalidToken(
-                    "The token is not DPoP-bound; send it with the Bearer scheme",
-                    reason="dpop_token_not_bound",
-                )
-            if self.dpop == "required":
-                raise InvalidToken(
-                    "This API accepts DPoP-bound tokens only", reason="dpop_required"
-                )
-            return
-        # c. DPoP-bound tokens (RFC 9449 §7)
-        if self.dpop == "disabled":
-            raise InvalidToken("This API does not accept DPoP-bound tokens", reason="dpop_disabled")
-        if presentation is None:  # adapters pass None for a plain bearer request
-            raise InvalidToken(
-                "The token is DPoP-bound; send it with the DPoP scheme and a proof",
-                reason="dpop_binding_unchecked",
-            )
-        if scheme != "DPoP":
-            raise InvalidToken(
-                "The token is DPoP-bound; send it with the DPoP scheme and a proof",
-                reason="dpop_bound_as_bearer",
-            )
-        proofs = presentation.dpop_proofs
-        if len(proofs) != 1:
-            if not proofs:
-                raise InvalidDPoPProof("The DPoP proof is missing", reason="dpop_proof_missing")
-            raise InvalidDPoPProof("Send exactly one DPoP proof", reason="dpop_multiple_proofs")
-        if not presentation.url:
-            raise ConfigError("presentation", "url must be the request's absolute URL")
-        now = time.time()
-        proof = check_proof(
-            proofs[0],
-            method=presentation.method,
-            url=presentation.url,
-            access_token=token,
+        """Step 6 (:func:`~p1guard._sender.rules.sender_flow`) with this Guard's options."""
+        return sender_flow(
+            access.claims,
+            token,
+            presentation,
+            dpop=self.dpop,
+            mtls=self.mtls,
             policy=self.dpop_policy,
-            now=now,
             nonces=self.dpop_nonces,
+            replays=self._replays,
+            replay_scope=self._replay_scope,
+            shared_cache=self.shared_cache,
         )
-        if not hmac.compare_digest(proof.jkt.encode(), jkt.encode()):
-            raise InvalidToken(
-                "Invalid DPoP key binding",
-                reason="dpop_key_mismatch",
-                detail={"expected_jkt": jkt, "actual_jkt": proof.jkt},
-            )
-        # Last, once everything else passed: record the proof (RFC 9449 §11.1).
-        until = proof.iat + self.dpop_policy.lifetime + 1
-        key = replay_key(self._replay_scope, proof.jkt, proof.jti)
-        shared = self.shared_cache
-        if shared is None:
-            fresh = self._replays.remember(key, until, now, owner=proof.jkt)
-        else:
-            fresh = yield shared.remember_proof(
-                key,
-                until,
-                owner=proof.jkt,
-                scope=self._replay_scope,
-                limit=self._replays.maxsize,
-                now=now,
-            )
-            if fresh is None:
-                raise ProviderUnavailable(
-                    "The DPoP replay cache is unavailable", reason="replay_cache_unavailable"
-                )
-        if not fresh:
-            raise InvalidDPoPProof("The DPoP proof was already used", reason="dpop_replay")
 
     def _finish(
         self,

@@ -2,7 +2,7 @@
 key a proof is recorded under (:func:`replay_key`).
 
 The :class:`~p1guard.Guard` records a proof only once it passed every other check
-(:mod:`p1guard._sender.dpop` rule 9, the Guard's step 6c); with a
+(:mod:`p1guard._sender.dpop` rule 9, :func:`p1guard._sender.rules.sender_flow`); with a
 ``shared_cache`` the Redis record (:meth:`~p1guard.RedisCache.remember_proof`) replaces this
 one and follows the same rules.
 """
