@@ -33,10 +33,11 @@ Order of work for ``verify(token, scopes=…)``:
 8. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
    source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
 
-9. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard._guard`` naming the
+9. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard.guard`` naming the
    failed check with expected vs. actual values (issuer, audience, kid, typ, clock skew) and the
    token's short hash — never the token. At most one line per reason per
-   :data:`DIAGNOSTIC_INTERVAL` seconds per Guard; the next line counts the ones held back.
+   :data:`~p1guard._guard_log.DIAGNOSTIC_INTERVAL` seconds per Guard; the next line counts the
+   ones held back (:mod:`p1guard._guard_log`).
 
 Sync and async share every step; only the HTTP pump differs (:mod:`p1guard._http.transport`).
 """
@@ -44,16 +45,15 @@ Sync and async share every step; only the HTTP pump differs (:mod:`p1guard._http
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from p1guard._client.auth import AuthMethod, ClientAuth
+from p1guard._guard_log import Diagnostics, measure
 from p1guard._http.flow import Flow, Sleep
-from p1guard._observe.metrics import CACHE, VERIFICATIONS
+from p1guard._observe.metrics import CACHE
 from p1guard._pingone import PingOne
 from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
 from p1guard._sender.binding import Presentation
@@ -108,7 +108,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Guard", "Mode"]
 
-log = logging.getLogger("p1guard.guard")
 _sha256 = hashlib.sha256
 
 Mode = Literal["jwt", "introspect", "auto"]
@@ -117,18 +116,6 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
 # in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
 _Via = Literal["cache", "jwt", "flow", "revocation"]
 _MODES = ("jwt", "introspect", "auto")
-#: Seconds between two diagnostic log lines of the same refusal reason, per Guard.
-DIAGNOSTIC_INTERVAL = 10.0
-_DETAIL_MAX = 200  # characters per logged value: claims are attacker-chosen until verified
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 3] + "..."
-
-
-def _diagnosis(detail: Mapping[str, object]) -> str:
-    return ", ".join(f"{name}={_shown(value)}" for name, value in detail.items())
 
 
 def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
@@ -253,9 +240,7 @@ class Guard:
             {pingone.issuer, *(check_url("extra_issuers", url) for url in extra_issuers)}
         )
         self.issuers = issuers
-        # Diagnostics (rule 8): reason -> (monotonic time of its last line, lines held back).
-        self._diagnosed: dict[str, tuple[float, int]] = {}
-        self._diagnosed_lock = threading.Lock()
+        self._diagnostics = Diagnostics()  # rule 9
         audiences = as_frozenset("audience", audience)
         leeway_s = to_seconds("leeway", leeway, maximum=300)  # more would disable expiry
         self.policy = JwtPolicy(
@@ -378,7 +363,7 @@ class Guard:
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
-            self._measure(self._metrics, access, token, via)
+            measure(self._metrics, access, token, via == "cache", self._is_local)
         return access
 
     async def averify(
@@ -412,7 +397,7 @@ class Guard:
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
-            self._measure(self._metrics, access, token, via)
+            measure(self._metrics, access, token, via == "cache", self._is_local)
         return access
 
     def _authorize(
@@ -730,53 +715,10 @@ class Guard:
             exc.resource_metadata = self.resource_metadata_url
         self._stamp_scheme(exc, None if presentation is None else presentation.scheme)
         if not isinstance(exc, ProviderUnavailable):
-            self._diagnose(exc, token)
+            self._diagnostics.refused(exc, token)
         if self._metrics is not None:
-            self._measure(self._metrics, exc, token, via)
+            measure(self._metrics, exc, token, via == "cache", self._is_local)
         return exc
-
-    def _diagnose(self, exc: AuthError, token: str | None) -> None:
-        """Rule 8: one INFO line per reason per :data:`DIAGNOSTIC_INTERVAL`, never the token."""
-        if not log.isEnabledFor(logging.INFO):
-            return
-        now = time.monotonic()
-        with self._diagnosed_lock:
-            last, held = self._diagnosed.get(exc.reason, (-DIAGNOSTIC_INTERVAL, 0))
-            if now - last < DIAGNOSTIC_INTERVAL:
-                self._diagnosed[exc.reason] = (last, held + 1)
-                return
-            self._diagnosed[exc.reason] = (now, 0)
-        tid = token_id(token_digest(token)) if token and isinstance(token, str) else "-"
-        detail = f"; {_diagnosis(exc.detail)}" if exc.detail else ""
-        held_back = f" ({held} similar refusals not logged)" if held else ""
-        log.info(
-            "token %s refused (%s, %d): %s%s%s",
-            tid,
-            exc.reason,
-            exc.status_code,
-            exc.description,
-            detail,
-            held_back,
-        )
-
-    def _measure(
-        self, metrics: Metrics, result: AccessToken | AuthError, token: str | None, via: _Via
-    ) -> None:
-        """Rule 7 for one verify/averify call, accepted or refused."""
-        if via == "cache":
-            metrics.count(CACHE, cache="verified", result="hit")
-            source = "cache"
-        elif isinstance(result, AccessToken):
-            source = result.source
-        elif not token or not isinstance(token, str):
-            source = "none"
-        else:
-            source = "jwt" if self._is_local(token) else "introspection"
-        if isinstance(result, AccessToken):
-            metrics.count(VERIFICATIONS, outcome="ok", reason="", source=source)
-        else:
-            outcome = "unavailable" if isinstance(result, ProviderUnavailable) else "refused"
-            metrics.count(VERIFICATIONS, outcome=outcome, reason=result.reason, source=source)
 
     def __repr__(self) -> str:
         audience = sorted(self.policy.audiences)
