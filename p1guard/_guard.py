@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from p1guard._client.auth import AuthMethod, ClientAuth
 from p1guard._guard_log import Diagnostics, measure
-from p1guard._http.flow import Flow, Sleep
+from p1guard._http.flow import Flow
 from p1guard._observe.metrics import CACHE
 from p1guard._pingone import PingOne
 from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
@@ -67,13 +67,12 @@ from p1guard._sender.rules import (
     sender_flow,
     stamp_scheme,
 )
-from p1guard._tokens.cache import VerifiedTokenCache, token_digest, token_id
+from p1guard._tokens.cache import VerifiedTokenCache, token_digest
 from p1guard._tokens.claims import ClaimRule, require_claims
 from p1guard._tokens.introspection import (
     IntrospectionCache,
     IntrospectionPolicy,
-    introspect,
-    read_answer,
+    shared_or_fresh,
 )
 from p1guard._tokens.jwks import key_for
 from p1guard._tokens.jwt import (
@@ -91,7 +90,7 @@ from p1guard._tokens.jwt import (
 )
 from p1guard._tokens.keys import ALGORITHMS, SigningKey
 from p1guard._tokens.revocation import DenialStore, denial_until, revocation_id, shared_key
-from p1guard._tokens.shared_cache import RedisCache, SharedAnswer
+from p1guard._tokens.shared_cache import RedisCache
 from p1guard._tokens.tokens import AccessToken
 from p1guard._values import Seconds, check_url, to_seconds
 from p1guard.errors import (
@@ -116,23 +115,6 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
 # in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
 _Via = Literal["cache", "jwt", "flow", "revocation"]
 _MODES = ("jwt", "introspect", "auto")
-
-
-def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
-    """A shared answer, waiting briefly while another worker introspects the same token."""
-    hit = yield shared.get(digest)
-    if hit is not None:
-        return hit  # type: ignore[no-any-return]
-    if (yield shared.claim(digest)):
-        # Claimed: look once more, the previous claimer may have finished just before.
-        return (yield shared.get(digest))  # type: ignore[no-any-return]
-    deadline = time.monotonic() + shared.wait
-    while time.monotonic() < deadline:
-        yield Sleep(0.01)
-        hit, claimed = yield shared.peek(digest)
-        if hit is not None or not claimed:
-            return hit  # type: ignore[no-any-return]
-    return None
 
 
 class Guard:
@@ -638,52 +620,18 @@ class Guard:
             result = "miss" if answer is None else "hit"
             self._metrics.count(CACHE, cache="introspection", result=result)
         if answer is None:
-            answer = yield from self._shared_or_fresh(token, digest)
+            answer = yield from shared_or_fresh(
+                token,
+                digest,
+                cache=self._introspected,
+                policy=self.introspection_policy,
+                discovery=self.pingone.discovery,
+                auth=self._client_auth,
+                shared=self.shared_cache,
+                shared_key=self._shared_scope + digest,
+            )
         if isinstance(answer, InvalidToken):
             raise InvalidToken(answer.description, reason=answer.reason, detail=answer.detail)
-        return answer
-
-    def _shared_or_fresh(self, token: str, digest: bytes) -> Flow[AccessToken | InvalidToken]:
-        """An answer from another worker (shared cache), else from PingOne (and share it).
-
-        The shared cache holds PingOne's answer itself, keyed by issuer and client id too, and
-        every Guard applies its own rules (:func:`read_answer`) to it: another API's cached
-        answer can never pass this API's audience check.
-        """
-        shared = self.shared_cache
-        shared_key = self._shared_scope + digest
-        if shared is not None:
-            hit = yield from _answer_from_peers(shared, shared_key)
-            if hit is not None:
-                document, shared_until = hit
-                answer, until = read_answer(
-                    document, self.introspection_policy, time.time(), token_id(digest)
-                )
-                until = min(until, shared_until)
-                self._introspected.put(digest, answer, until)
-                return answer
-        auth = self._client_auth
-        if auth is None:  # guarded in __init__ and _start; kept for the type checker
-            raise ConfigError("client_id", "introspection needs client credentials")
-        try:
-            metadata = yield from self.pingone.discovery.flow()
-            endpoint = metadata.introspection_endpoint
-            if endpoint is None:
-                raise ProviderUnavailable(
-                    "The authorization server advertises no introspection endpoint",
-                    reason="no_introspection_endpoint",
-                )
-            document = yield from introspect(endpoint, token, auth, digest=digest)
-        except ProviderUnavailable:
-            if shared is not None:
-                yield shared.release(shared_key)
-            raise
-        answer, until = read_answer(
-            document, self.introspection_policy, time.time(), token_id(digest)
-        )
-        self._introspected.put(digest, answer, until)
-        if shared is not None:
-            yield shared.put(shared_key, document, until)
         return answer
 
     def _sender_flow(
