@@ -89,14 +89,13 @@ from p1guard._tokens.jwt import (
     verify_jws,
 )
 from p1guard._tokens.keys import ALGORITHMS, SigningKey
-from p1guard._tokens.revocation import DenialStore, denial_until, revocation_id, shared_key
+from p1guard._tokens.revocation import Denylist, denial_until, revocation_id
 from p1guard._tokens.shared_cache import RedisCache
 from p1guard._tokens.tokens import AccessToken
 from p1guard._values import Seconds, check_url, to_seconds
 from p1guard.errors import (
     AuthError,
     ConfigError,
-    DenylistFull,
     InvalidToken,
     MissingToken,
     ProviderUnavailable,
@@ -254,7 +253,9 @@ class Guard:
         self.denylist = denylist
         #: With ``denylist=True``: accept tokens while Redis cannot be read (a loud opt-out).
         self.denylist_fail_open = bool(denylist_fail_open)
-        self._denials = DenialStore(denial_limit)
+        self._denials = Denylist(
+            denial_limit, shared_cache if denylist else None, self.denylist_fail_open
+        )
         # Step 5b runs once a denial exists or with the shared denylist; else one test.
         self._revocable = denylist
         # Shared answers depend on who asked whom: PingOne environment and client credentials.
@@ -468,19 +469,9 @@ class Guard:
         await self.pingone.transport.arun(self._deny_flow(token))
 
     def _denial_flow(self, access: AccessToken, token: str) -> Flow[None]:
-        """Step 5b; yields only to ask the shared denylist."""
+        """Step 5b (:meth:`~p1guard._tokens.revocation.Denylist.check`)."""
         identity = revocation_id(token, access._claims if access.source == "jwt" else None)
-        if self._denials.holds(identity, time.time()):
-            raise InvalidToken("The token was revoked", reason="denied")
-        shared = self.shared_cache
-        if self.denylist and shared is not None:
-            denied = yield shared.denied(shared_key(identity))
-            if denied is None and not self.denylist_fail_open:
-                raise ProviderUnavailable(
-                    "The shared denylist is unavailable", reason="denylist_unavailable"
-                )
-            if denied:
-                raise InvalidToken("The token was revoked", reason="denied")
+        return self._denials.check(identity, time.time())
 
     def _deny_flow(self, token: str) -> Flow[None]:
         """:meth:`deny` (rules of :mod:`p1guard._tokens.revocation`): record the token's identity
@@ -496,20 +487,7 @@ class Guard:
         self._verified.discard(digest)
         self._introspected.discard(digest)
         self._revocable = True
-        full: DenylistFull | None = None
-        try:
-            self._denials.add(identity, until, now)
-        except DenylistFull as exc:
-            full = exc  # still shared below: the other workers may have room
-        if self.denylist and self.shared_cache is not None and until > now:
-            written = yield self.shared_cache.deny(shared_key(identity), until)
-            if not written and not self.denylist_fail_open:
-                raise ProviderUnavailable(
-                    "The shared denylist is unavailable; the denial holds in this process only",
-                    reason="denylist_unavailable",
-                )
-        if full is not None:
-            raise full
+        yield from self._denials.record(identity, until, now)
 
     def close(self) -> None:
         """Close the PingOne HTTP clients."""
