@@ -45,15 +45,14 @@ Sync and async share every step; only the HTTP pump differs (:mod:`p1guard._http
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from p1guard._client.auth import AuthMethod, ClientAuth
 from p1guard._guard_log import Diagnostics, measure
+from p1guard._guard_steps import MODES, Mode, TokenSteps, Via
 from p1guard._http.flow import Flow
-from p1guard._observe.metrics import CACHE
 from p1guard._pingone import PingOne
 from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
 from p1guard._sender.binding import Presentation
@@ -72,23 +71,14 @@ from p1guard._tokens.claims import ClaimRule, require_claims
 from p1guard._tokens.introspection import (
     IntrospectionCache,
     IntrospectionPolicy,
-    shared_or_fresh,
 )
-from p1guard._tokens.jwks import key_for
 from p1guard._tokens.jwt import (
     MAX_TOKEN_SIZE,
-    Jws,
     JwtPolicy,
     as_frozenset,
     header_rules,
-    parse_compact,
-    parse_jws,
-    peek_issuer,
-    unverified_issuer,
-    verify_compact,
-    verify_jws,
 )
-from p1guard._tokens.keys import ALGORITHMS, SigningKey
+from p1guard._tokens.keys import ALGORITHMS
 from p1guard._tokens.revocation import Denylist, denial_until, revocation_id
 from p1guard._tokens.shared_cache import RedisCache
 from p1guard._tokens.tokens import AccessToken
@@ -96,8 +86,6 @@ from p1guard._values import Seconds, check_url, to_seconds
 from p1guard.errors import (
     AuthError,
     ConfigError,
-    InvalidToken,
-    MissingToken,
     ProviderUnavailable,
 )
 
@@ -106,17 +94,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Guard", "Mode"]
 
-_sha256 = hashlib.sha256
 
-Mode = Literal["jwt", "introspect", "auto"]
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
-# How _start left a call: answered from the verified-token cache, or validated right there, or
-# in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
-_Via = Literal["cache", "jwt", "flow", "revocation"]
-_MODES = ("jwt", "introspect", "auto")
-
-
-class Guard:
+class Guard(TokenSteps):
     """Verifies PingOne access tokens for one API (audience) — see the module docstring.
 
     >>> pingone = PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="EU")
@@ -193,8 +172,8 @@ class Guard:
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
-        if mode not in _MODES:
-            raise ConfigError("mode", f"use one of {', '.join(_MODES)}, got {mode!r}")
+        if mode not in MODES:
+            raise ConfigError("mode", f"use one of {', '.join(MODES)}, got {mode!r}")
         if not isinstance(max_token_size, int) or max_token_size < 1024:
             raise ConfigError("max_token_size", "must be an integer of at least 1024")
         if not isinstance(cache_size, int) or cache_size < 0:
@@ -328,7 +307,7 @@ class Guard:
 
             guard.verify(raw, presentation=Presentation("DPoP", "GET", url, (proof,)))
         """
-        via: _Via = "flow"  # until _start tells
+        via: Via = "flow"  # until _start tells
         try:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
@@ -362,7 +341,7 @@ class Guard:
         presentation: Presentation | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
-        via: _Via = "flow"  # until _start tells
+        via: Via = "flow"  # until _start tells
         try:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
@@ -418,6 +397,7 @@ class Guard:
         before the Guard saw the request (no token, a malformed header). ``scheme`` is the
         ``Authorization`` scheme the request used (``"Bearer"``, ``"DPoP"`` or ``None``).
 
+        >>> from p1guard.errors import MissingToken
         >>> pingone = PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="EU")
         >>> guard = Guard(pingone, audience="https://api.example.com", dpop="required",
         ...               dpop_algorithms=["ES256"])
@@ -497,121 +477,6 @@ class Guard:
         """Close the PingOne HTTP clients (async)."""
         await self.pingone.aclose()
 
-    # -- steps -----------------------------------------------------------------------------
-
-    def _start(
-        self, token: str | None, check_revocation: bool | None
-    ) -> tuple[str, bytes, _Via, AccessToken | None]:
-        """Steps 1, 2 and — when no I/O is needed — 3 and 4, without building a flow.
-
-        A hit of the verified-token cache is counted by the caller, with the outcome, so that
-        it costs no metrics check of its own.
-        """
-        if not token:
-            raise MissingToken()
-        if not isinstance(token, str) or not token.isascii():
-            raise InvalidToken("The token must be ASCII text", reason="malformed")
-        revocation = self.check_revocation if check_revocation is None else check_revocation
-        if revocation and self._client_auth is None:
-            raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
-        # Encoded once: hashed here for the caches (= token_digest, the token being ASCII) and
-        # parsed as is below.
-        data = token.encode()
-        digest = _sha256(data).digest()
-        if revocation:
-            return token, digest, "revocation", None
-        now = time.time()
-        access = self._verified.get(digest, now)
-        if access is not None:
-            return token, digest, "cache", access
-        metrics = self._metrics
-        if metrics is not None and self.mode != "introspect":
-            metrics.count(CACHE, cache="verified", result="miss")
-        if self.mode == "jwt":
-            # The common miss: keys are cached, so the whole check runs here with no flow.
-            if metrics is None:  # one call for rules 1–5; None: no fresh key, use the flow
-                claims = verify_compact(data, self.policy, self._rules, self.pingone.jwks, now)
-                if claims is not None:
-                    return token, digest, "jwt", self._remember(claims, digest)
-                return token, digest, "flow", None
-            jws = parse_compact(data, self.policy, self._rules)
-            key = self.pingone.jwks.fresh_key(jws.kid, time.monotonic())
-            if key is not None:
-                if metrics is not None:
-                    metrics.count(CACHE, cache="jwks", result="hit")
-                return token, digest, "jwt", self._accept(jws, key, digest, now)
-        return token, digest, "flow", None
-
-    def _is_local(self, token: str) -> bool:
-        """Step 3's routing: validate ``token`` here (``True``) or introspect it."""
-        return self.mode == "jwt" or (
-            self.mode == "auto" and peek_issuer(token) in self.policy.issuers
-        )
-
-    def _flow(self, token: str, digest: bytes, via: _Via) -> Flow[AccessToken]:
-        revocation = via == "revocation"
-        if not self._is_local(token):
-            if len(token) > self.policy.max_size or _B64TOKEN.fullmatch(token) is None:
-                # Never forward junk to PingOne: it costs rate limit and evicts good answers.
-                raise InvalidToken("The token is malformed", reason="malformed")
-            return (yield from self._introspect(token, digest))
-        access = self._verified.get(digest, time.time())
-        if revocation and self._metrics is not None:  # _start did not look: count it here
-            result = "miss" if access is None else "hit"
-            self._metrics.count(CACHE, cache="verified", result=result)
-        if access is None:
-            access = yield from self._verify_jwt(token, digest)
-        if revocation:
-            yield from self._introspect(token, digest)
-        return access
-
-    def _verify_jwt(self, token: str, digest: bytes) -> Flow[AccessToken]:
-        jws = parse_jws(token, self.policy, self._rules)
-        fresh = self.pingone.jwks.fresh_key(jws.kid, time.monotonic()) is not None
-        if self._metrics is not None:
-            self._metrics.count(CACHE, cache="jwks", result="hit" if fresh else "miss")
-        if not fresh:
-            # Step 3: a foreign token is no key problem, and must not cost a JWKS fetch.
-            issuer = unverified_issuer(jws)
-            if issuer not in self.policy.issuers:
-                raise InvalidToken(
-                    "The token was issued by another issuer",
-                    reason="wrong_issuer",
-                    detail={"expected": sorted(self.policy.issuers), "actual": issuer},
-                )
-        key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
-        return self._accept(jws, key, digest, time.time())
-
-    def _accept(self, jws: Jws, key: SigningKey, digest: bytes, now: float) -> AccessToken:
-        """Signature, payload and claims (steps 3–4 after the key is known); cache the result."""
-        return self._remember(verify_jws(jws, key, self.policy, now), digest)
-
-    def _remember(self, claims: dict[str, Any], digest: bytes) -> AccessToken:
-        """The verified token for ``claims``, cached until its ``exp``."""
-        access = AccessToken._verified(claims, digest[:4].hex())  # = token_id(digest)
-        self._verified.put(digest, access, float(claims["exp"]))
-        return access
-
-    def _introspect(self, token: str, digest: bytes) -> Flow[AccessToken]:
-        answer = self._introspected.get(digest)
-        if self._metrics is not None:
-            result = "miss" if answer is None else "hit"
-            self._metrics.count(CACHE, cache="introspection", result=result)
-        if answer is None:
-            answer = yield from shared_or_fresh(
-                token,
-                digest,
-                cache=self._introspected,
-                policy=self.introspection_policy,
-                discovery=self.pingone.discovery,
-                auth=self._client_auth,
-                shared=self.shared_cache,
-                shared_key=self._shared_scope + digest,
-            )
-        if isinstance(answer, InvalidToken):
-            raise InvalidToken(answer.description, reason=answer.reason, detail=answer.detail)
-        return answer
-
     def _sender_flow(
         self, access: AccessToken, token: str, presentation: Presentation | None
     ) -> Flow[None]:
@@ -633,7 +498,7 @@ class Guard:
         self,
         exc: AuthError,
         token: str | None,
-        via: _Via,
+        via: Via,
         presentation: Presentation | None = None,
     ) -> AuthError:
         exc.realm = self.realm
