@@ -22,22 +22,9 @@ Order of work for ``verify(token, scopes=…)``:
       denied here, nor in Redis with ``denylist=True``. Redis failing is a 503
       (``reason="denylist_unavailable"``, with ``Retry-After``) unless
       ``denylist_fail_open=True``.
-6. Sender constraints (:mod:`p1guard._sender.binding`), on every call, cache hit or not, when the
-   call passes a ``presentation``, the token has a ``cnf`` claim, or the Guard requires DPoP
-   or mTLS (else they cost one check). The rules, each refusal with its own ``reason``:
-
-   a. ``cnf`` must be an object of string members (``reason="bad_cnf"``).
-   b. ``cnf["x5t#S256"]`` (RFC 8705 §3): the request's client certificate must have that
-      thumbprint; ``mtls="required"`` refuses tokens without it.
-   c. ``cnf.jkt`` (RFC 9449 §7): scheme ``DPoP`` with exactly one proof that passes
-      :func:`p1guard._sender.dpop.check_proof` and is signed by that key; the proof is then recorded
-      against replay (in memory, or in ``shared_cache``; a Redis failure is a 503). Sent as
-      ``Bearer``, or verified without a ``presentation``, a bound token is refused (§7.2).
-   d. Scheme ``DPoP`` with an unbound token is refused (§7.1); ``dpop="required"`` refuses
-      unbound tokens, ``dpop="disabled"`` the ``DPoP`` scheme.
-
-   Refusals that concern DPoP, every refusal of a ``DPoP`` request and every refusal of a
-   Guard with ``dpop="required"`` carry a ``DPoP`` challenge with ``algs="…"`` (RFC 9449 §7.1).
+6. Sender constraints: the rules of :mod:`p1guard._sender.rules` (a–d, and the challenge rule),
+   on every call, cache hit or not, when the call passes a ``presentation``, the token has a
+   ``cnf`` claim, or the Guard requires DPoP or mTLS (else they cost one check).
 7. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
    :class:`InsufficientScope`. Then, only when ``acr_values``/``max_age`` are set (per call or
    on the Guard), step-up (RFC 9470): ``acr`` must be acceptable and ``auth_time`` recent, else
@@ -46,10 +33,11 @@ Order of work for ``verify(token, scopes=…)``:
 8. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
    source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
 
-9. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard._guard`` naming the
+9. Every refusal passes ``_finish``, which logs one INFO line on ``p1guard.guard`` naming the
    failed check with expected vs. actual values (issuer, audience, kid, typ, clock skew) and the
    token's short hash — never the token. At most one line per reason per
-   :data:`DIAGNOSTIC_INTERVAL` seconds per Guard; the next line counts the ones held back.
+   :data:`~p1guard._guard_log.DIAGNOSTIC_INTERVAL` seconds per Guard; the next line counts the
+   ones held back (:mod:`p1guard._guard_log`).
 
 Sync and async share every step; only the HTTP pump differs (:mod:`p1guard._http.transport`).
 """
@@ -57,270 +45,57 @@ Sync and async share every step; only the HTTP pump differs (:mod:`p1guard._http
 from __future__ import annotations
 
 import hashlib
-import hmac
-import logging
-import re
-import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from p1guard._client.auth import AuthMethod, ClientAuth
-from p1guard._http.flow import Flow, Sleep
-from p1guard._observe.metrics import CACHE, VERIFICATIONS
+from p1guard._guard_log import Diagnostics, measure
+from p1guard._guard_steps import MODES, Mode, TokenSteps, Via
+from p1guard._http.flow import Flow
 from p1guard._pingone import PingOne
-from p1guard._sender.binding import Presentation, certificate_thumbprint
-from p1guard._sender.dpop import (
-    DEFAULT_DPOP_ALGORITHMS,
-    DPoPNonces,
-    DPoPPolicy,
-    ReplayCache,
-    check_proof,
-    replay_key,
+from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
+from p1guard._sender.binding import Presentation
+from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy
+from p1guard._sender.replay import ReplayCache
+from p1guard._sender.rules import (
+    DPOP_MODES,
+    MTLS_MODES,
+    DPoPMode,
+    MtlsMode,
+    sender_flow,
+    stamp_scheme,
 )
-from p1guard._tokens.cache import VerifiedTokenCache, token_digest, token_id
+from p1guard._tokens.cache import VerifiedTokenCache, token_digest
 from p1guard._tokens.claims import ClaimRule, require_claims
 from p1guard._tokens.introspection import (
     IntrospectionCache,
     IntrospectionPolicy,
-    introspect,
-    read_answer,
 )
-from p1guard._tokens.jwks import key_for
 from p1guard._tokens.jwt import (
     MAX_TOKEN_SIZE,
-    Jws,
     JwtPolicy,
     as_frozenset,
     header_rules,
-    parse_compact,
-    parse_jws,
-    peek_issuer,
-    unverified_issuer,
-    verify_compact,
-    verify_jws,
 )
-from p1guard._tokens.keys import ALGORITHMS, SigningKey
-from p1guard._tokens.revocation import DenialStore, denial_until, revocation_id, shared_key
-from p1guard._tokens.shared_cache import RedisCache, SharedAnswer
+from p1guard._tokens.keys import ALGORITHMS
+from p1guard._tokens.revocation import Denylist, denial_until, revocation_id
+from p1guard._tokens.shared_cache import RedisCache
 from p1guard._tokens.tokens import AccessToken
 from p1guard._values import Seconds, check_url, to_seconds
 from p1guard.errors import (
     AuthError,
     ConfigError,
-    DenylistFull,
-    InsufficientScope,
-    InsufficientUserAuthentication,
-    InvalidDPoPProof,
-    InvalidToken,
-    MissingToken,
     ProviderUnavailable,
-    UseDPoPNonce,
 )
 
 if TYPE_CHECKING:
     from p1guard._observe.metrics import Metrics
 
-__all__ = [
-    "DPoPMode",
-    "Guard",
-    "Match",
-    "Mode",
-    "MtlsMode",
-    "require_authentication",
-    "require_scopes",
-    "step_up_options",
-]
-
-log = logging.getLogger("p1guard.guard")
-_sha256 = hashlib.sha256
-
-Mode = Literal["jwt", "introspect", "auto"]
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
-Match = Literal["all", "any"]
-#: ``Guard(dpop=…)``: refuse the ``DPoP`` scheme, accept both schemes, or DPoP-bound tokens only.
-DPoPMode = Literal["disabled", "allowed", "required"]
-#: ``Guard(mtls=…)``: accept any token, or certificate-bound tokens only (RFC 8705).
-MtlsMode = Literal["allowed", "required"]
-_DPOP_MODES = ("disabled", "allowed", "required")
-_MTLS_MODES = ("allowed", "required")
-# How _start left a call: answered from the verified-token cache, or validated right there, or
-# in need of the flow (with the revocation check). One slot, so a cache hit pays nothing extra.
-_Via = Literal["cache", "jwt", "flow", "revocation"]
-_MODES = ("jwt", "introspect", "auto")
-#: Seconds between two diagnostic log lines of the same refusal reason, per Guard.
-DIAGNOSTIC_INTERVAL = 10.0
-_DETAIL_MAX = 200  # characters per logged value: claims are attacker-chosen until verified
+__all__ = ["Guard", "Mode"]
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 3] + "..."
-
-
-def _diagnosis(detail: Mapping[str, object]) -> str:
-    return ", ".join(f"{name}={_shown(value)}" for name, value in detail.items())
-
-
-def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
-    if scopes is None:
-        return frozenset()
-    if isinstance(scopes, str):
-        return frozenset(scopes.split())
-    return frozenset(scopes)
-
-
-def require_scopes(
-    token: AccessToken, scopes: str | Iterable[str] | None, match: Match = "all"
-) -> AccessToken:
-    """Step 6 on its own: ``token`` if it holds ``scopes`` (all, or any one), else
-    :class:`InsufficientScope` — for adapters that check an already verified token.
-
-    >>> token = AccessToken({"scope": "read"}, token_id="ab12cd34")
-    >>> require_scopes(token, ["read"]) is token
-    True
-    """
-    if match not in ("all", "any"):
-        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
-    wanted = _scope_set(scopes)
-    if not wanted:
-        return token
-    if match == "any":
-        if wanted.isdisjoint(token.scopes):
-            raise InsufficientScope(sorted(wanted), match="any")
-    elif not wanted <= token.scopes:
-        raise InsufficientScope(sorted(wanted), sorted(wanted - token.scopes))
-    return token
-
-
-def _acr_tuple(acr_values: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """``acr_values`` as a tuple (a string is space-separated); ``None`` stays ``None``."""
-    if acr_values is None:
-        return None
-    values = tuple(acr_values.split()) if isinstance(acr_values, str) else tuple(acr_values)
-    if not all(isinstance(value, str) and value and value.split() == [value] for value in values):
-        raise ConfigError("acr_values", f"expected acr names like 'Multi_Factor', got {values!r}")
-    return values
-
-
-def _check_max_age(max_age: int | None) -> int | None:
-    if max_age is not None and (
-        not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0
-    ):
-        raise ConfigError("max_age", f"expected a non-negative number of seconds, got {max_age!r}")
-    return max_age
-
-
-def step_up_options(
-    acr_values: str | Iterable[str] | None, max_age: int | None
-) -> tuple[tuple[str, ...] | None, int | None]:
-    """``acr_values`` (a tuple; a string is space-separated) and ``max_age``, validated — for
-    adapters that want a bad value refused when a route is declared, not on each request.
-
-    >>> step_up_options("Multi_Factor", 300)
-    (('Multi_Factor',), 300)
-    """
-    return _acr_tuple(acr_values), _check_max_age(max_age)
-
-
-def require_authentication(
-    token: AccessToken,
-    acr_values: str | Iterable[str] | None = None,
-    max_age: int | None = None,
-    now: float | None = None,
-    leeway: float = 0.0,
-) -> AccessToken:
-    """Step-up (RFC 9470) on its own: ``token`` if its user signed in strongly and recently
-    enough, else :class:`InsufficientUserAuthentication` naming what to ask PingOne for.
-
-    ``acr_values``: the ``acr`` claim must be one of them (empty or ``None``: any). ``max_age``:
-    the ``auth_time`` claim must exist and be at most ``max_age`` (+ ``leeway``) seconds before
-    ``now``. Client-credentials tokens carry neither claim, so they fail whichever is asked.
-
-    >>> token = AccessToken({"acr": "Multi_Factor", "auth_time": 1000}, token_id="ab12cd34")
-    >>> require_authentication(token, ["Multi_Factor"], max_age=300, now=1200) is token
-    True
-    >>> require_authentication(token, max_age=60, now=1200)
-    Traceback (most recent call last):
-    p1guard.errors.InsufficientUserAuthentication: More recent authentication is required
-    """
-    wanted = _acr_tuple(acr_values)
-    _check_max_age(max_age)
-    if wanted and token.get("acr") not in wanted:
-        raise InsufficientUserAuthentication(
-            acr_values=wanted, max_age=max_age, reason="acr_not_accepted"
-        )
-    if max_age is not None:
-        auth_time = token.get("auth_time")
-        if (
-            not isinstance(auth_time, int | float)
-            or isinstance(auth_time, bool)
-            or auth_time != auth_time  # NaN
-        ):
-            raise InsufficientUserAuthentication(
-                "More recent authentication is required",
-                acr_values=wanted,
-                max_age=max_age,
-                reason="no_auth_time",
-            )
-        if (time.time() if now is None else now) - auth_time > max_age + leeway:
-            raise InsufficientUserAuthentication(
-                "More recent authentication is required",
-                acr_values=wanted,
-                max_age=max_age,
-                reason="auth_too_old",
-            )
-    return token
-
-
-#: The confirmation methods (``cnf`` members) the Guard checks: DPoP and mTLS.
-_CNF_METHODS = frozenset({"jkt", "x5t#S256"})
-
-
-def _confirmation(claims: Mapping[str, object]) -> tuple[str | None, str | None]:
-    """Rule 6a: the token's ``cnf.jkt`` and ``cnf["x5t#S256"]`` (each ``None`` if absent).
-
-    >>> _confirmation({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})
-    ('0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I', None)
-    """
-    cnf = claims.get("cnf")
-    if cnf is None:
-        return None, None
-    if not isinstance(cnf, Mapping) or not cnf:
-        raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
-    if not cnf.keys() <= _CNF_METHODS:
-        # A binding we cannot check (RFC 7800 jwk/kid/jku, x5t, a miscased member) is not
-        # "unbound": the token must not pass as a bearer token.
-        raise InvalidToken(
-            "The token is bound by a confirmation method this API does not support",
-            reason="unsupported_cnf",
-            detail={"cnf_members": sorted(map(str, cnf))},
-        )
-    jkt, x5t = cnf.get("jkt"), cnf.get("x5t#S256")
-    for value in (jkt, x5t):
-        if value is not None and (not isinstance(value, str) or not value or not value.isascii()):
-            raise InvalidToken("The token's confirmation (cnf) is malformed", reason="bad_cnf")
-    return jkt, x5t
-
-
-def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
-    """A shared answer, waiting briefly while another worker introspects the same token."""
-    hit = yield shared.get(digest)
-    if hit is not None:
-        return hit  # type: ignore[no-any-return]
-    if (yield shared.claim(digest)):
-        # Claimed: look once more, the previous claimer may have finished just before.
-        return (yield shared.get(digest))  # type: ignore[no-any-return]
-    deadline = time.monotonic() + shared.wait
-    while time.monotonic() < deadline:
-        yield Sleep(0.01)
-        hit, claimed = yield shared.peek(digest)
-        if hit is not None or not claimed:
-            return hit  # type: ignore[no-any-return]
-    return None
-
-
-class Guard:
+class Guard(TokenSteps):
     """Verifies PingOne access tokens for one API (audience) — see the module docstring.
 
     >>> pingone = PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="EU")
@@ -397,16 +172,16 @@ class Guard:
     ) -> None:
         if not isinstance(pingone, PingOne):
             raise ConfigError("pingone", "pass a p1guard.PingOne instance")
-        if mode not in _MODES:
-            raise ConfigError("mode", f"use one of {', '.join(_MODES)}, got {mode!r}")
+        if mode not in MODES:
+            raise ConfigError("mode", f"use one of {', '.join(MODES)}, got {mode!r}")
         if not isinstance(max_token_size, int) or max_token_size < 1024:
             raise ConfigError("max_token_size", "must be an integer of at least 1024")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigError("cache_size", "must be a non-negative integer")
-        if dpop not in _DPOP_MODES:
-            raise ConfigError("dpop", f"use one of {', '.join(_DPOP_MODES)}, got {dpop!r}")
-        if mtls not in _MTLS_MODES:
-            raise ConfigError("mtls", f"use one of {', '.join(_MTLS_MODES)}, got {mtls!r}")
+        if dpop not in DPOP_MODES:
+            raise ConfigError("dpop", f"use one of {', '.join(DPOP_MODES)}, got {dpop!r}")
+        if mtls not in MTLS_MODES:
+            raise ConfigError("mtls", f"use one of {', '.join(MTLS_MODES)}, got {mtls!r}")
         if dpop_nonces is not None and not isinstance(dpop_nonces, DPoPNonces):
             raise ConfigError("dpop_nonces", "pass a p1guard._sender.dpop.DPoPNonces instance")
         self.pingone = pingone
@@ -425,9 +200,7 @@ class Guard:
             {pingone.issuer, *(check_url("extra_issuers", url) for url in extra_issuers)}
         )
         self.issuers = issuers
-        # Diagnostics (rule 8): reason -> (monotonic time of its last line, lines held back).
-        self._diagnosed: dict[str, tuple[float, int]] = {}
-        self._diagnosed_lock = threading.Lock()
+        self._diagnostics = Diagnostics()  # rule 9
         audiences = as_frozenset("audience", audience)
         leeway_s = to_seconds("leeway", leeway, maximum=300)  # more would disable expiry
         self.policy = JwtPolicy(
@@ -442,8 +215,7 @@ class Guard:
         )
         self._rules = header_rules(self.policy)
         # Step-up (RFC 9470) for every call that does not pass its own acr_values/max_age.
-        self.acr_values = _acr_tuple(acr_values)
-        self.max_age = _check_max_age(max_age)
+        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
         self._step_up = self.acr_values is not None or self.max_age is not None
         self._verified: VerifiedTokenCache[AccessToken] = VerifiedTokenCache(cache_size)
         self.introspection_policy = IntrospectionPolicy(
@@ -460,7 +232,9 @@ class Guard:
         self.denylist = denylist
         #: With ``denylist=True``: accept tokens while Redis cannot be read (a loud opt-out).
         self.denylist_fail_open = bool(denylist_fail_open)
-        self._denials = DenialStore(denial_limit)
+        self._denials = Denylist(
+            denial_limit, shared_cache if denylist else None, self.denylist_fail_open
+        )
         # Step 5b runs once a denial exists or with the shared denylist; else one test.
         self._revocable = denylist
         # Shared answers depend on who asked whom: PingOne environment and client credentials.
@@ -533,7 +307,7 @@ class Guard:
 
             guard.verify(raw, presentation=Presentation("DPoP", "GET", url, (proof,)))
         """
-        via: _Via = "flow"  # until _start tells
+        via: Via = "flow"  # until _start tells
         try:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
@@ -551,7 +325,7 @@ class Guard:
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
-            self._measure(self._metrics, access, token, via)
+            measure(self._metrics, access, token, via == "cache", self._is_local)
         return access
 
     async def averify(
@@ -567,7 +341,7 @@ class Guard:
         presentation: Presentation | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
-        via: _Via = "flow"  # until _start tells
+        via: Via = "flow"  # until _start tells
         try:
             raw, digest, via, access = self._start(token, check_revocation)
             if access is None:
@@ -585,7 +359,7 @@ class Guard:
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
-            self._measure(self._metrics, access, token, via)
+            measure(self._metrics, access, token, via == "cache", self._is_local)
         return access
 
     def _authorize(
@@ -623,6 +397,7 @@ class Guard:
         before the Guard saw the request (no token, a malformed header). ``scheme`` is the
         ``Authorization`` scheme the request used (``"Bearer"``, ``"DPoP"`` or ``None``).
 
+        >>> from p1guard.errors import MissingToken
         >>> pingone = PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="EU")
         >>> guard = Guard(pingone, audience="https://api.example.com", dpop="required",
         ...               dpop_algorithms=["ES256"])
@@ -637,18 +412,8 @@ class Guard:
         return err
 
     def _stamp_scheme(self, err: AuthError, scheme: str | None) -> None:
-        """Step 6's challenge rule: which scheme ``err`` answers with, and which ``algs``."""
-        if self.dpop == "disabled":
-            err.scheme, err.dpop_algs = "Bearer", ()
-        elif (
-            self.dpop == "required"
-            or scheme == "DPoP"
-            or isinstance(err, InvalidDPoPProof | UseDPoPNonce)
-            or err.reason.startswith("dpop_")
-        ):
-            err.scheme, err.dpop_algs = "DPoP", self.dpop_algs
-        elif self.dpop_challenge:
-            err.dpop_algs = self.dpop_algs
+        """Step 6's challenge rule (:func:`~p1guard._sender.rules.stamp_scheme`)."""
+        stamp_scheme(err, scheme, self.dpop, self.dpop_algs, self.dpop_challenge)
 
     def dpop_nonce(self) -> str | None:
         """The current DPoP nonce to send as ``DPoP-Nonce`` (RFC 9449 §9), or ``None`` when
@@ -684,19 +449,9 @@ class Guard:
         await self.pingone.transport.arun(self._deny_flow(token))
 
     def _denial_flow(self, access: AccessToken, token: str) -> Flow[None]:
-        """Step 5b; yields only to ask the shared denylist."""
+        """Step 5b (:meth:`~p1guard._tokens.revocation.Denylist.check`)."""
         identity = revocation_id(token, access._claims if access.source == "jwt" else None)
-        if self._denials.holds(identity, time.time()):
-            raise InvalidToken("The token was revoked", reason="denied")
-        shared = self.shared_cache
-        if self.denylist and shared is not None:
-            denied = yield shared.denied(shared_key(identity))
-            if denied is None and not self.denylist_fail_open:
-                raise ProviderUnavailable(
-                    "The shared denylist is unavailable", reason="denylist_unavailable"
-                )
-            if denied:
-                raise InvalidToken("The token was revoked", reason="denied")
+        return self._denials.check(identity, time.time())
 
     def _deny_flow(self, token: str) -> Flow[None]:
         """:meth:`deny` (rules of :mod:`p1guard._tokens.revocation`): record the token's identity
@@ -712,20 +467,7 @@ class Guard:
         self._verified.discard(digest)
         self._introspected.discard(digest)
         self._revocable = True
-        full: DenylistFull | None = None
-        try:
-            self._denials.add(identity, until, now)
-        except DenylistFull as exc:
-            full = exc  # still shared below: the other workers may have room
-        if self.denylist and self.shared_cache is not None and until > now:
-            written = yield self.shared_cache.deny(shared_key(identity), until)
-            if not written and not self.denylist_fail_open:
-                raise ProviderUnavailable(
-                    "The shared denylist is unavailable; the denial holds in this process only",
-                    reason="denylist_unavailable",
-                )
-        if full is not None:
-            raise full
+        yield from self._denials.record(identity, until, now)
 
     def close(self) -> None:
         """Close the PingOne HTTP clients."""
@@ -735,260 +477,28 @@ class Guard:
         """Close the PingOne HTTP clients (async)."""
         await self.pingone.aclose()
 
-    # -- steps -----------------------------------------------------------------------------
-
-    def _start(
-        self, token: str | None, check_revocation: bool | None
-    ) -> tuple[str, bytes, _Via, AccessToken | None]:
-        """Steps 1, 2 and — when no I/O is needed — 3 and 4, without building a flow.
-
-        A hit of the verified-token cache is counted by the caller, with the outcome, so that
-        it costs no metrics check of its own.
-        """
-        if not token:
-            raise MissingToken()
-        if not isinstance(token, str) or not token.isascii():
-            raise InvalidToken("The token must be ASCII text", reason="malformed")
-        revocation = self.check_revocation if check_revocation is None else check_revocation
-        if revocation and self._client_auth is None:
-            raise ConfigError("check_revocation", "needs client_id and client_secret on the Guard")
-        # Encoded once: hashed here for the caches (= token_digest, the token being ASCII) and
-        # parsed as is below.
-        data = token.encode()
-        digest = _sha256(data).digest()
-        if revocation:
-            return token, digest, "revocation", None
-        now = time.time()
-        access = self._verified.get(digest, now)
-        if access is not None:
-            return token, digest, "cache", access
-        metrics = self._metrics
-        if metrics is not None and self.mode != "introspect":
-            metrics.count(CACHE, cache="verified", result="miss")
-        if self.mode == "jwt":
-            # The common miss: keys are cached, so the whole check runs here with no flow.
-            if metrics is None:  # one call for rules 1–5; None: no fresh key, use the flow
-                claims = verify_compact(data, self.policy, self._rules, self.pingone.jwks, now)
-                if claims is not None:
-                    return token, digest, "jwt", self._remember(claims, digest)
-                return token, digest, "flow", None
-            jws = parse_compact(data, self.policy, self._rules)
-            key = self.pingone.jwks.fresh_key(jws.kid, time.monotonic())
-            if key is not None:
-                if metrics is not None:
-                    metrics.count(CACHE, cache="jwks", result="hit")
-                return token, digest, "jwt", self._accept(jws, key, digest, now)
-        return token, digest, "flow", None
-
-    def _is_local(self, token: str) -> bool:
-        """Step 3's routing: validate ``token`` here (``True``) or introspect it."""
-        return self.mode == "jwt" or (
-            self.mode == "auto" and peek_issuer(token) in self.policy.issuers
-        )
-
-    def _flow(self, token: str, digest: bytes, via: _Via) -> Flow[AccessToken]:
-        revocation = via == "revocation"
-        if not self._is_local(token):
-            if len(token) > self.policy.max_size or _B64TOKEN.fullmatch(token) is None:
-                # Never forward junk to PingOne: it costs rate limit and evicts good answers.
-                raise InvalidToken("The token is malformed", reason="malformed")
-            return (yield from self._introspect(token, digest))
-        access = self._verified.get(digest, time.time())
-        if revocation and self._metrics is not None:  # _start did not look: count it here
-            result = "miss" if access is None else "hit"
-            self._metrics.count(CACHE, cache="verified", result=result)
-        if access is None:
-            access = yield from self._verify_jwt(token, digest)
-        if revocation:
-            yield from self._introspect(token, digest)
-        return access
-
-    def _verify_jwt(self, token: str, digest: bytes) -> Flow[AccessToken]:
-        jws = parse_jws(token, self.policy, self._rules)
-        fresh = self.pingone.jwks.fresh_key(jws.kid, time.monotonic()) is not None
-        if self._metrics is not None:
-            self._metrics.count(CACHE, cache="jwks", result="hit" if fresh else "miss")
-        if not fresh:
-            # Step 3: a foreign token is no key problem, and must not cost a JWKS fetch.
-            issuer = unverified_issuer(jws)
-            if issuer not in self.policy.issuers:
-                raise InvalidToken(
-                    "The token was issued by another issuer",
-                    reason="wrong_issuer",
-                    detail={"expected": sorted(self.policy.issuers), "actual": issuer},
-                )
-        key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
-        return self._accept(jws, key, digest, time.time())
-
-    def _accept(self, jws: Jws, key: SigningKey, digest: bytes, now: float) -> AccessToken:
-        """Signature, payload and claims (steps 3–4 after the key is known); cache the result."""
-        return self._remember(verify_jws(jws, key, self.policy, now), digest)
-
-    def _remember(self, claims: dict[str, Any], digest: bytes) -> AccessToken:
-        """The verified token for ``claims``, cached until its ``exp``."""
-        access = AccessToken._verified(claims, digest[:4].hex())  # = token_id(digest)
-        self._verified.put(digest, access, float(claims["exp"]))
-        return access
-
-    def _introspect(self, token: str, digest: bytes) -> Flow[AccessToken]:
-        answer = self._introspected.get(digest)
-        if self._metrics is not None:
-            result = "miss" if answer is None else "hit"
-            self._metrics.count(CACHE, cache="introspection", result=result)
-        if answer is None:
-            answer = yield from self._shared_or_fresh(token, digest)
-        if isinstance(answer, InvalidToken):
-            raise InvalidToken(answer.description, reason=answer.reason, detail=answer.detail)
-        return answer
-
-    def _shared_or_fresh(self, token: str, digest: bytes) -> Flow[AccessToken | InvalidToken]:
-        """An answer from another worker (shared cache), else from PingOne (and share it).
-
-        The shared cache holds PingOne's answer itself, keyed by issuer and client id too, and
-        every Guard applies its own rules (:func:`read_answer`) to it: another API's cached
-        answer can never pass this API's audience check.
-        """
-        shared = self.shared_cache
-        shared_key = self._shared_scope + digest
-        if shared is not None:
-            hit = yield from _answer_from_peers(shared, shared_key)
-            if hit is not None:
-                document, shared_until = hit
-                answer, until = read_answer(
-                    document, self.introspection_policy, time.time(), token_id(digest)
-                )
-                until = min(until, shared_until)
-                self._introspected.put(digest, answer, until)
-                return answer
-        auth = self._client_auth
-        if auth is None:  # guarded in __init__ and _start; kept for the type checker
-            raise ConfigError("client_id", "introspection needs client credentials")
-        try:
-            metadata = yield from self.pingone.discovery.flow()
-            endpoint = metadata.introspection_endpoint
-            if endpoint is None:
-                raise ProviderUnavailable(
-                    "The authorization server advertises no introspection endpoint",
-                    reason="no_introspection_endpoint",
-                )
-            document = yield from introspect(endpoint, token, auth, digest=digest)
-        except ProviderUnavailable:
-            if shared is not None:
-                yield shared.release(shared_key)
-            raise
-        answer, until = read_answer(
-            document, self.introspection_policy, time.time(), token_id(digest)
-        )
-        self._introspected.put(digest, answer, until)
-        if shared is not None:
-            yield shared.put(shared_key, document, until)
-        return answer
-
     def _sender_flow(
         self, access: AccessToken, token: str, presentation: Presentation | None
     ) -> Flow[None]:
-        """Step 6 (rules a–d); yields only to record a DPoP proof in the shared cache."""
-        scheme = None if presentation is None else presentation.scheme
-        if scheme == "DPoP" and self.dpop == "disabled":
-            raise InvalidToken("This API does not accept DPoP", reason="dpop_disabled")
-        jkt, x5t = _confirmation(access.claims)
-        # b. certificate binding (RFC 8705 §3)
-        if x5t is not None:
-            if presentation is None:
-                raise InvalidToken(
-                    "The token is bound to a client certificate the request did not show",
-                    reason="mtls_binding_unchecked",
-                )
-            cert = presentation.client_cert
-            if not cert:
-                raise InvalidToken(
-                    "The token is bound to a client certificate; connect with it (mutual TLS)",
-                    reason="mtls_certificate_missing",
-                )
-            if not hmac.compare_digest(certificate_thumbprint(cert).encode(), x5t.encode()):
-                raise InvalidToken(
-                    "The token is bound to another client certificate",
-                    reason="mtls_certificate_mismatch",
-                )
-        elif self.mtls == "required":
-            raise InvalidToken(
-                "This API accepts certificate-bound tokens only", reason="mtls_required"
-            )
-        # d. unbound tokens
-        if jkt is None:
-            if scheme == "DPoP":
-                raise InvalidToken(
-                    "The token is not DPoP-bound; send it with the Bearer scheme",
-                    reason="dpop_token_not_bound",
-                )
-            if self.dpop == "required":
-                raise InvalidToken(
-                    "This API accepts DPoP-bound tokens only", reason="dpop_required"
-                )
-            return
-        # c. DPoP-bound tokens (RFC 9449 §7)
-        if self.dpop == "disabled":
-            raise InvalidToken("This API does not accept DPoP-bound tokens", reason="dpop_disabled")
-        if presentation is None:  # adapters pass None for a plain bearer request
-            raise InvalidToken(
-                "The token is DPoP-bound; send it with the DPoP scheme and a proof",
-                reason="dpop_binding_unchecked",
-            )
-        if scheme != "DPoP":
-            raise InvalidToken(
-                "The token is DPoP-bound; send it with the DPoP scheme and a proof",
-                reason="dpop_bound_as_bearer",
-            )
-        proofs = presentation.dpop_proofs
-        if len(proofs) != 1:
-            if not proofs:
-                raise InvalidDPoPProof("The DPoP proof is missing", reason="dpop_proof_missing")
-            raise InvalidDPoPProof("Send exactly one DPoP proof", reason="dpop_multiple_proofs")
-        if not presentation.url:
-            raise ConfigError("presentation", "url must be the request's absolute URL")
-        now = time.time()
-        proof = check_proof(
-            proofs[0],
-            method=presentation.method,
-            url=presentation.url,
-            access_token=token,
+        """Step 6 (:func:`~p1guard._sender.rules.sender_flow`) with this Guard's options."""
+        return sender_flow(
+            access.claims,
+            token,
+            presentation,
+            dpop=self.dpop,
+            mtls=self.mtls,
             policy=self.dpop_policy,
-            now=now,
             nonces=self.dpop_nonces,
+            replays=self._replays,
+            replay_scope=self._replay_scope,
+            shared_cache=self.shared_cache,
         )
-        if not hmac.compare_digest(proof.jkt.encode(), jkt.encode()):
-            raise InvalidToken(
-                "Invalid DPoP key binding",
-                reason="dpop_key_mismatch",
-                detail={"expected_jkt": jkt, "actual_jkt": proof.jkt},
-            )
-        # Last, once everything else passed: record the proof (RFC 9449 §11.1).
-        until = proof.iat + self.dpop_policy.lifetime + 1
-        key = replay_key(self._replay_scope, proof.jkt, proof.jti)
-        shared = self.shared_cache
-        if shared is None:
-            fresh = self._replays.remember(key, until, now, owner=proof.jkt)
-        else:
-            fresh = yield shared.remember_proof(
-                key,
-                until,
-                owner=proof.jkt,
-                scope=self._replay_scope,
-                limit=self._replays.maxsize,
-                now=now,
-            )
-            if fresh is None:
-                raise ProviderUnavailable(
-                    "The DPoP replay cache is unavailable", reason="replay_cache_unavailable"
-                )
-        if not fresh:
-            raise InvalidDPoPProof("The DPoP proof was already used", reason="dpop_replay")
 
     def _finish(
         self,
         exc: AuthError,
         token: str | None,
-        via: _Via,
+        via: Via,
         presentation: Presentation | None = None,
     ) -> AuthError:
         exc.realm = self.realm
@@ -996,53 +506,10 @@ class Guard:
             exc.resource_metadata = self.resource_metadata_url
         self._stamp_scheme(exc, None if presentation is None else presentation.scheme)
         if not isinstance(exc, ProviderUnavailable):
-            self._diagnose(exc, token)
+            self._diagnostics.refused(exc, token)
         if self._metrics is not None:
-            self._measure(self._metrics, exc, token, via)
+            measure(self._metrics, exc, token, via == "cache", self._is_local)
         return exc
-
-    def _diagnose(self, exc: AuthError, token: str | None) -> None:
-        """Rule 8: one INFO line per reason per :data:`DIAGNOSTIC_INTERVAL`, never the token."""
-        if not log.isEnabledFor(logging.INFO):
-            return
-        now = time.monotonic()
-        with self._diagnosed_lock:
-            last, held = self._diagnosed.get(exc.reason, (-DIAGNOSTIC_INTERVAL, 0))
-            if now - last < DIAGNOSTIC_INTERVAL:
-                self._diagnosed[exc.reason] = (last, held + 1)
-                return
-            self._diagnosed[exc.reason] = (now, 0)
-        tid = token_id(token_digest(token)) if token and isinstance(token, str) else "-"
-        detail = f"; {_diagnosis(exc.detail)}" if exc.detail else ""
-        held_back = f" ({held} similar refusals not logged)" if held else ""
-        log.info(
-            "token %s refused (%s, %d): %s%s%s",
-            tid,
-            exc.reason,
-            exc.status_code,
-            exc.description,
-            detail,
-            held_back,
-        )
-
-    def _measure(
-        self, metrics: Metrics, result: AccessToken | AuthError, token: str | None, via: _Via
-    ) -> None:
-        """Rule 7 for one verify/averify call, accepted or refused."""
-        if via == "cache":
-            metrics.count(CACHE, cache="verified", result="hit")
-            source = "cache"
-        elif isinstance(result, AccessToken):
-            source = result.source
-        elif not token or not isinstance(token, str):
-            source = "none"
-        else:
-            source = "jwt" if self._is_local(token) else "introspection"
-        if isinstance(result, AccessToken):
-            metrics.count(VERIFICATIONS, outcome="ok", reason="", source=source)
-        else:
-            outcome = "unavailable" if isinstance(result, ProviderUnavailable) else "refused"
-            metrics.count(VERIFICATIONS, outcome=outcome, reason=result.reason, source=source)
 
     def __repr__(self) -> str:
         audience = sorted(self.policy.audiences)

@@ -19,7 +19,7 @@ Django packages use these pieces, and so can an adapter for another framework:
 'abc.def.ghi'
 """
 
-from p1guard._guard import Match, require_authentication, require_scopes, step_up_options
+from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
 from p1guard._sender.binding import Presentation, Scheme
 from p1guard._sender.certificates import ClientCertificates
 from p1guard._settings import (

@@ -59,7 +59,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from p1guard._cli.common import MissingExtra, require_extra
-from p1guard._guard import require_authentication
+from p1guard._requirements import require_authentication
 from p1guard._tokens.claims import Contains, require_claims
 from p1guard.errors import AuthError, InsufficientScope
 

@@ -18,6 +18,7 @@ Rules:
 4. Answers are cached by the token's SHA-256: active ones until ``min(exp, now + ttl)``,
    refusals (inactive or failing rule 3) for ``negative_ttl``. Cached answers keep serving
    while PingOne is down; nothing else does. Concurrent introspections of one token share one call.
+   With a shared cache, workers share PingOne's answers too (:func:`shared_or_fresh`).
 """
 
 from __future__ import annotations
@@ -26,16 +27,27 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
 
 from p1guard._client.auth import ClientAuth
-from p1guard._http.flow import Flow, Request, json_object
+from p1guard._http.flow import Flow, Request, Sleep, json_object
+from p1guard._tokens.cache import token_id
 from p1guard._tokens.tokens import AccessToken
-from p1guard.errors import InvalidToken
+from p1guard.errors import ConfigError, InvalidToken, ProviderUnavailable
 
-__all__ = ["IntrospectionCache", "IntrospectionPolicy", "introspect", "read_answer"]
+if TYPE_CHECKING:
+    from p1guard._tokens.discovery import Discovery
+    from p1guard._tokens.shared_cache import RedisCache, SharedAnswer
+
+__all__ = [
+    "IntrospectionCache",
+    "IntrospectionPolicy",
+    "introspect",
+    "read_answer",
+    "shared_or_fresh",
+]
 
 # "dpop": RFC 9449 §6.2; such answers carry cnf.jkt, which the Guard then enforces.
 _ACCESS_TOKEN_TYPES = frozenset(
@@ -190,3 +202,68 @@ class IntrospectionCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+def _answer_from_peers(shared: RedisCache, digest: bytes) -> Flow[SharedAnswer | None]:
+    """A shared answer, waiting briefly while another worker introspects the same token."""
+    hit = yield shared.get(digest)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    if (yield shared.claim(digest)):
+        # Claimed: look once more, the previous claimer may have finished just before.
+        return (yield shared.get(digest))  # type: ignore[no-any-return]
+    deadline = time.monotonic() + shared.wait
+    while time.monotonic() < deadline:
+        yield Sleep(0.01)
+        hit, claimed = yield shared.peek(digest)
+        if hit is not None or not claimed:
+            return hit  # type: ignore[no-any-return]
+    return None
+
+
+def shared_or_fresh(
+    token: str,
+    digest: bytes,
+    *,
+    cache: IntrospectionCache,
+    policy: IntrospectionPolicy,
+    discovery: Discovery,
+    auth: ClientAuth | None,
+    shared: RedisCache | None,
+    shared_key: bytes,
+) -> Flow[AccessToken | InvalidToken]:
+    """An answer from another worker (``shared``, under ``shared_key``), else from PingOne (and
+    share it); either way put in ``cache`` (rule 4).
+
+    The shared cache holds PingOne's answer itself, keyed by issuer and client id too, and
+    every Guard applies its own rules (:func:`read_answer`) to it: another API's cached
+    answer can never pass this API's audience check.
+    """
+    if shared is not None:
+        hit = yield from _answer_from_peers(shared, shared_key)
+        if hit is not None:
+            document, shared_until = hit
+            answer, until = read_answer(document, policy, time.time(), token_id(digest))
+            until = min(until, shared_until)
+            cache.put(digest, answer, until)
+            return answer
+    if auth is None:  # guarded in the Guard's __init__ and _start; kept for the type checker
+        raise ConfigError("client_id", "introspection needs client credentials")
+    try:
+        metadata = yield from discovery.flow()
+        endpoint = metadata.introspection_endpoint
+        if endpoint is None:
+            raise ProviderUnavailable(
+                "The authorization server advertises no introspection endpoint",
+                reason="no_introspection_endpoint",
+            )
+        document = yield from introspect(endpoint, token, auth, digest=digest)
+    except ProviderUnavailable:
+        if shared is not None:
+            yield shared.release(shared_key)
+        raise
+    answer, until = read_answer(document, policy, time.time(), token_id(digest))
+    cache.put(digest, answer, until)
+    if shared is not None:
+        yield shared.put(shared_key, document, until)
+    return answer

@@ -39,11 +39,22 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from p1guard.errors import ConfigError, DenylistFull
+from p1guard._http.flow import Flow
+from p1guard.errors import ConfigError, DenylistFull, InvalidToken, ProviderUnavailable
 
-__all__ = ["LONGEST_LIFETIME", "DenialStore", "denial_until", "revocation_id", "shared_key"]
+if TYPE_CHECKING:
+    from p1guard._tokens.shared_cache import RedisCache
+
+__all__ = [
+    "LONGEST_LIFETIME",
+    "DenialStore",
+    "Denylist",
+    "denial_until",
+    "revocation_id",
+    "shared_key",
+]
 
 log = logging.getLogger("p1guard.guard")
 
@@ -226,3 +237,47 @@ class DenialStore:
 
     def __bool__(self) -> bool:
         return bool(self._until)
+
+
+class Denylist:
+    """The denials of one Guard: a :class:`DenialStore` and, with ``shared`` (``Guard(denylist=
+    True)``), Redis (rule 4); ``fail_open`` accepts tokens while Redis cannot be read.
+    """
+
+    __slots__ = ("fail_open", "shared", "store")
+
+    def __init__(self, limit: int, shared: RedisCache | None, fail_open: bool) -> None:
+        self.store = DenialStore(limit)
+        self.shared = shared
+        self.fail_open = fail_open
+
+    def check(self, identity: str, now: float) -> Flow[None]:
+        """The Guard's step 5b; yields only to ask the shared denylist."""
+        if self.store.holds(identity, now):
+            raise InvalidToken("The token was revoked", reason="denied")
+        shared = self.shared
+        if shared is not None:
+            denied = yield shared.denied(shared_key(identity))
+            if denied is None and not self.fail_open:
+                raise ProviderUnavailable(
+                    "The shared denylist is unavailable", reason="denylist_unavailable"
+                )
+            if denied:
+                raise InvalidToken("The token was revoked", reason="denied")
+
+    def record(self, identity: str, until: float, now: float) -> Flow[None]:
+        """Deny ``identity`` until ``until`` here and in Redis; a full store still shares it."""
+        full: DenylistFull | None = None
+        try:
+            self.store.add(identity, until, now)
+        except DenylistFull as exc:
+            full = exc  # still shared below: the other workers may have room
+        if self.shared is not None and until > now:
+            written = yield self.shared.deny(shared_key(identity), until)
+            if not written and not self.fail_open:
+                raise ProviderUnavailable(
+                    "The shared denylist is unavailable; the denial holds in this process only",
+                    reason="denylist_unavailable",
+                )
+        if full is not None:
+            raise full

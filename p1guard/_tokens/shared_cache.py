@@ -29,7 +29,7 @@ token, not N×M times. Rules:
    expired proofs, answers "replay" for a proof still recorded, and when the record holds
    ``limit`` (``dpop_replay_size``) proofs evicts the oldest proof of the key holding the
    most (the recording key's own if it is one of them): the rules of
-   :class:`~p1guard._sender.dpop.ReplayCache`, so a fresh proof is never refused for fullness,
+   :class:`~p1guard._sender.replay.ReplayCache`, so a fresh proof is never refused for fullness,
    whatever keys others use, and one proof is accepted once across every worker and host.
    Time is the caller's (the clock that checked the proof's ``iat``; workers' clocks must
    agree within the leeway, as for ``iat`` and ``exp``); every key expires a few seconds
@@ -310,7 +310,7 @@ class RedisCache:
     ) -> _RedisCall:
         """Effect → ``True`` if the DPoP proof ``key`` of ``owner`` (its key thumbprint) is new
         (now recorded until ``until``, epoch seconds), ``False`` if it is recorded, ``None`` if
-        Redis failed (rule 5). ``key`` is a :func:`~p1guard._sender.dpop.replay_key` (32 bytes);
+        Redis failed (rule 5). ``key`` is a :func:`~p1guard._sender.replay.replay_key` (32 bytes);
         ``scope`` names the record, which holds at most ``limit`` proofs; ``now`` is the time
         the proof was checked at (default: now)."""
         if len(key) != 32 or limit < 1:

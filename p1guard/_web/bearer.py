@@ -14,7 +14,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from p1guard._guard import step_up_options
+from p1guard._requirements import step_up_options
 from p1guard._tokens.claims import ClaimRule, check_rules
 from p1guard._web.credentials import (
     extract_bearer,

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from p1guard._guard import step_up_options
+from p1guard._requirements import step_up_options
 from p1guard.errors import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
 from p1guard.rp._errors import LoginError
 from p1guard.rp._form_login import FormStep

@@ -140,7 +140,7 @@ class SignedInUser:
         Traceback (most recent call last):
         p1guard.errors.InsufficientUserAuthentication: A different authentication level is required
         """
-        from p1guard._guard import require_authentication
+        from p1guard._requirements import require_authentication
 
         # The ID token's claims, labelled (for logs) by a short hash of the subject.
         token = AccessToken(self.claims, token_id=_short(self.subject))

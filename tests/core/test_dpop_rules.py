@@ -1,5 +1,6 @@
-"""DPoP proof rules without a Guard (p1guard._sender.dpop, sans-I/O): URL normalisation, nonces, the
-in-process replay record, and one-off client keys (p1guard._tokens.keys.public_key_from_jwk)."""
+"""DPoP proof rules without a Guard (p1guard._sender.dpop and .replay, sans-I/O): URL
+normalisation, nonces, the in-process replay record, and one-off client keys
+(p1guard._tokens.keys.public_key_from_jwk)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,8 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from p1guard import ConfigError, InvalidDPoPProof, UseDPoPNonce
 from p1guard._client.dpop_key import DPoPKey
-from p1guard._sender.dpop import (
-    DPoPNonces,
-    DPoPPolicy,
-    ReplayCache,
-    check_proof,
-    normalize_htu,
-    replay_key,
-)
+from p1guard._sender.dpop import DPoPNonces, DPoPPolicy, check_proof, normalize_htu
+from p1guard._sender.replay import ReplayCache, replay_key
 from p1guard._tokens.keys import public_key_from_jwk
 
 NOW = 1_700_000_000.0

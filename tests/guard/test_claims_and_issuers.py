@@ -250,7 +250,7 @@ def test_diagnostics_are_rate_limited_per_reason(
     guard = pingone_mock.guard()
     wrong = pingone_mock.issue_token(audience="https://other.example.com")
     clock = [1000.0]
-    monkeypatch.setattr("p1guard._guard.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("p1guard._guard_log.time.monotonic", lambda: clock[0])
     for _ in range(5):
         with pytest.raises(InvalidToken):
             guard.verify(wrong)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from p1guard import AccessToken, ConfigError, Guard, InsufficientUserAuthentication
-from p1guard._guard import require_authentication
+from p1guard._requirements import require_authentication
 from p1guard.testing import MockPingOne
 
 MFA = ["Multi_Factor"]

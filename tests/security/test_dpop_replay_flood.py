@@ -1,7 +1,7 @@
 """Flooding the DPoP replay record from many keys (issue item 4): anyone can get tokens bound to
 keys they make, so a bounded record that refuses when full lets a few keys lock every DPoP
 client out. The record evicts the busiest key's oldest proofs instead
-(p1guard._sender.dpop.ReplayCache
+(p1guard._sender.replay.ReplayCache
 rules 2-3; shared_cache rule 5); these tests flood it in memory and in a real redis-server."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from p1guard import Guard, InvalidDPoPProof, Presentation
 from p1guard._client.dpop_key import DPoPKey
-from p1guard._sender.dpop import ReplayCache, replay_key
+from p1guard._sender.replay import ReplayCache, replay_key
 from p1guard._tokens.shared_cache import RedisCache
 from p1guard.testing import MockPingOne
 

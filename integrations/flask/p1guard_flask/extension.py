@@ -55,7 +55,7 @@ def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def _check_match(match: str) -> Match:
-    # The same refusal as p1guard._guard.require_scopes, but at decoration time: that one
+    # The same refusal as p1guard._requirements.require_scopes, but at decoration time: that one
     # needs a token, so it would only fire on the first request.
     if match not in ("all", "any"):
         raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
