@@ -68,7 +68,8 @@ class Driver:
         status, raw_headers, content = self.send(path, items)
         text = content.decode()
         data: dict[str, Any] = json.loads(content) if content else {}
-        if self.body_under_detail and isinstance(data.get("detail"), dict):
+        if self.body_under_detail and status >= 400:
+            assert set(data) == {"detail"}, data
             data = data["detail"]
         return Reply(status, httpx.Headers(list(raw_headers)), data, text)
 

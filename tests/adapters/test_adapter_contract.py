@@ -7,6 +7,8 @@ its JSON error body, and that the token is in neither the response nor the logs.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Iterator
 
@@ -111,7 +113,17 @@ def forged_signature(token: str) -> str:
     return f"{head}.{payload}.{('A' if signature[0] != 'A' else 'B') + signature[1:]}"
 
 
+def tampered(token: str) -> str:
+    """The token with its payload's scope widened and the original signature kept."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scope"] = "read write admin"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
 BAD_TOKENS = {
+    "tampered_payload": lambda op: tampered(op.issue_token(["read"])),
     "garbage": lambda op: "not.a.jwt",
     "forged_signature": lambda op: forged_signature(op.issue_token(["read"])),
     "wrong_audience": lambda op: op.issue_token(["read"], audience="https://other.example"),
