@@ -56,8 +56,8 @@ class Driver:
     # FastAPI's HTTPException puts the RFC 6750 body under "detail" (auth_error_handler, a
     # FastAPI-specific opt-in, flattens it); the driver unwraps it so the contract reads one shape.
     body_under_detail: bool = False
-    # The logger that records a missing-scope refusal (403), when it is not ``logger``.
-    scope_logger: str | None = None
+    # The logger that records refusals on /api/write and /api/dpop, when it is not ``logger``.
+    view_logger: str | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -77,6 +77,14 @@ class Driver:
 def claims(token: AccessToken | None) -> dict[str, Any]:
     assert token is not None
     return {"sub": token.subject, "scopes": sorted(token.scopes)}
+
+
+def starlette_send(client: TestClient) -> Callable[[str, list[tuple[str, str]]], Any]:
+    def send(path: str, headers: list[tuple[str, str]]) -> Any:
+        response = client.get(path, headers=headers)
+        return response.status_code, response.headers.multi_items(), response.content
+
+    return send
 
 
 # -- ASGI: p1guard.asgi.BearerTokenMiddleware on Starlette apps -----------------------------
@@ -115,11 +123,7 @@ def asgi_driver(guard: Guard) -> Driver:
 
     client = TestClient(dispatch)
     client.__enter__()
-
-    def send(path: str, headers: list[tuple[str, str]]) -> Any:
-        response = client.get(path, headers=headers)
-        return response.status_code, response.headers.multi_items(), response.content
-
+    send = starlette_send(client)
     return Driver("asgi", "http://testserver", "p1guard.asgi", send, closers=[client.close])
 
 
@@ -226,11 +230,7 @@ def fastapi_driver(guard: Guard) -> Driver:
 
     client = TestClient(app)
     client.__enter__()
-
-    def send(path: str, headers: list[tuple[str, str]]) -> Any:
-        response = client.get(path, headers=headers)
-        return response.status_code, response.headers.multi_items(), response.content
-
+    send = starlette_send(client)
     return Driver(
         "fastapi",
         "http://testserver",
@@ -255,8 +255,9 @@ def django_driver(op: MockPingOne, stack: ExitStack) -> Driver:
                 "AUDIENCE": op.audience,
                 "CLIENT_ID": op.resource_id,
                 "CLIENT_SECRET": op.resource_secret,
-                "PROTECTED_PATHS": ["/api/"],
-                "PUBLIC_PATHS": ["/api/public"],
+                # The middleware guards /api/read (for @require_token); the DRF views
+                # (/api/write, /api/dpop) verify the token with PingOneTokenAuthentication alone.
+                "PROTECTED_PATHS": ["/api/read"],
             },
         )
     )
@@ -271,10 +272,10 @@ def django_driver(op: MockPingOne, stack: ExitStack) -> Driver:
         response = client.get(path, headers=joined)
         return response.status_code, response.items(), response.content
 
-    # The ``write`` route is a DRF view: HasScopes denies the missing scope, and that 403 is
-    # logged by Django's request logger ("Forbidden: /api/write"), not by p1guard.django.
+    # /api/write and /api/dpop are DRF views: DRF's refusals (401, 403) are logged by Django's
+    # request logger ("Unauthorized: /api/dpop"), not by p1guard.django.
     return Driver(
-        "django", "http://testserver", "p1guard.django", send, scope_logger="django.request"
+        "django", "http://testserver", "p1guard.django", send, view_logger="django.request"
     )
 
 

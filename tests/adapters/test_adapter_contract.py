@@ -137,6 +137,8 @@ def test_bad_token_is_401_invalid_token(
     adapter: Driver, pingone_mock: MockPingOne, logs: pytest.LogCaptureFixture, kind: str
 ) -> None:
     token = BAD_TOKENS[kind](pingone_mock)
+    reply = adapter.get("/api/write", bearer(token))
+    assert_refused(reply, 401, "invalid_token", secrets=(token,))
     reply = adapter.get("/api/read", bearer(token))
     challenge = assert_refused(
         reply, 401, "invalid_token", secrets=(token,), logs=logs, adapter=adapter
@@ -148,7 +150,8 @@ def test_bad_token_is_401_invalid_token(
 def test_expired_token_is_401(
     adapter: Driver, pingone_mock: MockPingOne, logs: pytest.LogCaptureFixture
 ) -> None:
-    token = pingone_mock.issue_token(["read"], expires_in=-600)
+    token = pingone_mock.issue_token(["read", "write"], expires_in=-600)
+    assert_refused(adapter.get("/api/write", bearer(token)), 401, "invalid_token", secrets=(token,))
     reply = adapter.get("/api/read", bearer(token))
     challenge = assert_refused(
         reply, 401, "invalid_token", secrets=(token,), logs=logs, adapter=adapter
@@ -169,7 +172,7 @@ def test_missing_scope_is_403_insufficient_scope(
         secrets=(token,),
         logs=logs,
         adapter=adapter,
-        logger=adapter.scope_logger,
+        logger=adapter.view_logger,
     )
     assert challenge.startswith('Bearer error="insufficient_scope"')
     assert challenge.endswith('scope="write"')
@@ -181,6 +184,7 @@ def test_two_authorization_headers_are_400(adapter: Driver, pingone_mock: MockPi
     # Attack: smuggling a second credential past a proxy that checks only the first.
     token = pingone_mock.issue_token(["read"])
     headers = [("Authorization", f"Bearer {token}"), ("Authorization", "Bearer other")]
+    assert_refused(adapter.get("/api/write", headers), 400, "invalid_request", secrets=(token,))
     challenge = assert_refused(
         adapter.get("/api/read", headers), 400, "invalid_request", secrets=(token,)
     )
@@ -215,7 +219,13 @@ def test_dpop_bound_token_sent_as_bearer_is_refused(
     ):
         reply = adapter.get("/api/dpop", headers)
         challenge = assert_refused(
-            reply, 401, "invalid_token", secrets=(token,), logs=logs, adapter=adapter
+            reply,
+            401,
+            "invalid_token",
+            secrets=(token,),
+            logs=logs,
+            adapter=adapter,
+            logger=adapter.view_logger,
         )
         assert challenge.startswith('DPoP error="invalid_token"')
         assert "algs=" in challenge
@@ -260,7 +270,13 @@ def test_replayed_proof_is_refused(
     reply = adapter.get("/api/dpop", headers)
     secrets = (token, headers["DPoP"])
     challenge = assert_refused(
-        reply, 401, "invalid_dpop_proof", secrets=secrets, logs=logs, adapter=adapter
+        reply,
+        401,
+        "invalid_dpop_proof",
+        secrets=secrets,
+        logs=logs,
+        adapter=adapter,
+        logger=adapter.view_logger,
     )
     assert challenge.startswith('DPoP error="invalid_dpop_proof"')
 
@@ -283,6 +299,9 @@ def test_provider_down_is_503_with_retry_after(
 ) -> None:
     token = pingone_mock.issue_token(["read"])
     pingone_mock.fail("*", fault)  # type: ignore[arg-type]
+    write = adapter.get("/api/write", bearer(token))
+    assert_refused(write, 503, "temporarily_unavailable", secrets=(token,))
+    assert int(write.headers["retry-after"]) >= 1
     reply = adapter.get("/api/read", bearer(token))
     challenge = assert_refused(
         reply, 503, "temporarily_unavailable", secrets=(token,), logs=logs, adapter=adapter
