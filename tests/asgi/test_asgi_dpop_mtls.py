@@ -80,61 +80,6 @@ async def test_dpop_bound_token_with_its_proof_is_accepted(
     assert response.json() == {"sub": "user-1", "method": method}
 
 
-async def test_proof_for_another_path_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: a proof captured for /other replayed against /orders.
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    async with client_for(make_app(pingone_mock.guard())) as client:
-        response = await client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/other"))
-    assert response.status_code == 401
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith("DPoP ") and 'error="invalid_dpop_proof"' in challenge
-
-
-async def test_proof_for_another_method_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: a GET proof reused for a POST.
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    async with client_for(make_app(pingone_mock.guard())) as client:
-        response = await client.post("/orders", headers=dpop(key, token, "GET", f"{BASE}/orders"))
-    assert response.status_code == 401
-    assert 'error="invalid_dpop_proof"' in response.headers["WWW-Authenticate"]
-
-
-async def test_replayed_proof_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: the same proof (same jti) sent twice.
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    headers = dpop(key, token, "GET", f"{BASE}/orders")
-    async with client_for(make_app(pingone_mock.guard())) as client:
-        first = await client.get("/orders", headers=headers)
-        second = await client.get("/orders", headers=headers)
-    assert first.status_code == 200
-    assert second.status_code == 401
-    assert 'error="invalid_dpop_proof"' in second.headers["WWW-Authenticate"]
-
-
-async def test_bound_token_sent_as_bearer_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: a stolen DPoP-bound token used as a plain bearer token (RFC 9449 §7.2).
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    async with client_for(make_app(pingone_mock.guard())) as client:
-        response = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
-
-
-async def test_dpop_scheme_with_unbound_token_is_refused(pingone_mock: MockPingOne) -> None:
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"])
-    async with client_for(make_app(pingone_mock.guard())) as client:
-        response = await client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/orders"))
-        bearer = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
-    assert bearer.status_code == 200  # the same token as Bearer is fine
-
-
 async def test_public_url_behind_a_tls_proxy(pingone_mock: MockPingOne) -> None:
     # The app sees http://internal:8000, the client signed https://api.example.com.
     key = DPoPKey.generate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 import textwrap
@@ -94,16 +93,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def bad_token(op: MockPingOne, kind: str) -> str:
-    if kind == "expired":
-        return op.issue_token(expires_in=-600)
-    if kind == "wrong_audience":
-        return op.issue_token(audience="https://other.example")
-    if kind == "alg_none":
-        return op.issue_token(alg="none")
-    return "not.a.jwt"
-
-
 # --- the happy path ---------------------------------------------------------------------
 
 
@@ -151,21 +140,6 @@ async def test_async_client_through_asgi_transport(pingone_mock: MockPingOne) ->
 # --- rejections -------------------------------------------------------------------------
 
 
-def test_missing_token_is_401_with_bare_challenge(client: TestClient) -> None:
-    response = client.get("/me")
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert response.headers["cache-control"] == "no-store"
-    assert response.headers["content-type"] == "application/json"
-    assert response.json()["error_description"]
-
-
-def test_basic_credentials_are_a_missing_token(client: TestClient) -> None:
-    response = client.get("/me", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
-
-
 def test_realm_is_in_every_challenge(pingone_mock: MockPingOne) -> None:
     app = make_app(pingone_mock.guard(realm="orders"))
     with TestClient(app) as http:
@@ -180,29 +154,6 @@ def test_realm_is_in_every_challenge(pingone_mock: MockPingOne) -> None:
     assert 'realm="orders"' in malformed.headers["www-authenticate"]
 
 
-@pytest.mark.parametrize("kind", ["garbage", "expired", "wrong_audience", "alg_none"])
-def test_bad_token_is_401_invalid_token(
-    client: TestClient, pingone_mock: MockPingOne, kind: str
-) -> None:
-    token = bad_token(pingone_mock, kind)
-    response = client.get("/me", headers=bearer(token))
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_token"
-    assert 'error="invalid_token"' in response.headers["www-authenticate"]
-    assert token not in response.text
-
-
-def test_missing_scope_is_403_insufficient_scope(pingone_mock: MockPingOne) -> None:
-    app = make_app(pingone_mock.guard(), scopes=["admin"])
-    with TestClient(app) as http:
-        response = http.get("/me", headers=bearer(pingone_mock.issue_token(["read"])))
-        allowed = http.get("/me", headers=bearer(pingone_mock.issue_token(["admin"])))
-    assert response.status_code == 403
-    assert response.json()["error"] == "insufficient_scope"
-    assert 'scope="admin"' in response.headers["www-authenticate"]
-    assert allowed.status_code == 200
-
-
 def test_scopes_match_any(pingone_mock: MockPingOne) -> None:
     app = make_app(pingone_mock.guard(), scopes=["admin", "read"], match="any")
     with TestClient(app) as http:
@@ -210,49 +161,11 @@ def test_scopes_match_any(pingone_mock: MockPingOne) -> None:
     assert response.status_code == 200
 
 
-def test_provider_down_is_503_with_retry_after(pingone_mock: MockPingOne) -> None:
-    token = pingone_mock.issue_token()
-    app = make_app(pingone_mock.guard())
-    pingone_mock.stop()
-    with TestClient(app) as http:
-        response = http.get("/me", headers=bearer(token))
-    assert response.status_code == 503
-    assert int(response.headers["retry-after"]) >= 1
-    assert response.json()["error"] == "temporarily_unavailable"
-
-
-def test_duplicate_authorization_headers_are_400(
-    client: TestClient, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token()
-    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
-    response = client.get("/me", headers=headers)
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_request"
-
-
-def test_token_in_query_string_is_400(client: TestClient, pingone_mock: MockPingOne) -> None:
-    response = client.get("/me", params={"access_token": pingone_mock.issue_token()})
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_request"
-
-
 def test_token_in_query_string_allowed_when_opted_in(pingone_mock: MockPingOne) -> None:
     app = make_app(pingone_mock.guard(), allow_query_token=True)
     with TestClient(app) as http:
         response = http.get("/me", params={"access_token": pingone_mock.issue_token()})
     assert response.status_code == 200
-
-
-def test_rejections_are_logged_without_the_token(
-    client: TestClient, pingone_mock: MockPingOne, caplog: pytest.LogCaptureFixture
-) -> None:
-    token = pingone_mock.issue_token(expires_in=-600)
-    with caplog.at_level(logging.DEBUG, logger="p1guard"):
-        client.get("/me", headers=bearer(token))
-    messages = [r.getMessage() for r in caplog.records if r.name == "p1guard.asgi"]
-    assert messages
-    assert all(token not in m and token[-20:] not in m for m in messages)
 
 
 # --- public paths and required=False ----------------------------------------------------

@@ -46,23 +46,6 @@ def test_no_token_is_401_not_403(p1guard: Use, api: APIClient) -> None:
     assert response["Cache-Control"] == "no-store"  # from p1guard_django.drf.exception_handler
 
 
-@pytest.mark.parametrize("kind", ["bad_signature", "expired", "wrong_audience"])
-def test_bad_token_is_401_invalid_token(
-    p1guard: Use, api: APIClient, pingone_mock: MockPingOne, kind: str
-) -> None:
-    if kind == "bad_signature":
-        head, payload, sig = pingone_mock.issue_token(["read"]).split(".")
-        token = f"{head}.{payload}.{sig[::-1]}"
-    elif kind == "expired":
-        token = pingone_mock.issue_token(["read"], expires_in=-300)
-    else:
-        token = pingone_mock.issue_token(["read"], audience="https://other.example.com")
-    response = api.get("/drf/items", **auth(token))
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-    assert response.json()["error"] == "invalid_token"
-
-
 def test_per_method_scopes(p1guard: Use, api: APIClient, pingone_mock: MockPingOne) -> None:
     reader = auth(pingone_mock.issue_token(["read"]))
     assert api.get("/drf/items", **reader).status_code == 200
@@ -120,17 +103,6 @@ def test_view_without_required_scopes_is_a_configuration_error(
         api.get("/drf/misconfigured", **auth(pingone_mock.issue_token(["read"])))
 
 
-def test_provider_down_is_503_with_retry_after(
-    p1guard: Use, api: APIClient, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    pingone_mock.stop()
-    response = api.get("/drf/items", **auth(token))
-    assert response.status_code == 503
-    assert int(response["Retry-After"]) >= 1
-    assert response.json()["error"] == "temporarily_unavailable"
-
-
 def test_introspection_mode_opaque_token(
     p1guard: Use, api: APIClient, pingone_mock: MockPingOne
 ) -> None:
@@ -149,15 +121,6 @@ def test_works_without_the_middleware(
         assert api.get("/drf/items").status_code == 401
         token = pingone_mock.issue_token(["read"])
         assert api.get("/drf/items", **auth(token)).status_code == 200
-
-
-def test_duplicate_authorization_is_400(
-    p1guard: Use, api: APIClient, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    response = api.get("/drf/items", HTTP_AUTHORIZATION=f"Bearer {token},Bearer {token}")
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_request"
 
 
 def test_default_drf_exception_handler_still_renders_the_challenge(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from django.test import AsyncClient, Client
@@ -59,35 +58,6 @@ def test_no_token_on_protected_path_is_401_with_bare_challenge(
     assert body(response)["error"] == "unauthorized"
 
 
-def test_bad_token_on_protected_path_is_401_invalid_token(
-    p1guard: Use, client: Client, bad_token: str
-) -> None:
-    response = client.get("/api/plain", headers=bearer(bad_token))
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-    assert body(response)["error"] == "invalid_token"
-    assert bad_token not in response.content.decode()
-
-
-def test_provider_down_before_first_verification_is_503(
-    p1guard: Use, client: Client, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    pingone_mock.stop()
-    response = client.get("/api/plain", headers=bearer(token))
-    assert response.status_code == 503
-    assert int(response["Retry-After"]) >= 1
-    assert body(response)["error"] == "temporarily_unavailable"
-
-
-def test_public_path_inside_protected_prefix_needs_no_token(
-    p1guard: Use, client: Client, pingone_mock: MockPingOne
-) -> None:
-    response = client.get("/api/health", headers=bearer("garbage.token.here"))
-    assert response.status_code == 200
-    assert body(response)["token"] is None  # public paths are not checked at all
-
-
 @pytest.mark.parametrize(
     "path", ["/x/../api/plain", "/open/..\\api/plain", "/open/..%2Fapi/plain", "/api"]
 )
@@ -114,34 +84,6 @@ def test_revoked_token_refused_with_check_revocation(
     response = client.get("/api/plain", headers=bearer(token))
     assert response.status_code == 401
     assert body(response)["error"] == "invalid_token"
-
-
-def test_duplicate_authorization_headers_are_400(
-    p1guard: Use, client: Client, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    response = client.get("/api/plain", HTTP_AUTHORIZATION=f"Bearer {token}, Bearer {token}")
-    assert response.status_code == 400
-    assert body(response)["error"] == "invalid_request"
-
-
-def test_token_in_query_string_rejected(
-    p1guard: Use, client: Client, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    response = client.get("/api/plain", {"access_token": token})
-    assert response.status_code == 400
-    assert token not in response.content.decode()
-
-
-def test_rejections_never_log_the_token(
-    p1guard: Use, client: Client, bad_token: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.DEBUG):
-        client.get("/api/plain", headers=bearer(bad_token))
-    assert caplog.records
-    assert bad_token not in caplog.text
-    assert bad_token.split(".")[2] not in caplog.text
 
 
 # -- unprotected paths -----------------------------------------------------------------------

@@ -4,9 +4,6 @@ No ``from __future__ import annotations``: the routes live inside ``make_app`` a
 not resolve ``Security(auth, ...)`` from a string annotation.
 """
 
-import base64
-import json
-import logging
 import warnings
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -80,39 +77,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def tampered(token: str) -> str:
-    """The token with its payload's scope widened and the original signature kept."""
-    header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["scope"] = "read write admin"
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"{header}.{forged}.{signature}"
-
-
-def bad_token(op: MockPingOne, kind: str) -> str:
-    if kind == "expired":
-        return op.issue_token(expires_in=-600)
-    if kind == "wrong_audience":
-        return op.issue_token(audience="https://other.example")
-    if kind == "alg_none":
-        return op.issue_token(alg="none")
-    if kind == "tampered_payload":
-        return tampered(op.issue_token(["read"]))
-    if kind == "opaque_in_jwt_mode":
-        return op.issue_token(opaque=True)
-    return "not-a-real-token"
-
-
 # --- the happy path ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("route", ["async", "sync"])
-def test_valid_token_reaches_route(
-    client: TestClient, pingone_mock: MockPingOne, route: str
-) -> None:
-    response = client.get(f"/{route}", headers=bearer(pingone_mock.issue_token(["read", "write"])))
-    assert response.status_code == 200
-    assert response.json() == {"sub": "user-1", "scopes": ["read", "write"], "route": route}
 
 
 def test_token_without_scopes_is_enough_for_plain_security(
@@ -143,43 +108,6 @@ def test_revoked_token_rejected_when_checking_revocation(pingone_mock: MockPingO
 # --- rejections -------------------------------------------------------------------------
 
 
-def test_missing_token_is_401_with_bare_challenge(client: TestClient) -> None:
-    response = client.get("/async")
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert response.headers["cache-control"] == "no-store"
-    assert response.json() == {
-        "detail": {"error": "unauthorized", "error_description": "An access token is required"}
-    }
-
-
-@pytest.mark.parametrize(
-    "kind",
-    ["garbage", "expired", "wrong_audience", "alg_none", "tampered_payload", "opaque_in_jwt_mode"],
-)
-def test_bad_token_is_401_invalid_token(
-    client: TestClient, pingone_mock: MockPingOne, kind: str
-) -> None:
-    token = bad_token(pingone_mock, kind)
-    response = client.get("/async", headers=bearer(token))
-    assert response.status_code == 401
-    assert response.json()["detail"]["error"] == "invalid_token"
-    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
-    assert token not in response.text
-
-
-def test_missing_scope_is_403_naming_the_scope(
-    client: TestClient, pingone_mock: MockPingOne
-) -> None:
-    response = client.get("/sync", headers=bearer(pingone_mock.issue_token(["write"])))
-    assert response.status_code == 403
-    detail = response.json()["detail"]
-    assert detail["error"] == "insufficient_scope"
-    assert detail["error_description"] == "The access token lacks the scope: read"
-    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
-    assert response.headers["www-authenticate"].endswith('scope="read"')
-
-
 @pytest.mark.parametrize(("scopes", "missing"), [(["read"], "write"), (["write"], "read")])
 def test_nested_dependency_scopes_combine(
     client: TestClient, pingone_mock: MockPingOne, scopes: list[str], missing: str
@@ -198,17 +126,6 @@ def test_scopes_match_any(pingone_mock: MockPingOne) -> None:
     assert response.status_code == 200
 
 
-def test_provider_down_is_503_with_retry_after(pingone_mock: MockPingOne) -> None:
-    token = pingone_mock.issue_token(["read"])
-    app = make_app(pingone_mock.guard())
-    pingone_mock.stop()
-    with TestClient(app) as http:
-        response = http.get("/async", headers=bearer(token))
-    assert response.status_code == 503
-    assert int(response.headers["retry-after"]) >= 1
-    assert response.json()["detail"]["error"] == "temporarily_unavailable"
-
-
 def test_realm_is_in_every_challenge(pingone_mock: MockPingOne) -> None:
     with TestClient(make_app(pingone_mock.guard(realm="orders"))) as http:
         missing = http.get("/async")
@@ -219,37 +136,10 @@ def test_realm_is_in_every_challenge(pingone_mock: MockPingOne) -> None:
     )
 
 
-def test_duplicate_authorization_headers_are_400(
-    client: TestClient, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token()
-    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
-    response = client.get("/async", headers=headers)
-    assert response.status_code == 400
-    assert response.json()["detail"]["error"] == "invalid_request"
-
-
-def test_token_in_query_string_is_400(client: TestClient, pingone_mock: MockPingOne) -> None:
-    response = client.get("/async", params={"access_token": pingone_mock.issue_token()})
-    assert response.status_code == 400
-    assert response.json()["detail"]["error"] == "invalid_request"
-
-
 def test_token_in_query_string_allowed_when_opted_in(pingone_mock: MockPingOne) -> None:
     with TestClient(make_app(pingone_mock.guard(), allow_query_token=True)) as http:
         response = http.get("/async", params={"access_token": pingone_mock.issue_token()})
     assert response.status_code == 200
-
-
-def test_rejections_are_logged_without_the_token(
-    client: TestClient, pingone_mock: MockPingOne, caplog: pytest.LogCaptureFixture
-) -> None:
-    token = pingone_mock.issue_token(expires_in=-600)
-    with caplog.at_level(logging.DEBUG, logger="p1guard"):
-        client.get("/async", headers=bearer(token))
-    messages = [r.getMessage() for r in caplog.records if r.name == "p1guard.fastapi"]
-    assert messages == ["rejected GET /async: expired (401)"]
-    assert all(token[-20:] not in r.getMessage() for r in caplog.records)
 
 
 def test_flat_rfc6750_body_with_auth_error_handler(pingone_mock: MockPingOne) -> None:

@@ -72,49 +72,6 @@ async def test_dpop_bound_token_with_its_proof(pingone_mock: MockPingOne, guard:
         assert sync.json() == {"sub": "user-1"}
 
 
-async def test_proof_for_another_url_or_method_is_refused(
-    pingone_mock: MockPingOne, guard: Guard
-) -> None:
-    """Attack: a proof captured for one endpoint replayed against another (htu/htm)."""
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    async with client_for(make_app(guard)) as client:
-        for headers in (
-            dpop_headers(key, token, url="http://api.test/admin"),
-            dpop_headers(key, token, method="POST"),
-        ):
-            refused = await client.get("/orders", headers=headers)
-            assert refused.status_code == 401
-            challenge = refused.headers["WWW-Authenticate"]
-            assert challenge.startswith("DPoP ")
-            assert 'error="invalid_dpop_proof"' in challenge
-
-
-async def test_bound_token_sent_as_bearer_is_refused(
-    pingone_mock: MockPingOne, guard: Guard
-) -> None:
-    """Attack: a stolen DPoP-bound token used as a plain bearer token (RFC 9449 §7.2)."""
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    async with client_for(make_app(guard)) as client:
-        plain = await client.get("/orders", headers={"Authorization": f"Bearer {token}"})
-        assert plain.status_code == 401
-        headers = {"Authorization": f"Bearer {token}", "DPoP": key.proof("GET", URL)}
-        assert (await client.get("/orders", headers=headers)).status_code == 401
-
-
-async def test_replayed_proof_is_refused(pingone_mock: MockPingOne, guard: Guard) -> None:
-    """Attack: a captured request (token and proof) sent again."""
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    headers = dpop_headers(key, token)
-    async with client_for(make_app(guard)) as client:
-        assert (await client.get("/orders", headers=headers)).status_code == 200
-        replayed = await client.get("/orders", headers=headers)
-        assert replayed.status_code == 401
-        assert 'error="invalid_dpop_proof"' in replayed.headers["WWW-Authenticate"]
-
-
 async def test_dpop_nonce_reaches_the_client(pingone_mock: MockPingOne) -> None:
     key = DPoPKey.generate()
     token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)

@@ -67,62 +67,6 @@ def test_dpop_bound_token_with_its_proof(dpop_setup: tuple[FlaskClient, DPoPKey,
     )
 
 
-def test_proof_for_another_url_or_method_is_refused(
-    dpop_setup: tuple[FlaskClient, DPoPKey, str],
-) -> None:
-    """Attack: a proof captured for one endpoint replayed against another (htu/htm)."""
-    client, key, token = dpop_setup
-    for headers in (
-        dpop_headers(key, token, url="http://localhost/admin"),
-        dpop_headers(key, token, method="POST"),
-    ):
-        refused = client.get("/orders", headers=headers)
-        assert refused.status_code == 401
-        challenge = refused.headers["WWW-Authenticate"]
-        assert challenge.startswith("DPoP ")
-        assert 'error="invalid_dpop_proof"' in challenge
-
-
-def test_bound_token_sent_as_bearer_is_refused(
-    dpop_setup: tuple[FlaskClient, DPoPKey, str],
-) -> None:
-    """Attack: a stolen DPoP-bound token used as a plain bearer token (RFC 9449 §7.2)."""
-    client, key, token = dpop_setup
-    plain = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
-    assert plain.status_code == 401
-    with_proof = client.get(
-        "/orders",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "DPoP": key.proof("GET", URL, access_token=token),
-        },
-    )
-    assert with_proof.status_code == 401
-    assert "error=" in with_proof.headers["WWW-Authenticate"]
-
-
-def test_replayed_proof_is_refused(dpop_setup: tuple[FlaskClient, DPoPKey, str]) -> None:
-    """Attack: a captured request (token and proof) sent again."""
-    client, key, token = dpop_setup
-    headers = dpop_headers(key, token)
-    assert client.get("/orders", headers=headers).status_code == 200
-    replayed = client.get("/orders", headers=headers)
-    assert replayed.status_code == 401
-    assert 'error="invalid_dpop_proof"' in replayed.headers["WWW-Authenticate"]
-
-
-def test_two_proofs_in_one_header_are_refused(
-    dpop_setup: tuple[FlaskClient, DPoPKey, str],
-) -> None:
-    client, key, token = dpop_setup
-    two = (
-        f"{key.proof('GET', URL, access_token=token)}, {key.proof('GET', URL, access_token=token)}"
-    )
-    refused = client.get("/orders", headers={"Authorization": f"DPoP {token}", "DPoP": two})
-    assert refused.status_code == 401
-    assert refused.headers["WWW-Authenticate"].startswith("DPoP ")
-
-
 def test_dpop_nonce_reaches_the_client(pingone_mock: MockPingOne) -> None:
     from p1guard import DPoPNonces
 

@@ -92,51 +92,6 @@ def client(guard: Guard) -> FlaskClient:
 PATHS = ["/items", "/async/items"]
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_valid_token_200(client: FlaskClient, pingone_mock: MockPingOne, path: str) -> None:
-    response = client.get(path, headers=bearer(pingone_mock.issue_token(["read", "write"])))
-    assert response.status_code == 200
-    assert body(response) == {"sub": "user-1", "scopes": ["read", "write"]}
-
-
-@pytest.mark.parametrize("path", [*PATHS, "/me", "/bare", "/async/bare"])
-def test_missing_token_401_with_bare_challenge(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert response.headers["Cache-Control"] == "no-store"
-    assert response.mimetype == "application/json"
-    assert body(response) == {
-        "error": "unauthorized",
-        "error_description": "An access token is required",
-    }
-
-
-def _bad_token(op: MockPingOne, kind: str) -> str:
-    if kind == "expired":
-        return op.issue_token(expires_in=-600)
-    if kind == "wrong_audience":
-        return op.issue_token(audience="https://other.example")
-    if kind == "alg_none":
-        return op.issue_token(alg="none")
-    header, payload, signature = op.issue_token().split(".")
-    forged = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
-    return f"{header}.{payload}.{forged}"
-
-
-@pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("kind", ["forged_signature", "expired", "wrong_audience", "alg_none"])
-def test_bad_token_401_invalid_token(
-    client: FlaskClient, pingone_mock: MockPingOne, kind: str, path: str
-) -> None:
-    token = _bad_token(pingone_mock, kind)
-    response = client.get(path, headers=bearer(token))
-    assert response.status_code == 401
-    assert body(response)["error"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-    assert token not in response.get_data(as_text=True)
-
-
 @pytest.mark.parametrize(("method", "path"), [("POST", "/items"), ("GET", "/any")])
 def test_missing_scope_403_names_the_scope(
     client: FlaskClient, pingone_mock: MockPingOne, method: str, path: str
@@ -172,22 +127,6 @@ def test_any_valid_token_without_scopes(
     assert body(response) == {"sub": None, "scopes": []}
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_provider_down_503_with_retry_after(
-    client: FlaskClient, pingone_mock: MockPingOne, path: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    pingone_mock.stop()
-    with caplog.at_level(logging.WARNING, logger="p1guard.flask"):
-        response = client.get(path, headers=bearer(token))
-    assert response.status_code == 503
-    assert int(response.headers["Retry-After"]) >= 1
-    assert body(response)["error"] == "temporarily_unavailable"
-    assert "error=" not in response.headers["WWW-Authenticate"]
-    assert token not in caplog.text
-    assert "rejected GET" in caplog.text
-
-
 def test_view_may_raise_auth_errors(client: FlaskClient, pingone_mock: MockPingOne) -> None:
     response = client.get("/raises", headers=bearer(pingone_mock.issue_token(["read"])))
     assert response.status_code == 403
@@ -211,52 +150,12 @@ def test_realm_of_the_guard_is_in_challenges(pingone_mock: MockPingOne) -> None:
 # -- how the token is sent -------------------------------------------------------------------
 
 
-def test_token_in_query_rejected_by_default(client: FlaskClient, pingone_mock: MockPingOne) -> None:
-    token = pingone_mock.issue_token(["read"])
-    response = client.get("/items", query_string={"access_token": token})
-    assert response.status_code == 400
-    assert body(response)["error"] == "invalid_request"
-    assert token not in response.get_data(as_text=True)
-
-
-def test_percent_encoded_query_token_rejected(
-    client: FlaskClient, pingone_mock: MockPingOne
-) -> None:
-    token = pingone_mock.issue_token(["read"])
-    response = client.get(f"/items?access%5Ftoken={token}", headers=bearer(token))
-    assert response.status_code == 400
-
-
 def test_query_token_allowed_by_config(guard: Guard, pingone_mock: MockPingOne) -> None:
     client = build(guard, P1GUARD_ALLOW_QUERY_TOKEN="true").test_client()
     token = pingone_mock.issue_token(["read"])
     assert client.get("/items", query_string={"access_token": token}).status_code == 200
     both = client.get("/items", query_string={"access_token": token}, headers=bearer(token))
     assert both.status_code == 400
-
-
-def test_duplicate_authorization_headers_rejected(
-    client: FlaskClient, pingone_mock: MockPingOne
-) -> None:
-    good = pingone_mock.issue_token(["read"])
-    headers = [("Authorization", f"Bearer {good}"), ("Authorization", "Bearer other")]
-    response = client.get("/items", headers=headers)
-    assert response.status_code == 400
-    assert body(response)["error"] == "invalid_request"
-
-
-def test_comma_merged_authorization_header_rejected(
-    client: FlaskClient, pingone_mock: MockPingOne
-) -> None:
-    good = pingone_mock.issue_token(["read"])
-    response = client.get("/items", headers={"Authorization": f"Bearer {good}, Bearer {good}"})
-    assert response.status_code == 400
-
-
-def test_basic_credentials_are_no_token(client: FlaskClient) -> None:
-    response = client.get("/items", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 # -- the same rules (and log line) as the core WSGI middleware -------------------------------

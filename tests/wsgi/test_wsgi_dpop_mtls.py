@@ -72,60 +72,6 @@ def test_path_is_percent_encoded_as_the_client_sent_it(pingone_mock: MockPingOne
     assert response.status_code == 200
 
 
-def test_proof_for_another_path_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: a proof captured for /other replayed against /orders.
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    client = Client(make(pingone_mock.guard()))
-    response = client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/other"))
-    assert response.status_code == 401
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith("DPoP ") and 'error="invalid_dpop_proof"' in challenge
-
-
-def test_replayed_proof_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: the same proof (same jti) sent twice.
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    headers = dpop(key, token, "GET", f"{BASE}/orders")
-    client = Client(make(pingone_mock.guard()))
-    assert client.get("/orders", headers=headers).status_code == 200
-    second = client.get("/orders", headers=headers)
-    assert second.status_code == 401
-    assert 'error="invalid_dpop_proof"' in second.headers["WWW-Authenticate"]
-
-
-def test_two_proofs_joined_by_the_server_are_refused(pingone_mock: MockPingOne) -> None:
-    # WSGI servers join repeated DPoP headers with commas: exactly one proof is allowed.
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    proofs = [key.proof("GET", f"{BASE}/orders", access_token=token) for _ in range(2)]
-    headers = {"Authorization": f"DPoP {token}", "DPoP": ", ".join(proofs)}
-    response = Client(make(pingone_mock.guard())).get("/orders", headers=headers)
-    assert response.status_code in (400, 401)
-    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
-
-
-def test_bound_token_sent_as_bearer_is_refused(pingone_mock: MockPingOne) -> None:
-    # Attack: a stolen DPoP-bound token used as a plain bearer token (RFC 9449 §7.2).
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"], dpop_jkt=key.thumbprint)
-    client = Client(make(pingone_mock.guard()))
-    response = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
-
-
-def test_dpop_scheme_with_unbound_token_is_refused(pingone_mock: MockPingOne) -> None:
-    key = DPoPKey.generate()
-    token = pingone_mock.issue_token(["read"])
-    client = Client(make(pingone_mock.guard()))
-    response = client.get("/orders", headers=dpop(key, token, "GET", f"{BASE}/orders"))
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("DPoP ")
-    assert client.get("/orders", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-
-
 def test_public_url_behind_a_tls_proxy(pingone_mock: MockPingOne) -> None:
     # The app sees http://internal:8000, the client signed https://api.example.com.
     key = DPoPKey.generate()

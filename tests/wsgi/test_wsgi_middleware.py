@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -56,22 +55,6 @@ def body(response: Any) -> dict[str, Any]:
     return data
 
 
-def bad_token(op: MockPingOne, kind: str) -> str:
-    if kind == "expired":
-        return op.issue_token(expires_in=-600)
-    if kind == "wrong_audience":
-        return op.issue_token(audience="https://other.example")
-    if kind == "alg_none":
-        return op.issue_token(alg="none")
-    return "not.a.jwt"
-
-
-def test_valid_token_reaches_app(client: Client, pingone_mock: MockPingOne) -> None:
-    response = client.get("/items", headers=bearer(pingone_mock.issue_token(["read", "write"])))
-    assert response.status_code == 200
-    assert body(response) == {"path": "/items", "sub": "user-1", "scopes": ["read", "write"]}
-
-
 def test_missing_token_is_401_with_bare_challenge(pingone_mock: MockPingOne) -> None:
     client, app = make(pingone_mock.guard())
     response = client.get("/items")
@@ -89,55 +72,6 @@ def test_realm_is_in_the_challenge(pingone_mock: MockPingOne) -> None:
     malformed = client.get("/items", headers={"Authorization": "Bearer a b"})
     assert malformed.status_code == 400
     assert 'realm="orders"' in malformed.headers["WWW-Authenticate"]
-
-
-@pytest.mark.parametrize("kind", ["garbage", "expired", "wrong_audience", "alg_none"])
-def test_bad_token_is_401_invalid_token(
-    client: Client, pingone_mock: MockPingOne, kind: str
-) -> None:
-    token = bad_token(pingone_mock, kind)
-    response = client.get("/items", headers=bearer(token))
-    assert response.status_code == 401
-    assert body(response)["error"] == "invalid_token"
-    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
-    assert token not in response.text
-
-
-def test_missing_scope_is_403_insufficient_scope(pingone_mock: MockPingOne) -> None:
-    client, app = make(pingone_mock.guard(), scopes=["admin"])
-    response = client.get("/items", headers=bearer(pingone_mock.issue_token(["read"])))
-    assert response.status_code == 403
-    assert body(response)["error"] == "insufficient_scope"
-    assert 'scope="admin"' in response.headers["WWW-Authenticate"]
-    assert app.calls == 0
-    assert (
-        client.get("/items", headers=bearer(pingone_mock.issue_token(["admin"]))).status_code == 200
-    )
-
-
-def test_provider_down_is_503_with_retry_after(pingone_mock: MockPingOne) -> None:
-    token = pingone_mock.issue_token()
-    client, _ = make(pingone_mock.guard())
-    pingone_mock.stop()
-    response = client.get("/items", headers=bearer(token))
-    assert response.status == "503 Service Unavailable"
-    assert int(response.headers["Retry-After"]) >= 1
-    assert body(response)["error"] == "temporarily_unavailable"
-
-
-def test_duplicate_authorization_headers_are_400(client: Client, pingone_mock: MockPingOne) -> None:
-    # Werkzeug, like WSGI servers, merges them into one comma-joined HTTP_AUTHORIZATION.
-    token = pingone_mock.issue_token()
-    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
-    response = client.get("/items", headers=headers)
-    assert response.status_code == 400
-    assert body(response)["error"] == "invalid_request"
-
-
-def test_token_in_query_string_is_400(client: Client, pingone_mock: MockPingOne) -> None:
-    response = client.get("/items", query_string={"access_token": pingone_mock.issue_token()})
-    assert response.status_code == 400
-    assert body(response)["error"] == "invalid_request"
 
 
 def test_token_in_query_string_allowed_when_opted_in(pingone_mock: MockPingOne) -> None:
@@ -169,14 +103,3 @@ def test_required_false_lets_anonymous_requests_through(pingone_mock: MockPingOn
     assert body(valid)["sub"] == "user-1"
     assert client.get("/items", headers=bearer("not.a.jwt")).status_code == 401
     assert client.get("/items", headers={"Authorization": "Bearer a b"}).status_code == 400
-
-
-def test_rejections_are_logged_without_the_token(
-    client: Client, pingone_mock: MockPingOne, caplog: pytest.LogCaptureFixture
-) -> None:
-    token = pingone_mock.issue_token(expires_in=-600)
-    with caplog.at_level(logging.DEBUG, logger="p1guard"):
-        client.get("/items", headers=bearer(token))
-    messages = [r.getMessage() for r in caplog.records if r.name == "p1guard.wsgi"]
-    assert messages
-    assert all(token[-20:] not in m for m in messages)
