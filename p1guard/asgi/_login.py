@@ -14,7 +14,8 @@ Rules:
 1. The session is Starlette's own signed cookie (``request.session``); it only holds random ids,
    the tokens stay in the :class:`~p1guard.rp.WebLogin` store. No session middleware → a
    :class:`~p1guard.ConfigError` that says how to add it.
-2. Every answer of the login routes carries ``Cache-Control: no-store``; pages, their
+2. Every answer of the login routes carries ``Cache-Control: no-store`` (redirects:
+   :data:`~p1guard.rp._pages.REDIRECT_HEADERS`, with ``Vary: Accept``); pages, their
    negotiation and ``/login``'s parameters are :mod:`p1guard.rp._pages`'.
 3. A failed sign-in is a 400 page (JSON for clients that do not ask for HTML) showing only the
    error code and its safe description; PingOne unreachable is a 503 with ``Retry-After``.
@@ -31,6 +32,12 @@ Rules:
    runs the step and answers ``303`` to ``return_to`` once
    signed in, else the form again (``400`` with a fixed message after a wrong password).
    Passwords are never logged, echoed into a page or kept.
+7. ``POST`` bodies (``/logout``, ``/form``) are read only as
+   ``application/x-www-form-urlencoded``, at most 16 KiB and 20 fields, strict UTF-8; a field
+   given twice counts as missing, and anything else reads as an empty form (so the CSRF check
+   refuses it). No ``python-multipart`` needed.
+
+These handlers are also FastAPI's: ``p1guard_fastapi.LoginRouter`` serves these same routes.
 """
 
 from __future__ import annotations
@@ -40,13 +47,14 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from p1guard._requirements import step_up_options
 from p1guard.errors import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
 from p1guard.rp._errors import LoginError
 from p1guard.rp._form_login import FormStep
 from p1guard.rp._pages import (
+    REDIRECT_HEADERS,
     Answer,
     error_answer,
     form_login_page,
@@ -54,6 +62,7 @@ from p1guard.rp._pages import (
     login_params,
     login_required_answer,
     logout_page,
+    redirect_answer,
     step_up_answer,
     step_up_login_url,
     with_custom_html,
@@ -63,7 +72,7 @@ from p1guard.rp._web import WebLogin
 
 if TYPE_CHECKING:
     from starlette.middleware import Middleware
-    from starlette.requests import Request
+    from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
@@ -78,9 +87,9 @@ LoginFailure = LoginError | ProviderUnavailable
 ErrorTemplate = Callable[["Request", LoginFailure], "str | Response"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
-_NO_STORE = {"Cache-Control": "no-store"}
 _USER_STATE = "p1guard_user"
 _FORM_LIMIT = 16 * 1024
+_FORM_FIELDS = 20
 
 
 class LoginRoutes:
@@ -186,7 +195,7 @@ class LoginRoutes:
 
     # -- the signed-in user ----------------------------------------------------------------
 
-    async def current_user(self, request: Request) -> SignedInUser | None:
+    async def current_user(self, request: HTTPConnection) -> SignedInUser | None:
         """The signed-in user (access token refreshed when due), or ``None``; once per request.
 
         Raises :class:`~p1guard.ProviderUnavailable` when a due refresh cannot reach PingOne.
@@ -199,6 +208,13 @@ class LoginRoutes:
         user = await self.web.auser(_session(request))
         setattr(request.state, _USER_STATE, user)
         return user
+
+    def csrf_token(self, request: HTTPConnection) -> str:
+        """The session's CSRF token, for your own ``POST {prefix}/logout`` form.
+
+        >>> auth.csrf_token(request)                                # doctest: +SKIP
+        """
+        return self.web.csrf_token(_session(request))
 
     @overload
     def login_required(self, endpoint: Endpoint, /) -> Endpoint: ...
@@ -305,7 +321,8 @@ class LoginRoutes:
         if start.method == "POST":
             from starlette.responses import HTMLResponse
 
-            return HTMLResponse(start.html_form(), headers=_NO_STORE)
+            # not html_answer: its CSP would block the self-submitting form's onload
+            return HTMLResponse(start.html_form(), headers=dict(REDIRECT_HEADERS))
         return _redirect(start.url)
 
     async def callback(self, request: Request) -> Response:
@@ -398,15 +415,17 @@ class LoginRoutes:
 _MISSING = object()
 
 
-def _session(request: Request) -> dict[str, Any]:
+def _session(request: HTTPConnection) -> dict[str, Any]:
     if "session" not in request.scope:
         raise ConfigError(
             "SessionMiddleware",
             "the login routes need request.session: add "
             "Middleware(SessionMiddleware, secret_key=..., https_only=..., same_site='lax') "
-            "to Starlette(middleware=[...]), e.g. LoginRoutes.session_middleware(secret_key)",
+            "to Starlette(middleware=[...]), e.g. LoginRoutes.session_middleware(secret_key); "
+            "with FastAPI call login.install(app, secret_key=...)",
         )
-    return request.session
+    session: dict[str, Any] = request.session
+    return session
 
 
 def _here(request: Request) -> str:
@@ -425,7 +444,7 @@ def _query(request: Request) -> dict[str, list[str]]:
 
 
 async def _read_form(request: Request) -> dict[str, str]:
-    """A small URL-encoded form body (no ``python-multipart`` needed); ``{}`` otherwise."""
+    """The fields of a small URL-encoded form body, each given once (rule 7); ``{}`` otherwise."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         return {}
@@ -434,7 +453,14 @@ async def _read_form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > _FORM_LIMIT:
             return {}
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    try:
+        text = body.decode("utf-8")  # strict: no replacement characters in a password
+        fields = parse_qs(
+            text, keep_blank_values=True, max_num_fields=_FORM_FIELDS, errors="strict"
+        )
+    except ValueError:  # not UTF-8 (also when percent-decoded), or too many fields
+        return {}
+    return {name: values[0] for name, values in fields.items() if len(values) == 1}
 
 
 def _response(answer: Answer) -> Response:
@@ -444,6 +470,4 @@ def _response(answer: Answer) -> Response:
 
 
 def _redirect(location: str, status: int = 302) -> Response:
-    from starlette.responses import RedirectResponse
-
-    return RedirectResponse(location, status_code=status, headers=_NO_STORE)
+    return _response(redirect_answer(location, status))

@@ -45,6 +45,7 @@ from p1guard.rp._errors import LoginError
 
 __all__ = [
     "PAGE_HEADERS",
+    "REDIRECT_HEADERS",
     "Answer",
     "error_answer",
     "error_page",
@@ -57,6 +58,7 @@ __all__ = [
     "negotiate",
     "page",
     "prefers_json",
+    "redirect_answer",
     "step_up_answer",
     "step_up_login_url",
     "unavailable_page",
@@ -79,6 +81,11 @@ PAGE_HEADERS: Mapping[str, str] = MappingProxyType(
         "X-Frame-Options": "DENY",
         "Vary": "Accept",
     }
+)
+#: The headers of every redirect the login routes answer (rule 2): not cached, and — as the
+#: same URL may answer a browser with a redirect and an API client with JSON — keyed on Accept.
+REDIRECT_HEADERS: Mapping[str, str] = MappingProxyType(
+    {"Cache-Control": "no-store", "Vary": "Accept"}
 )
 _HTML_TYPE = "text/html; charset=utf-8"
 _JSON_TYPE = "application/json"
@@ -355,6 +362,15 @@ def with_custom_html(answer: Answer, html: str) -> Answer:
     return Answer(answer.status, headers, html)
 
 
+def redirect_answer(location: str, status: int = 302) -> Answer:
+    """A redirect to ``location`` with :data:`REDIRECT_HEADERS`.
+
+    >>> redirect_answer("/orders", 303).headers["Location"]
+    '/orders'
+    """
+    return Answer(status, {"Location": location, **REDIRECT_HEADERS})
+
+
 def login_required_answer(accept: str, login_url: str) -> Answer:
     """Nobody signed in: a 302 to ``login_url`` for browsers, a 401 JSON answer for the rest.
 
@@ -362,7 +378,7 @@ def login_required_answer(accept: str, login_url: str) -> Answer:
     '/auth/login'
     """
     if negotiate(accept) == "html":
-        return Answer(302, {"Location": login_url, "Cache-Control": "no-store", "Vary": "Accept"})
+        return redirect_answer(login_url)
     return _json_answer(login_required_body(login_url), 401, PAGE_HEADERS)
 
 
@@ -395,7 +411,7 @@ def step_up_answer(accept: str, login_url: str, err: InsufficientUserAuthenticat
     error_description="A different authentication level is required", acr_values="Multi_Factor"')
     """
     if negotiate(accept) == "html":
-        return Answer(302, {"Location": login_url, "Cache-Control": "no-store", "Vary": "Accept"})
+        return redirect_answer(login_url)
     return _json_answer(err.body, err.status_code, {**PAGE_HEADERS, **err.headers})
 
 

@@ -371,12 +371,13 @@ def test_logout_with_csrf_signs_out_at_pingone(
 
 
 def test_from_env(pingone_mock: MockPingOne) -> None:
-    registered = pingone_mock.register_client(redirect_uris=[CALLBACK])
+    callback = f"{ORIGIN}/account/callback"  # the callback route under prefix="/account"
+    registered = pingone_mock.register_client(redirect_uris=[callback])
     env = {
         "P1GUARD_ISSUER": pingone_mock.issuer,
         "P1GUARD_LOGIN_CLIENT_ID": registered.client_id,
         "P1GUARD_LOGIN_CLIENT_SECRET": registered.client_secret or "",
-        "P1GUARD_LOGIN_REDIRECT_URI": CALLBACK,
+        "P1GUARD_LOGIN_REDIRECT_URI": callback,
         "P1GUARD_LOGIN_SCOPES": "openid, profile",
     }
     login = LoginRouter.from_env(env, prefix="/account")
@@ -394,6 +395,12 @@ def test_from_env(pingone_mock: MockPingOne) -> None:
 def test_bad_prefix_rejected(login: LoginRouter) -> None:
     with pytest.raises(ConfigError, match="prefix"):
         LoginRouter(login.web, prefix="auth")
+
+
+def test_redirect_uri_must_reach_the_callback_route(login: LoginRouter) -> None:
+    """As ``LoginRoutes``: a redirect URI PingOne would send to no route fails at start-up."""
+    with pytest.raises(ConfigError, match="redirect_uri"):
+        LoginRouter(login.web, prefix="/account")
 
 
 # -- the example app ---------------------------------------------------------------------------

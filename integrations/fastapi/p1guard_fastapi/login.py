@@ -2,14 +2,17 @@
 
 Rules:
 
-1. The routes are ``GET {prefix}/login``, ``GET {prefix}/callback`` and ``GET|POST
-   {prefix}/logout``, hidden from the OpenAPI document; their behaviour is
-   :class:`~p1guard.rp.WebLogin`'s (async twins), run on Starlette's ``request.session``,
-   which only ever holds random ids. Without ``SessionMiddleware`` they fail loudly.
+1. The routes are :class:`p1guard.asgi.LoginRoutes`' own Starlette handlers (one set for
+   Starlette and FastAPI): ``GET {prefix}/login``, ``GET {prefix}/callback``, ``GET|POST
+   {prefix}/logout`` and, with ``form_login=True``, ``GET|POST {prefix}/form`` (the app's own
+   sign-in form over PingOne's ``pi.flow``), named ``p1guard:login``… and absent from the
+   OpenAPI document. Their behaviour — pages, ``no-store`` headers, the CSRF form reader
+   (16 KiB, strict UTF-8), ``error_template`` — is documented there; they run on Starlette's
+   ``request.session``, which only ever holds random ids. Without ``SessionMiddleware`` they
+   fail loudly.
 2. A refused sign-in answers 400 (HTML page for browsers, else ``LoginError.body`` as JSON)
    and creates no session; PingOne or the store being unreachable answers 503 with
-   ``Retry-After``. Only ``error``/``error_description`` reach the client. Pages, negotiation
-   and their headers are :mod:`p1guard.rp._pages`'.
+   ``Retry-After``. Only ``error``/``error_description`` reach the client.
 3. ``/login`` passes ``acr_values`` (space-separated), ``max_age`` (whole seconds),
    ``prompt`` and ``login_hint`` from its query to PingOne (see
    :func:`p1guard.web.login_params`); ``return_to`` must be a same-origin path, anything
@@ -19,12 +22,14 @@ Rules:
 5. :meth:`LoginRouter.current_user` raises :class:`LoginRequired` when nobody is signed in: a
    ``302`` to ``{prefix}/login?return_to=<path>`` for browsers (``Accept`` names
    ``text/html``), a ``401`` ``login_required`` for API clients. It is an ``HTTPException``,
-   so it works without a handler; :func:`login_required_handler` gives flat JSON bodies.
+   so it works without a handler; :func:`login_required_handler` gives flat JSON bodies. Its
+   status, headers and body are :func:`p1guard.web.login_required_answer`'s.
 6. :meth:`LoginRouter.require_user` (``acr_values``/``max_age``) also demands step-up
    (RFC 9470) of the user's ID token, else :class:`StepUpRequired`: a ``302`` to
    ``{prefix}/login?return_to=<path>&acr_values=…&max_age=…`` for browsers (PingOne asks
    again; back on the page, the new ID token is checked), a ``401`` with the
-   ``insufficient_user_authentication`` challenge for API clients. The checks are
+   ``insufficient_user_authentication`` challenge for API clients
+   (:func:`p1guard.web.step_up_answer`). The checks are
    :meth:`p1guard.rp.SignedInUser.require_authentication`'s; bad values fail when declared.
 
 No ``from __future__ import annotations``: FastAPI reads the endpoints' and dependencies'
@@ -34,24 +39,22 @@ annotations at runtime.
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import NoMatchFound
 
 from p1guard import ConfigError, InsufficientUserAuthentication, ProviderUnavailable
+from p1guard.asgi import LoginRoutes
 from p1guard.rp import LoginError, SignedInUser, WebLogin
 from p1guard.web import (
     Answer,
-    Session,
-    error_answer,
-    html_answer,
-    login_params,
+    login_required_answer,
     login_required_body,
-    logout_page,
     negotiate,
+    step_up_answer,
     step_up_login_url,
     step_up_options,
     web_login_from_env,
@@ -63,10 +66,14 @@ __all__ = ["LoginRequired", "LoginRouter", "StepUpRequired", "login_required_han
 
 logger = logging.getLogger("p1guard.fastapi")
 
-_NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept"}
-_USER_KEY = "p1guard.user"  # per-request cache in the ASGI scope
-_MAX_FORM_BYTES = 8192
-LOGIN, CALLBACK, LOGOUT = "p1guard_login", "p1guard_callback", "p1guard_logout"
+#: ``error_template(request, error)`` → an HTML string or a complete ``Response``.
+ErrorTemplate = Callable[[Request, LoginError | ProviderUnavailable], "str | Response"]
+_HTML = "text/html"
+
+
+def _exception_headers(answer: Answer) -> dict[str, str]:
+    """``answer``'s headers for an ``HTTPException`` (whose handler sets its own type)."""
+    return {k: v for k, v in answer.headers.items() if k != "Content-Type"}
 
 
 class LoginRequired(HTTPException):
@@ -84,15 +91,9 @@ class LoginRequired(HTTPException):
     def __init__(self, login_url: str, *, redirect: bool) -> None:
         self.login_url = login_url
         self.redirect = redirect
-        if redirect:
-            super().__init__(
-                status.HTTP_302_FOUND,
-                detail="Sign in first",
-                headers={"Location": login_url, **_NO_STORE},
-            )
-        else:
-            body = login_required_body(login_url)
-            super().__init__(status.HTTP_401_UNAUTHORIZED, detail=body, headers=dict(_NO_STORE))
+        answer = login_required_answer(_HTML if redirect else "", login_url)
+        detail = "Sign in first" if redirect else login_required_body(login_url)
+        super().__init__(answer.status, detail=detail, headers=_exception_headers(answer))
 
 
 class StepUpRequired(LoginRequired):
@@ -115,11 +116,9 @@ class StepUpRequired(LoginRequired):
             return
         self.login_url = login_url
         self.redirect = False
+        answer = step_up_answer("", login_url, auth_error)
         HTTPException.__init__(
-            self,
-            status.HTTP_401_UNAUTHORIZED,
-            detail=dict(auth_error.body),
-            headers={**_NO_STORE, **auth_error.headers},
+            self, answer.status, detail=dict(auth_error.body), headers=_exception_headers(answer)
         )
 
 
@@ -135,19 +134,8 @@ async def login_required_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, LoginRequired):
         raise exc
     if exc.redirect:
-        return RedirectResponse(exc.login_url, status.HTTP_302_FOUND, headers=_NO_STORE)
+        return Response(status_code=exc.status_code, headers=exc.headers)
     return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
-
-
-def _session(conn: HTTPConnection) -> Session:
-    if "session" not in conn.scope:
-        raise ConfigError(
-            "SessionMiddleware",
-            "the login routes need request.session: call login.install(app, secret_key=...) "
-            "or p1guard_fastapi.add_session_middleware(app, ...)",
-        )
-    session: Session = conn.session
-    return session
 
 
 def _here(conn: HTTPConnection) -> str:
@@ -155,34 +143,12 @@ def _here(conn: HTTPConnection) -> str:
     return conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
 
 
-def _query(request: Request) -> dict[str, list[str]]:
-    """The query string with every value of each name (repeats are refused downstream)."""
-    return {key: request.query_params.getlist(key) for key in request.query_params}
-
-
-def _response(answer: Answer) -> Response:
-    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-
-async def _form_field(request: Request, name: str) -> str | None:
-    """One field of an ``application/x-www-form-urlencoded`` body of at most 8 KiB."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _MAX_FORM_BYTES:
-            return None
-    try:
-        values = parse_qs(body.decode("latin-1"), max_num_fields=20).get(name)
-    except ValueError:  # too many fields
-        return None
-    return values[0] if values and len(values) == 1 else None
-
-
 class LoginRouter(APIRouter):
     """The login routes for one :class:`~p1guard.rp.WebLogin`, and dependencies for its user.
+
+    The routes are :attr:`login_routes`' (a :class:`p1guard.asgi.LoginRoutes` built with the
+    same options): ``error_template(request, error)`` renders refusals your way (an HTML string
+    or a ``Response``), ``form_login=True`` adds ``{prefix}/form``.
 
     >>> web = WebLogin(RelyingParty(PingOne(env_id="…"), client_id="…", client_secret="…",
     ...                             redirect_uri="https://app.example.com/auth/callback"))
@@ -199,19 +165,22 @@ class LoginRouter(APIRouter):
     ``APIRouter(dependencies=[Depends(login.current_user)])``.
     """
 
-    def __init__(self, web: WebLogin, *, prefix: str = "/auth") -> None:
-        if not isinstance(web, WebLogin):
-            raise ConfigError("web", "pass a p1guard.rp.WebLogin instance")
-        if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
-            raise ConfigError("prefix", f"must start with '/', got {prefix!r}")
-        if prefix.endswith("/"):
+    def __init__(
+        self,
+        web: WebLogin,
+        *,
+        prefix: str = "/auth",
+        error_template: ErrorTemplate | None = None,
+        form_login: bool = False,
+    ) -> None:
+        if isinstance(prefix, str) and prefix.endswith("/"):
             raise ConfigError("prefix", f"must not end with '/', got {prefix!r}")
-        super().__init__(prefix=prefix, include_in_schema=False)
+        routes = LoginRoutes(
+            web, prefix=prefix, error_template=error_template, form_login=form_login
+        )
+        super().__init__(prefix=routes.prefix, routes=routes.routes, include_in_schema=False)
+        self.login_routes = routes
         self.web = web
-        self.add_api_route("/login", self._login, methods=["GET"], name=LOGIN)
-        self.add_api_route("/callback", self._callback, methods=["GET"], name=CALLBACK)
-        self.add_api_route("/logout", self._logout_page, methods=["GET"], name=LOGOUT)
-        self.add_api_route("/logout", self._logout, methods=["POST"], name=f"{LOGOUT}_post")
 
     @classmethod
     def from_env(
@@ -219,6 +188,8 @@ class LoginRouter(APIRouter):
         environ: Mapping[str, str] | None = None,
         *,
         prefix: str = "/auth",
+        error_template: ErrorTemplate | None = None,
+        form_login: bool = False,
         **web_options: Any,
     ) -> "LoginRouter":
         """Build the :class:`~p1guard.rp.WebLogin` from ``P1GUARD_*`` variables, then the router.
@@ -232,7 +203,8 @@ class LoginRouter(APIRouter):
 
         >>> login = LoginRouter.from_env()                               # doctest: +SKIP
         """
-        return cls(web_login_from_env(environ, **web_options), prefix=prefix)
+        web = web_login_from_env(environ, **web_options)
+        return cls(web, prefix=prefix, error_template=error_template, form_login=form_login)
 
     def install(
         self,
@@ -280,18 +252,13 @@ class LoginRouter(APIRouter):
         ... async def home(user: Annotated[SignedInUser | None, Depends(login.optional_user)]):
         ...     return {"name": user.name if user else None}
         """
-        if _USER_KEY in conn.scope:
-            cached: SignedInUser | None = conn.scope[_USER_KEY]
-            return cached
         try:
-            user = await self.web.auser(_session(conn))
+            return await self.login_routes.current_user(conn)
         except ProviderUnavailable as err:
             logger.warning("could not load the signed-in user: %s (503)", err.reason)
             if conn.scope["type"] == "websocket":
                 raise WebSocketException(status.WS_1011_INTERNAL_ERROR) from None
             raise AuthHTTPException(err) from None
-        conn.scope[_USER_KEY] = user
-        return user
 
     async def current_user(self, conn: HTTPConnection) -> SignedInUser:
         """Dependency: the signed-in user, else :class:`LoginRequired` (rule 5).
@@ -360,63 +327,14 @@ class LoginRouter(APIRouter):
         >>> @app.get("/account")                                          # doctest: +SKIP
         ... async def account(csrf: Annotated[str, Depends(login.csrf_token)]): ...
         """
-        return self.web.csrf_token(_session(request))
+        return self.login_routes.csrf_token(request)
 
     def login_path(self, conn: HTTPConnection) -> str:
         """The path of the login route as mounted in ``conn``'s app (``/auth/login`` by default)."""
         try:
-            return conn.url_for(LOGIN).path
+            return conn.url_for("p1guard:login").path
         except NoMatchFound:
-            return f"{conn.scope.get('root_path', '')}{self.prefix}/login"
-
-    # -- endpoints -----------------------------------------------------------------------
-
-    async def _login(self, request: Request) -> Response:
-        """``GET {prefix}/login``: start a sign-in and redirect to PingOne (rule 3)."""
-        session = _session(request)
-        try:
-            start = await self.web.alogin(session, **login_params(_query(request)))
-        except (LoginError, ProviderUnavailable) as err:
-            return self._refused(request, err)
-        return RedirectResponse(start.url, status.HTTP_302_FOUND, headers=_NO_STORE)
-
-    async def _callback(self, request: Request) -> Response:
-        """``GET {prefix}/callback``: finish the sign-in, redirect to ``return_to`` (rule 2)."""
-        session = _session(request)
-        try:
-            return_to = await self.web.acallback(session, _query(request))
-        except (LoginError, ProviderUnavailable) as err:
-            return self._refused(request, err)
-        return RedirectResponse(return_to, status.HTTP_302_FOUND, headers=_NO_STORE)
-
-    async def _logout_page(self, request: Request) -> Response:
-        """``GET {prefix}/logout``: a confirmation page whose form POSTs the CSRF token."""
-        csrf = self.web.csrf_token(_session(request))
-        return _response(html_answer(logout_page(request.url.path, csrf)))
-
-    async def _logout(self, request: Request) -> Response:
-        """``POST {prefix}/logout``: check ``csrf``, end the session, go to PingOne's signoff."""
-        session = _session(request)
-        csrf = await _form_field(request, "csrf")
-        try:
-            signoff_url = await self.web.alogout(session, csrf)
-        except (LoginError, ProviderUnavailable) as err:
-            return self._refused(request, err, "Sign-out failed", retry_url=request.url.path)
-        return RedirectResponse(signoff_url, status.HTTP_302_FOUND, headers=_NO_STORE)
-
-    def _refused(
-        self,
-        request: Request,
-        err: LoginError | ProviderUnavailable,
-        title: str = "Sign-in failed",
-        *,
-        retry_url: str | None = None,
-    ) -> Response:
-        level = logging.WARNING if err.status_code >= 500 else logging.INFO
-        logger.log(level, "%s %s refused: %s", request.method, request.url.path, err.reason)
-        retry_url = retry_url or self.login_path(request)
-        accept = request.headers.get("accept", "")
-        return _response(error_answer(err, accept, retry_url=retry_url, title=title))
+            return f"{conn.scope.get('root_path', '')}{self.login_routes.login_path}"
 
     def __repr__(self) -> str:
         return f"LoginRouter(prefix={self.prefix!r}, client_id={self.web.rp.client_id!r})"
