@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from p1guard._observe.metrics import CACHE
 from p1guard._tokens.cache import VerifiedTokenCache
 from p1guard._tokens.introspection import IntrospectionCache, IntrospectionPolicy, shared_or_fresh
-from p1guard._tokens.jwks import key_for
 from p1guard._tokens.jwt import (
     Jws,
     JwtPolicy,
@@ -145,7 +144,7 @@ class TokenSteps:
                     reason="wrong_issuer",
                     detail={"expected": sorted(self.policy.issuers), "actual": issuer},
                 )
-        key = yield from key_for(self.pingone.discovery, self.pingone.jwks, jws.kid)
+        key = yield from self.pingone.key_flow(jws.kid)
         return self._accept(jws, key, digest, time.time())
 
     def _accept(self, jws: Jws, key: SigningKey, digest: bytes, now: float) -> AccessToken:

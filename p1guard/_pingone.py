@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -16,11 +17,13 @@ from p1guard._values import Seconds, is_loopback, to_seconds
 from p1guard.errors import ConfigError
 
 if TYPE_CHECKING:
+    from p1guard._http.flow import Flow
     from p1guard._http.transport import Transport
     from p1guard._observe.metrics import Metrics
     from p1guard._observe.tracing import Tracing
     from p1guard._tokens.discovery import Discovery
     from p1guard._tokens.jwks import JwksCache
+    from p1guard._tokens.keys import SigningKey
 
 __all__ = ["REGIONS", "PingOne", "issuer_for"]
 
@@ -233,6 +236,17 @@ class PingOne:
                 stale_if_error=self.jwks_stale_if_error,
             )
         return self._jwks
+
+    def key_flow(self, kid: str) -> Flow[SigningKey]:
+        """The signing key for ``kid``: from the JWKS cache, else fetched via the discovery
+        document's ``jwks_uri`` (the cache's own rules decide when a fetch may happen)."""
+        jwks = self.jwks
+        key = jwks.fresh_key(kid, time.monotonic())
+        if key is not None:
+            return key
+        discovery = self.discovery
+        metadata = discovery.fresh() or (yield from discovery.flow())
+        return (yield from jwks.flow(metadata.jwks_uri, kid))
 
     def close(self) -> None:
         """Close the sync HTTP client."""

@@ -27,11 +27,10 @@ import time
 
 from p1guard._http.backoff import Backoff
 from p1guard._http.flow import Flow, Request, json_object
-from p1guard._tokens.discovery import Discovery
 from p1guard._tokens.keys import SigningKey, parse_jwks
 from p1guard.errors import InvalidToken, ProviderUnavailable
 
-__all__ = ["MAX_JWKS_BYTES", "JwksCache", "key_for"]
+__all__ = ["MAX_JWKS_BYTES", "JwksCache"]
 
 log = logging.getLogger("p1guard.jwks")
 
@@ -163,12 +162,3 @@ class JwksCache:
                 reason="jwks_malformed",
             )
         return keys
-
-
-def key_for(discovery: Discovery, jwks: JwksCache, kid: str) -> Flow[SigningKey]:
-    """The signing key for ``kid``: from the cache, else via discovery's ``jwks_uri``."""
-    key = jwks.fresh_key(kid, time.monotonic())
-    if key is not None:
-        return key
-    metadata = discovery.fresh() or (yield from discovery.flow())
-    return (yield from jwks.flow(metadata.jwks_uri, kid))

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from p1guard._http.flow import Flow
-from p1guard._tokens.jwks import key_for
 from p1guard._tokens.jwt import (
     JwtPolicy,
     check_claims,
@@ -81,7 +80,7 @@ def validate_id_token(id_token: str, checks: IdTokenChecks, pingone: Any) -> Flo
     """Validate ``id_token`` (module rules) and return its claims; ``pingone`` gives the keys."""
     try:
         jws = parse_jws(id_token, checks.policy, header_rules(checks.policy))
-        key = yield from key_for(pingone.discovery, pingone.jwks, jws.kid)
+        key = yield from pingone.key_flow(jws.kid)
         verify_signature(jws, key)
         claims = decode_payload(jws)
         check_claims(claims, checks.policy, time.time())
