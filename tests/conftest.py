@@ -26,6 +26,35 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("P1GUARD_FUZZ", "default"))
 
+#: The system packages some tests start for real, by the fixture that needs each one.
+SYSTEM_PACKAGES = {
+    "redis_server": "redis-server",
+    "private_redis": "redis-server",
+    "browser": "chromium",
+}
+INSTALL_HINT = (
+    "Debian/Ubuntu: sudo apt-get install -y redis-server chromium; "
+    "macOS: brew install redis && brew install --cask chromium"
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    """Stop with one message, before any test runs, when a collected test needs a system
+    package that is not on PATH (rather than one error per test that needs it)."""
+    needed = {
+        SYSTEM_PACKAGES[name]
+        for item in items
+        for name in getattr(item, "fixturenames", ())
+        if name in SYSTEM_PACKAGES
+    }
+    missing = sorted(binary for binary in needed if shutil.which(binary) is None)
+    if missing:
+        pytest.exit(
+            f"these tests need {', '.join(missing)} on PATH ({INSTALL_HINT}); "
+            "or run a subset that does not, e.g. uv run pytest tests/core",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
 
 @contextmanager
 def start_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
