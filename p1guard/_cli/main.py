@@ -30,6 +30,7 @@ from p1guard._client.auth import ClientAuth
 from p1guard._client.credentials import TokenRequestError
 from p1guard._guard import Guard
 from p1guard._pingone import REGIONS, PingOne
+from p1guard._version import __version__
 from p1guard.errors import AuthError, ConfigError, P1GuardError
 
 __all__ = ["main"]
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n\nexit codes: 0 ok, 1 rejected or PingOne unreachable, 2 bad usage or configuration",
         formatter_class=_Formatter,
     )
+    parser.add_argument("--version", action="version", version=f"p1guard {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_demo(commands)
     _add_discover(commands)

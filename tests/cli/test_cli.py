@@ -397,3 +397,14 @@ def test_env_id_and_issuer_are_mutually_exclusive(capsys: pytest.CaptureFixture[
     args = ["discover", "--env-id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "--issuer", "https://x"]
     assert main(args) == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_version_is_one_value_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+
+    import p1guard
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"p1guard {p1guard.__version__}"
+    # The package metadata reads the same file (pyproject: dynamic version from _version.py).
+    assert importlib.metadata.version("p1guard") == p1guard.__version__
