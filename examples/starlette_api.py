@@ -1,8 +1,9 @@
 """A Starlette API protected by PingOne access tokens — the app behind ``p1guard demo``.
 
-Routes (see :func:`p1guard._cli.demo_app.build_starlette_demo` for the code): ``GET /health``
-(public),
-``GET /items`` (scope ``read``), ``POST /items`` (scope ``write``), ``GET /me`` (any valid token).
+Routes: ``GET /health`` (public), ``GET /items`` (scope ``read``), ``POST /items`` (scope
+``write``), ``GET /me`` (any valid token). The middleware checks every token; each route
+checks its scopes with :func:`p1guard.web.require_scopes`, and a refusal renders itself (status,
+``WWW-Authenticate`` stamped by the Guard, JSON body).
 
 Run it against your PingOne environment::
 
@@ -24,11 +25,41 @@ No PingOne environment at hand? ``p1guard demo`` serves the same app against a l
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from p1guard import ConfigError, Guard, PingOne
-from p1guard._cli.demo_app import build_starlette_demo
+from p1guard import AuthError, ConfigError, Guard, PingOne
+from p1guard.asgi import BearerTokenMiddleware
+from p1guard.web import require_scopes
+
+ITEMS: list[str] = ["first"]
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def list_items(request: Request) -> Response:
+    require_scopes(request.state.access_token, ["read"])
+    return JSONResponse({"items": ITEMS})
+
+
+async def create_item(request: Request) -> Response:
+    require_scopes(request.state.access_token, ["write"])
+    payload = await request.json()
+    ITEMS.append(str(payload.get("name", "")))
+    return JSONResponse({"items": ITEMS}, status_code=201)
+
+
+async def me(request: Request) -> Response:
+    token = request.state.access_token
+    return JSONResponse({"subject": token.subject, "scopes": sorted(token.scopes)})
 
 
 def create_app() -> Starlette:
@@ -37,7 +68,28 @@ def create_app() -> Starlette:
     if not audience:
         raise ConfigError("P1GUARD_AUDIENCE", "set it to your custom resource's audience")
     guard = Guard(PingOne.from_env(), audience=audience)
-    return build_starlette_demo(guard)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthError)
+        err = guard.challenge(exc)  # realm, RFC 9728 and DPoP challenge rules
+        return Response(err.json_bytes(), err.status_code, err.headers, "application/json")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await guard.aclose()  # the Guard's HTTP clients
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/items", list_items, methods=["GET"]),
+            Route("/items", create_item, methods=["POST"]),
+            Route("/me", me),
+        ],
+        middleware=[Middleware(BearerTokenMiddleware, guard=guard, public_paths=["/health"])],
+        exception_handlers={AuthError: refused},
+        lifespan=lifespan,
+    )
 
 
 if __name__ == "__main__":

@@ -183,6 +183,14 @@ async def test_example_serves_the_demo_from_environment(
         token = pingone_mock.issue_token(["read"])
         assert (await client.get("/items", headers=_bearer(token))).status_code == 200
         assert (await client.get("/items")).status_code == 401
+        assert (await client.get("/health")).status_code == 200
+        refused = await client.post("/items", json={"name": "x"}, headers=_bearer(token))
+        assert refused.status_code == 403
+        assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+        assert refused.json()["error"] == "insufficient_scope"
+        writer = pingone_mock.issue_token(["write"])
+        created = await client.post("/items", json={"name": "x"}, headers=_bearer(writer))
+        assert created.status_code == 201
 
 
 def test_example_without_audience_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
