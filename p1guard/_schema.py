@@ -218,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
 _ALL: tuple[Feed, ...] = ("pingone", "guard", "login", "web")
 
 
-def names(*feeds: Feed) -> tuple[str, ...]:
+def names(*feeds: str) -> tuple[str, ...]:
     """The names (without prefix) of the settings that feed ``feeds``.
 
     >>> names("pingone")
@@ -307,15 +307,19 @@ def construct(
 
 
 def unknown_keys(
-    source: Iterable[Any], *, prefix: str = "P1GUARD_", known: Iterable[str] = ()
+    source: Iterable[Any],
+    *,
+    prefix: str = "P1GUARD_",
+    feeds: Collection[str] = _ALL,
+    known: Iterable[str] = (),
 ) -> list[Problem]:
-    """A problem per key of ``source`` with the prefix that is neither a setting nor ``known``
-    (names without prefix), with "Did you mean 'X'?" when one is close.
+    """A problem per key of ``source`` with the prefix that is neither a setting of ``feeds``
+    nor ``known`` (names without prefix), with "Did you mean 'X'?" when one is close.
 
     >>> [(p.key, p.hint) for p in unknown_keys({"P1GUARD_AUDEINCE": "x", "DEBUG": True})]
     [('P1GUARD_AUDEINCE', "Did you mean 'P1GUARD_AUDIENCE'?")]
     """
-    everything = [prefix + name for name in (*names(*_ALL), *known)]
+    everything = [prefix + name for name in (*names(*feeds), *known)]
     problems = []
     for key in source:
         if not isinstance(key, str) or not key.startswith(prefix) or key in everything:

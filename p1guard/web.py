@@ -12,7 +12,8 @@ Django packages use these pieces, and so can an adapter for another framework:
 * what a route requires: :func:`require_scopes`, :func:`require_authentication`,
   :func:`step_up_options`, claim rules (:func:`check_rules`, :func:`require_claims`);
 * settings: :func:`guard_from_settings`, :func:`web_login_from_settings` and their names;
-  :func:`read_settings` (every :class:`SettingProblem` at once) and :func:`unknown_settings`
+  :data:`SETTINGS_SCHEMA` (every setting: name, parser, default, the object and keyword it
+  feeds), :func:`read_settings` (every :class:`SettingProblem` at once) and :func:`unknown_settings`
   (typos, with "did you mean"), from the one schema;
 * login glue for web pages: :class:`Answer` and the page builders of the login routes.
 
@@ -22,6 +23,7 @@ Django packages use these pieces, and so can an adapter for another framework:
 """
 
 from p1guard._guard import Match, require_authentication, require_scopes, step_up_options
+from p1guard._schema import SETTINGS as SETTINGS_SCHEMA
 from p1guard._schema import Problem as SettingProblem
 from p1guard._schema import read as read_settings
 from p1guard._schema import unknown_keys as unknown_settings
@@ -75,6 +77,7 @@ __all__ = [
     "GUARD_SETTINGS",
     "LOGIN_SETTINGS",
     "PAGE_HEADERS",
+    "SETTINGS_SCHEMA",
     "Answer",
     "BearerRules",
     "ClaimRule",
