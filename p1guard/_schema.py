@@ -86,6 +86,8 @@ class Problem:
     message: str
     hint: str | None = None
     setting: Setting | None = None
+    #: Whether the setting is missing (rather than wrong).
+    missing: bool = False
 
     def error(self) -> ConfigError:
         """This problem as the :class:`~p1guard.ConfigError` a builder raises."""
@@ -255,7 +257,7 @@ e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your
             value = value.strip()
         if value is None or value == "":
             if setting.required:
-                problems.append(Problem(key, f"missing: {setting.required}", setting=setting))
+                problems.append(Problem(key, f"missing: {setting.required}", None, setting, True))
             continue
         try:
             values[setting.feeds][setting.keyword] = setting.parse(value, strings)
@@ -267,7 +269,7 @@ e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your
     located = pingone is None or {"env_id", "issuer"} & {*pingone}
     if not located and not any(p.key in where for p in problems):
         message = f"missing: set {prefix}ENV_ID (and {prefix}REGION) or {prefix}ISSUER"
-        problems.insert(0, Problem(prefix + "ENV_ID", message, setting=SETTINGS[0]))
+        problems.insert(0, Problem(prefix + "ENV_ID", message, None, SETTINGS[0], True))
     return values, problems
 
 

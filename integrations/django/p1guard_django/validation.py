@@ -184,7 +184,7 @@ def from_schema(
     """
     problems = []
     for problem in found:
-        if problem.message.startswith("missing"):
+        if problem.missing:
             if problem.key != "AUDIENCE" or login is None:
                 problems.append(missing[problem.key])
         else:
