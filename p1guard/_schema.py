@@ -37,6 +37,7 @@ __all__ = [
     "Problem",
     "Setting",
     "construct",
+    "given",
     "names",
     "read",
     "read_or_raise",
@@ -253,12 +254,12 @@ e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your
             continue
         key = prefix + setting.name
         value = source.get(key)
-        if isinstance(value, str):
-            value = value.strip()
-        if value is None or value == "":
+        if _blank(value):
             if setting.required:
                 problems.append(Problem(key, f"missing: {setting.required}", None, setting, True))
             continue
+        if isinstance(value, str):
+            value = value.strip()
         try:
             values[setting.feeds][setting.keyword] = setting.parse(value, strings)
         except Invalid as bad:
@@ -271,6 +272,22 @@ e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your
         message = f"missing: set {prefix}ENV_ID (and {prefix}REGION) or {prefix}ISSUER"
         problems.insert(0, Problem(prefix + "ENV_ID", message, None, SETTINGS[0], True))
     return values, problems
+
+
+def given(
+    source: Mapping[str, Any], *, prefix: str = "P1GUARD_", feeds: Collection[str] = _ALL
+) -> list[str]:
+    """The keys of the settings of ``feeds`` that ``source`` sets (to something not blank).
+
+    >>> given({"P1GUARD_REALM": "api", "P1GUARD_LEEWAY": " "}, feeds=("guard",))
+    ['P1GUARD_REALM']
+    """
+    keys = [prefix + s.name for s in SETTINGS if s.feeds in feeds]
+    return [key for key in keys if not _blank(source.get(key))]
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def read_or_raise(

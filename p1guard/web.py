@@ -14,7 +14,7 @@ Django packages use these pieces, and so can an adapter for another framework:
 * settings: :func:`guard_from_settings`, :func:`web_login_from_settings` and their names;
   :data:`SETTINGS_SCHEMA` (every setting: name, parser, default, the object and keyword it
   feeds), :func:`read_settings` (every :class:`SettingProblem` at once) and :func:`unknown_settings`
-  (typos, with "did you mean"), from the one schema;
+  (typos, with "did you mean"), :func:`given_settings`, from the one schema;
 * login glue for web pages: :class:`Answer` and the page builders of the login routes.
 
 >>> from p1guard.web import extract_bearer
@@ -25,6 +25,7 @@ Django packages use these pieces, and so can an adapter for another framework:
 from p1guard._guard import Match, require_authentication, require_scopes, step_up_options
 from p1guard._schema import SETTINGS as SETTINGS_SCHEMA
 from p1guard._schema import Problem as SettingProblem
+from p1guard._schema import given as given_settings
 from p1guard._schema import read as read_settings
 from p1guard._schema import unknown_keys as unknown_settings
 from p1guard._sender.binding import Presentation, Scheme
@@ -96,6 +97,7 @@ __all__ = [
     "extract_bearer",
     "extract_credentials",
     "form_login_page",
+    "given_settings",
     "guard_from_env",
     "guard_from_settings",
     "html_answer",

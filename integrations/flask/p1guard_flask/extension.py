@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 from p1guard import AccessToken, AuthError, ClaimRule, ClientCertificates, ConfigError, Guard
 from p1guard.web import Match, check_rules, step_up_options
 from p1guard_flask.context import set_token
-from p1guard_flask.login_settings import PINGONE_KEYS, uses_login_config
+from p1guard_flask.login_settings import uses_login_config
 from p1guard_flask.responses import ErrorHandler, auth_error_response, log_refusal
 from p1guard_flask.settings import (
     WARNED_KEY,
@@ -178,7 +178,7 @@ class P1Guard(SignIn):
             chosen = guard_from_config(app.config)
         elif uses_login_config(app.config):
             # The PingOne keys then configure the sign-in (see init_login), not the Guard.
-            reject_guard_keys({k: v for k, v in app.config.items() if k not in PINGONE_KEYS})
+            reject_guard_keys(app.config, feeds=("guard",))
         else:
             reject_guard_keys(app.config)
         if self._revocation_users and not chosen.can_introspect:

@@ -27,11 +27,10 @@ from typing import Any
 
 from p1guard import ConfigError
 from p1guard.rp import WebLogin
-from p1guard.web import LOGIN_SETTINGS, web_login_from_settings
+from p1guard.web import LOGIN_SETTINGS, given_settings, web_login_from_settings
 
 __all__ = [
     "LOGIN_KEYS",
-    "PINGONE_KEYS",
     "login_prefix",
     "reject_login_keys",
     "uses_login_config",
@@ -41,15 +40,7 @@ __all__ = [
 #: The keys that describe the WebLogin; refused beside ``init_login(web=...)``.
 LOGIN_KEYS = tuple(f"P1GUARD_{name}" for name in LOGIN_SETTINGS)
 
-#: The PingOne keys a config-built sign-in reads (and may share with a config-built Guard).
-PINGONE_KEYS = ("P1GUARD_ENV_ID", "P1GUARD_REGION", "P1GUARD_ISSUER", "P1GUARD_TIMEOUT")
-
 DEFAULT_PREFIX = "/auth"
-
-
-def _given(config: Mapping[str, Any], key: str) -> bool:
-    value = config.get(key)
-    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def uses_login_config(config: Mapping[str, Any]) -> bool:
@@ -58,7 +49,7 @@ def uses_login_config(config: Mapping[str, Any]) -> bool:
     >>> uses_login_config({"P1GUARD_LOGIN_REDIRECT_URI": "https://app.example/auth/callback"})
     True
     """
-    return _given(config, "P1GUARD_LOGIN_REDIRECT_URI")
+    return "P1GUARD_LOGIN_REDIRECT_URI" in given_settings(config, feeds=("login",))
 
 
 def reject_login_keys(config: Mapping[str, Any]) -> None:
@@ -68,11 +59,10 @@ def reject_login_keys(config: Mapping[str, Any]) -> None:
 
     >>> reject_login_keys({"P1GUARD_LOGIN_PREFIX": "/account"})
     """
-    for key in LOGIN_KEYS:
-        if _given(config, key):
-            raise ConfigError(
-                key, "is ignored because a WebLogin was passed (web=...); remove one of the two"
-            )
+    for key in given_settings(config, feeds=("login",)):
+        raise ConfigError(
+            key, "is ignored because a WebLogin was passed (web=...); remove one of the two"
+        )
 
 
 def login_prefix(value: object, key: str = "P1GUARD_LOGIN_PREFIX") -> str:

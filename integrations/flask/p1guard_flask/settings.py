@@ -33,7 +33,13 @@ from collections.abc import Mapping, MutableSet
 from typing import Any
 
 from p1guard import ConfigError, Guard
-from p1guard.web import GUARD_SETTINGS, guard_from_settings, setting_flag, unknown_settings
+from p1guard.web import (
+    GUARD_SETTINGS,
+    given_settings,
+    guard_from_settings,
+    setting_flag,
+    unknown_settings,
+)
 
 __all__ = [
     "FLASK_KEYS",
@@ -54,6 +60,8 @@ WARNED_KEY = "p1guard_unknown_keys"
 #: The keys that describe the Guard; ignored (and therefore refused) when ``guard=`` is given.
 GUARD_KEYS = tuple(f"P1GUARD_{name}" for name in GUARD_SETTINGS)
 
+_FEEDS = ("pingone", "guard")
+
 
 def allow_query_token(config: Mapping[str, Any]) -> bool:
     """``P1GUARD_ALLOW_QUERY_TOKEN`` as a bool (default ``False``).
@@ -64,18 +72,18 @@ def allow_query_token(config: Mapping[str, Any]) -> bool:
     return setting_flag(config, "P1GUARD_ALLOW_QUERY_TOKEN")
 
 
-def reject_guard_keys(config: Mapping[str, Any]) -> None:
-    """Refuse Guard settings in ``config`` when the app was given a ready Guard.
+def reject_guard_keys(config: Mapping[str, Any], *, feeds: tuple[str, ...] = _FEEDS) -> None:
+    """Refuse Guard settings in ``config`` (those of ``feeds``: by default its PingOne ones
+    too) when the app was given a ready Guard.
 
     They would be silently ignored otherwise (a ``P1GUARD_CHECK_REVOCATION`` nobody honours).
 
     >>> reject_guard_keys({"P1GUARD_ALLOW_QUERY_TOKEN": False})   # not a Guard key: fine
     """
-    for key in GUARD_KEYS:
-        if config.get(key) not in (None, ""):
-            raise ConfigError(
-                key, "is ignored because a Guard was passed (guard=...); remove one of the two"
-            )
+    for key in given_settings(config, feeds=feeds):
+        raise ConfigError(
+            key, "is ignored because a Guard was passed (guard=...); remove one of the two"
+        )
 
 
 def guard_from_config(config: Mapping[str, Any]) -> Guard:
