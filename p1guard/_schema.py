@@ -243,7 +243,7 @@ def read(
 
     >>> values, problems = read({"LEEWAY": "soon", "MODE": "JWT"}, prefix="", feeds=("guard",))
     >>> values["guard"], [(p.key, p.message) for p in problems]
-    ({'mode': 'jwt'}, [('AUDIENCE', "missing: set it to your custom resource's audience, \
+    ({'mode': 'jwt'}, [('AUDIENCE', "set it to your custom resource's audience, \
 e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your API)"), \
 ('LEEWAY', 'expected seconds (a number) or a timedelta, got str')])
     """
@@ -256,7 +256,7 @@ e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your
         value = source.get(key)
         if _blank(value):
             if setting.required:
-                problems.append(Problem(key, f"missing: {setting.required}", None, setting, True))
+                problems.append(Problem(key, setting.required, None, setting, True))
             continue
         if isinstance(value, str):
             value = value.strip()
@@ -269,7 +269,7 @@ e.g. 'https://api.example.com' (PingOne console: Applications > Resources > your
     where = (prefix + "ENV_ID", prefix + "ISSUER")
     located = pingone is None or {"env_id", "issuer"} & {*pingone}
     if not located and not any(p.key in where for p in problems):
-        message = f"missing: set {prefix}ENV_ID (and {prefix}REGION) or {prefix}ISSUER"
+        message = f"set {prefix}ENV_ID (and {prefix}REGION) or {prefix}ISSUER"
         problems.insert(0, Problem(prefix + "ENV_ID", message, None, SETTINGS[0], True))
     return values, problems
 

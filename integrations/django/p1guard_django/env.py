@@ -4,33 +4,14 @@
 >>> from p1guard_django.env import settings_from_env
 >>> P1GUARD = settings_from_env()                                 # doctest: +SKIP
 
-Each of :data:`p1guard.web.GUARD_SETTINGS` and :data:`~p1guard.web.LOGIN_SETTINGS`
-maps to one ``P1GUARD`` key:
-
-============================================  =================================================
-variable                                      ``P1GUARD`` key
-============================================  =================================================
-``P1GUARD_ENV_ID`` / ``_REGION``              ``ENV_ID`` / ``REGION``
-``P1GUARD_ISSUER``                            ``ISSUER``
-``P1GUARD_AUDIENCE``                          ``AUDIENCE`` (commas: several)
-``P1GUARD_MODE``                              ``MODE``
-``P1GUARD_CLIENT_ID`` / ``_SECRET``           ``CLIENT_ID`` / ``CLIENT_SECRET`` (the custom
-                                              resource's, for introspection)
-``P1GUARD_CHECK_REVOCATION``                  ``CHECK_REVOCATION`` (``true``/``false``)
-``P1GUARD_LEEWAY`` / ``_REALM``               ``LEEWAY`` (seconds) / ``REALM``
-``P1GUARD_TIMEOUT``                           ``PINGONE_OPTIONS["timeout"]`` (seconds)
-``P1GUARD_STRICT_TYP``                        ``GUARD_OPTIONS["strict_typ"]`` (``true``/``false``)
-``P1GUARD_ALLOW_QUERY_TOKEN``                 ``ALLOW_QUERY_TOKEN`` (``true``/``false``)
-``P1GUARD_DPOP`` / ``_MTLS``                  ``GUARD_OPTIONS["dpop"]`` / ``["mtls"]`` (modes)
-``P1GUARD_DPOP_NONCE_SECRET``                 ``GUARD_OPTIONS["dpop_nonces"]`` (a
-                                              :class:`~p1guard.DPoPNonces`)
-``P1GUARD_LOGIN_CLIENT_ID`` / ``_SECRET``     ``LOGIN["CLIENT_ID"]`` / ``["CLIENT_SECRET"]`` (the
-                                              web application's)
-``P1GUARD_LOGIN_REDIRECT_URI``                ``LOGIN["REDIRECT_URI"]``
-``P1GUARD_LOGIN_POST_LOGOUT_REDIRECT_URI``    ``LOGIN["POST_LOGOUT_REDIRECT_URI"]``
-``P1GUARD_LOGIN_SCOPES``                      ``LOGIN["SCOPES"]`` (spaces or commas)
-``P1GUARD_LOGIN_STORE``                       ``LOGIN["STORE"]`` (``memory`` or a ``redis://`` URL)
-============================================  =================================================
+Each of :data:`p1guard.web.GUARD_SETTINGS` and :data:`~p1guard.web.LOGIN_SETTINGS` maps to
+the ``P1GUARD`` key of its name (``P1GUARD_AUDIENCE`` → ``AUDIENCE``, commas: several), but:
+``P1GUARD_TIMEOUT`` → ``PINGONE_OPTIONS["timeout"]``; ``P1GUARD_STRICT_TYP``, ``_DPOP``,
+``_MTLS`` → ``GUARD_OPTIONS["strict_typ"]``, ``["dpop"]``, ``["mtls"]``;
+``P1GUARD_DPOP_NONCE_SECRET`` → ``GUARD_OPTIONS["dpop_nonces"]`` (a :class:`~p1guard.DPoPNonces`);
+``P1GUARD_LOGIN_*`` → ``LOGIN[*]`` (the web application's ``CLIENT_ID``/``CLIENT_SECRET``,
+``REDIRECT_URI``, ``POST_LOGOUT_REDIRECT_URI``, ``SCOPES``, ``STORE``), and
+``P1GUARD_ALLOW_QUERY_TOKEN`` → ``ALLOW_QUERY_TOKEN``.
 
 Unset or empty variables are left out, so the defaults apply. The variables are read by
 p1guard's settings schema (:func:`p1guard.web.read_settings`), as Flask and FastAPI read them;

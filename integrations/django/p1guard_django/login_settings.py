@@ -34,6 +34,7 @@ key                            meaning
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,11 +42,11 @@ from typing import Any, Literal
 
 from django.utils.module_loading import import_string
 
-from p1guard import ConfigError, PingOne
+from p1guard import PingOne
 from p1guard.rp import MemoryStore, RedisStore, RelyingParty, SessionStore, SignedInUser
 from p1guard.web import SETTINGS_SCHEMA, unknown_settings
 from p1guard.web import read_settings as read_schema
-from p1guard_django.validation import Problem, from_schema
+from p1guard_django.validation import Problem, from_schema, try_build
 
 __all__ = [
     "DJANGO_LOGIN_DEFAULTS",
@@ -236,11 +237,5 @@ def try_login(login: LoginSettings, pingone: PingOne) -> tuple[RelyingParty | No
 
     >>> rp, problems = try_login(get_options().login, pingone)   # doctest: +SKIP
     """
-    try:
-        return login.build_rp(pingone), []
-    except ConfigError as exc:
-        key = exc.field.upper()
-        where = _name(key) if key in LOGIN_DEFAULTS else f"P1GUARD['LOGIN'] ({exc.field})"
-        return None, [Problem("p1guard.E009", f"{where} is invalid: {exc.message}")]
-    except TypeError as exc:  # an unknown keyword in RP_OPTIONS
-        return None, [Problem("p1guard.E009", f"{_name('RP_OPTIONS')}: {exc}")]
+    build = functools.partial(login.build_rp, pingone)
+    return try_build(build, "P1GUARD['LOGIN']", LOGIN_DEFAULTS, "['RP_OPTIONS']")

@@ -29,7 +29,7 @@ p1guard.W006    a ``PROTECTED_PATHS`` entry without ``/*`` protects one exact pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -347,11 +347,17 @@ def _certificate_problem(message: str) -> Problem:
     return Problem("p1guard.E014", f"P1GUARD['CLIENT_CERTIFICATES'] {message}", _CERT_HINT)
 
 
-def try_build(build: Callable[[], T]) -> tuple[T | None, list[Problem]]:
-    """Call ``build`` and turn p1guard's own refusal into a ``p1guard.E009`` problem.
+def try_build(
+    build: Callable[[], T],
+    where: str = "P1GUARD",
+    keys: Collection[str] = DEFAULTS,
+    options: str = "['GUARD_OPTIONS'/'PINGONE_OPTIONS']",
+) -> tuple[T | None, list[Problem]]:
+    """Call ``build`` and turn p1guard's own refusal into a ``p1guard.E009`` problem naming the
+    key of ``where`` (one of ``keys``) behind it, or the ``options`` dict (a ``TypeError``).
 
-    Building a Guard (or a PingOne) does no network I/O; p1guard validates region, issuer,
-    mode… itself.
+    Building a Guard, a PingOne or a RelyingParty does no network I/O; p1guard validates
+    region, issuer, mode… itself.
 
     >>> guard, problems = try_build(get_options().build_guard)   # doctest: +SKIP
     """
@@ -359,7 +365,7 @@ def try_build(build: Callable[[], T]) -> tuple[T | None, list[Problem]]:
         return build(), []
     except ConfigError as exc:
         key = exc.field.upper()
-        where = f"P1GUARD['{key}']" if key in DEFAULTS else f"P1GUARD ({exc.field})"
-        return None, [Problem("p1guard.E009", f"{where} is invalid: {exc.message}")]
-    except TypeError as exc:  # an unknown keyword in GUARD_OPTIONS / PINGONE_OPTIONS
-        return None, [Problem("p1guard.E009", f"P1GUARD['GUARD_OPTIONS'/'PINGONE_OPTIONS']: {exc}")]
+        at = f"{where}['{key}']" if key in keys else f"{where} ({exc.field})"
+        return None, [Problem("p1guard.E009", f"{at} is invalid: {exc.message}")]
+    except TypeError as exc:  # an unknown keyword in the options dict
+        return None, [Problem("p1guard.E009", f"{where}{options}: {exc}")]

@@ -5,19 +5,9 @@ problems raise :class:`~p1guard.ConfigError` naming the config key. Sign-in need
 ``P1GUARD_AUDIENCE``, and its ``P1GUARD_LOGIN_*`` names never clash with the Guard's
 ``P1GUARD_CLIENT_ID``/``_SECRET`` (the custom resource's credentials).
 
-=========================================  ================================================
-key                                        meaning
-=========================================  ================================================
-``P1GUARD_ENV_ID`` / ``_REGION``           PingOne environment (or ``P1GUARD_ISSUER``)
-``P1GUARD_TIMEOUT``                        seconds per call to PingOne (default 5)
-``P1GUARD_LOGIN_CLIENT_ID``                required: the web application's client id
-``P1GUARD_LOGIN_CLIENT_SECRET``            its secret (none: a public client, PKCE only)
-``P1GUARD_LOGIN_REDIRECT_URI``             required: this app's ``…/auth/callback`` URL
-``P1GUARD_LOGIN_POST_LOGOUT_REDIRECT_URI`` where PingOne sends the browser after sign-out
-``P1GUARD_LOGIN_SCOPES``                   default ``openid profile email`` (spaces/commas)
-``P1GUARD_LOGIN_STORE``                    ``memory`` (default) or ``redis://…`` (workers)
-``P1GUARD_LOGIN_PREFIX``                   where the routes are mounted (default ``/auth``)
-=========================================  ================================================
+The keys: the PingOne ones (``P1GUARD_ENV_ID``/``_REGION`` or ``P1GUARD_ISSUER``,
+``P1GUARD_TIMEOUT``), the ``P1GUARD_LOGIN_*`` settings of :mod:`p1guard._settings` (see the
+README), and ``P1GUARD_LOGIN_PREFIX``: where the routes are mounted (default ``/auth``).
 """
 
 from __future__ import annotations

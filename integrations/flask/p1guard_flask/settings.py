@@ -4,21 +4,9 @@ Every problem raises :class:`~p1guard.ConfigError` naming the *config key* (``P1
 not the Python parameter behind it, so the message points at the line of config to fix. Values
 may be Python objects or the strings environment variables give (``"true"``, ``"30"``).
 
-==============================  ===========================================================
-key                             meaning
-==============================  ===========================================================
-``P1GUARD_ENV_ID``              PingOne environment id (with ``P1GUARD_REGION``, default NA)
-``P1GUARD_ISSUER``              or the issuer URL (custom domain); replaces env id + region
-``P1GUARD_AUDIENCE``            required: the custom resource's audience (str or list)
-``P1GUARD_MODE``                ``"jwt"`` (default), ``"introspect"`` or ``"auto"``
-``P1GUARD_CLIENT_ID``/``_SECRET``  the custom resource's credentials, for introspection
-``P1GUARD_CHECK_REVOCATION``    also introspect locally valid JWTs (default ``False``)
-``P1GUARD_LEEWAY``              clock skew in seconds (default 30)
-``P1GUARD_REALM``               ``realm`` of the ``WWW-Authenticate`` challenge
-``P1GUARD_TIMEOUT``             seconds per call to PingOne (default 5)
-``P1GUARD_STRICT_TYP``          demand ``typ: at+jwt`` in token headers (default ``False``)
-``P1GUARD_ALLOW_QUERY_TOKEN``   accept ``?access_token=`` (default ``False``; not a Guard key)
-==============================  ===========================================================
+The keys are p1guard's settings with the ``P1GUARD_`` prefix (the table of
+:mod:`p1guard._settings` and of the README), plus ``P1GUARD_ALLOW_QUERY_TOKEN`` (accept
+``?access_token=``, default ``False``; not a Guard key).
 
 The keys are read through p1guard's one settings schema (:func:`p1guard.web.read_settings`),
 as the environment and Django's ``P1GUARD`` dict are. Any other ``P1GUARD_*`` key is a typo
