@@ -300,8 +300,9 @@ def read_or_raise(
     """:func:`read`, raising the first problem as a :class:`~p1guard.ConfigError`; problems of
     keywords in ``given`` (passed by the caller, which win) are not raised."""
     values, problems = read(source, prefix=prefix, feeds=feeds)
+    skipped = {*given, *(("env_id",) if "issuer" in given else ())}  # an issuer locates too
     for problem in problems:
-        if problem.setting is None or problem.setting.keyword not in given:
+        if problem.setting is None or problem.setting.keyword not in skipped:
             raise problem.error()
     return values
 

@@ -133,6 +133,7 @@ def test_pingone_from_env_reads_every_pingone_setting() -> None:
     assert pingone.issuer == f"https://auth.pingone.eu/{ENV}/as"
     assert pingone.timeout == 2.0
     assert PingOne.from_env({"P1GUARD_ENV_ID": ENV}, timeout=1).timeout == 1.0
+    assert PingOne.from_env({}, issuer="https://login.example.com/as").env_id is None
     with pytest.raises(ConfigError) as info:
         PingOne.from_env({"P1GUARD_ENV_ID": ENV, "P1GUARD_REGION": "MARS"})
     assert info.value.field == "P1GUARD_REGION"
