@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from p1guard._schema import construct, read_or_raise
 from p1guard._values import Seconds, is_loopback, to_seconds
 from p1guard.errors import ConfigError
 
@@ -170,23 +171,16 @@ class PingOne:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> PingOne:
-        """Build from ``P1GUARD_ENV_ID`` + ``P1GUARD_REGION``, or ``P1GUARD_ISSUER``.
+        """Build from ``P1GUARD_ENV_ID`` + ``P1GUARD_REGION``, or ``P1GUARD_ISSUER``, and
+        ``P1GUARD_TIMEOUT`` (read by :mod:`p1guard._schema`, as every framework reads them);
+        ``overrides`` are keyword arguments that win.
 
         >>> PingOne.from_env({"P1GUARD_ISSUER": "https://login.example.com/as"}).issuer
         'https://login.example.com/as'
         """
         env = os.environ if environ is None else environ
-        issuer = env.get("P1GUARD_ISSUER") or None
-        env_id = env.get("P1GUARD_ENV_ID") or None
-        if issuer is None and env_id is None:
-            raise ConfigError(
-                "P1GUARD_ENV_ID", "set P1GUARD_ENV_ID (and P1GUARD_REGION) or P1GUARD_ISSUER"
-            )
-        kwargs: dict[str, object] = {"issuer": issuer} if issuer else {"env_id": env_id}
-        if not issuer:
-            kwargs["region"] = env.get("P1GUARD_REGION") or "NA"
-        kwargs.update(overrides)
-        return cls(**kwargs)  # type: ignore[arg-type]
+        options = read_or_raise(env, feeds=("pingone",), given=overrides)["pingone"]
+        return construct(cls, feed="pingone", given=overrides, **{**options, **overrides})
 
     @property
     def environment_id(self) -> str | None:

@@ -12,6 +12,9 @@ Django packages use these pieces, and so can an adapter for another framework:
 * what a route requires: :func:`require_scopes`, :func:`require_authentication`,
   :func:`step_up_options`, claim rules (:func:`check_rules`, :func:`require_claims`);
 * settings: :func:`guard_from_settings`, :func:`web_login_from_settings` and their names;
+  :data:`SETTINGS_SCHEMA` (every setting: name, parser, default, the object and keyword it
+  feeds), :func:`read_settings` (every :class:`SettingProblem` at once) and :func:`unknown_settings`
+  (typos, with "did you mean"), :func:`given_settings`, from the one schema;
 * login glue for web pages: :class:`Answer` and the page builders of the login routes.
 
 >>> from p1guard.web import extract_bearer
@@ -20,6 +23,11 @@ Django packages use these pieces, and so can an adapter for another framework:
 """
 
 from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
+from p1guard._schema import SETTINGS as SETTINGS_SCHEMA
+from p1guard._schema import Problem as SettingProblem
+from p1guard._schema import given as given_settings
+from p1guard._schema import read as read_settings
+from p1guard._schema import unknown_keys as unknown_settings
 from p1guard._sender.binding import Presentation, Scheme
 from p1guard._sender.certificates import ClientCertificates
 from p1guard._settings import (
@@ -70,6 +78,7 @@ __all__ = [
     "GUARD_SETTINGS",
     "LOGIN_SETTINGS",
     "PAGE_HEADERS",
+    "SETTINGS_SCHEMA",
     "Answer",
     "BearerRules",
     "ClaimRule",
@@ -81,12 +90,14 @@ __all__ = [
     "ResourceMetadata",
     "Scheme",
     "Session",
+    "SettingProblem",
     "check_rules",
     "error_answer",
     "error_response",
     "extract_bearer",
     "extract_credentials",
     "form_login_page",
+    "given_settings",
     "guard_from_env",
     "guard_from_settings",
     "html_answer",
@@ -101,6 +112,7 @@ __all__ = [
     "pingone_from_settings",
     "presentation_for",
     "query_tokens",
+    "read_settings",
     "require_authentication",
     "require_claims",
     "require_scopes",
@@ -111,6 +123,7 @@ __all__ = [
     "step_up_answer",
     "step_up_login_url",
     "step_up_options",
+    "unknown_settings",
     "web_login_from_env",
     "web_login_from_settings",
 ]

@@ -122,3 +122,50 @@ def test_login_settings_errors_name_the_setting(extra: dict[str, object], key: s
     with pytest.raises(ConfigError) as info:
         web_login_from_settings({**LOGIN, **extra})
     assert info.value.field == key
+
+
+def test_pingone_from_env_reads_every_pingone_setting() -> None:
+    from p1guard import PingOne
+
+    pingone = PingOne.from_env(
+        {"P1GUARD_ENV_ID": ENV, "P1GUARD_REGION": "EU", "P1GUARD_TIMEOUT": "2"}
+    )
+    assert pingone.issuer == f"https://auth.pingone.eu/{ENV}/as"
+    assert pingone.timeout == 2.0
+    assert PingOne.from_env({"P1GUARD_ENV_ID": ENV}, timeout=1).timeout == 1.0
+    assert PingOne.from_env({}, issuer="https://login.example.com/as").env_id is None
+    with pytest.raises(ConfigError) as info:
+        PingOne.from_env({"P1GUARD_ENV_ID": ENV, "P1GUARD_REGION": "MARS"})
+    assert info.value.field == "P1GUARD_REGION"
+    with pytest.raises(ConfigError) as info:
+        PingOne.from_env({"P1GUARD_ENV_ID": ENV, "P1GUARD_TIMEOUT": "0"})
+    assert info.value.field == "P1GUARD_TIMEOUT"
+
+
+def test_the_schema_lists_every_problem_at_once() -> None:
+    from p1guard._schema import read, unknown_keys
+
+    settings = {"P1GUARD_LEEWAY": "soon", "P1GUARD_MODE": "magic", "P1GUARD_CLIENT_SECRET": 5}
+    _, problems = read(settings, feeds=("pingone", "guard"))
+    assert [p.key for p in problems] == [
+        "P1GUARD_ENV_ID",
+        "P1GUARD_AUDIENCE",
+        "P1GUARD_MODE",
+        "P1GUARD_CLIENT_SECRET",
+        "P1GUARD_LEEWAY",
+    ]
+    assert problems[3].message == "expected a string, got int"
+    [typo] = unknown_keys({"P1GUARD_LEEWAY": 1, "P1GUARD_LEWAY": 1, "SECRET_KEY": "x"})
+    assert (typo.key, typo.hint) == ("P1GUARD_LEWAY", "Did you mean 'P1GUARD_LEEWAY'?")
+
+
+def test_python_values_only_when_strings_are_not_settings() -> None:
+    from p1guard._schema import read
+
+    settings = {"CHECK_REVOCATION": "yes", "LEEWAY": -1, "AUDIENCE": "a,b", "ISSUER": "x"}
+    values, problems = read(settings, prefix="", feeds=("pingone", "guard"), strings=False)
+    assert values["guard"] == {"audience": "a,b"}
+    assert [(p.key, p.message) for p in problems] == [
+        ("CHECK_REVOCATION", "expected True or False, got str"),
+        ("LEEWAY", "expected 0 or more seconds, at most 366 days, got int"),
+    ]

@@ -269,3 +269,31 @@ def test_user_field_is_checked_for_sign_in_too() -> None:
 def test_protected_exact_path_entry_warns_that_it_protects_one_path_only() -> None:
     found = ids({**GOOD, "PROTECTED_PATHS": ["/admin", "/api/*", "/"]})
     assert found.count("p1guard.W006") == 1
+
+
+def test_every_core_setting_is_a_top_level_key() -> None:
+    settings = {**GOOD, "TIMEOUT": 2, "STRICT_TYP": True, "DPOP": "required", "MTLS": "allowed"}
+    assert run(settings) == []
+    with override_settings(P1GUARD=settings):
+        guard = get_guard()
+        assert guard.pingone.timeout == 2.0
+        assert guard.policy.strict_typ
+
+
+def test_checks_report_every_problem_at_once() -> None:
+    found = run({**GOOD, "LEEWAY": "soon", "TIMEOUT": -1, "DPOP": "maybe", "REALM": 7})
+    assert found == [
+        ("p1guard.E007", "P1GUARD['LEEWAY'] expected seconds (a number) or a timedelta, got str"),
+        ("p1guard.E007", "P1GUARD['REALM'] expected a string, got int"),
+        (
+            "p1guard.E007",
+            "P1GUARD['TIMEOUT'] expected 0.001 or more seconds, at most 366 days, got int",
+        ),
+        ("p1guard.E007", "P1GUARD['DPOP'] expected one of allowed, required, disabled, got str"),
+    ]
+
+
+def test_a_short_dpop_nonce_secret_names_the_setting() -> None:
+    [(check, message)] = run({**GOOD, "DPOP_NONCE_SECRET": "short"})
+    assert check == "p1guard.E009"
+    assert message.startswith("P1GUARD['DPOP_NONCE_SECRET'] is invalid")

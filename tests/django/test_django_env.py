@@ -95,6 +95,7 @@ def test_settings_from_env_honours_allow_query_token() -> None:
 
 def test_settings_from_env_maps_every_core_setting() -> None:
     env = {f"P1GUARD_{name}": "1" for name in (*GUARD_SETTINGS, *LOGIN_SETTINGS)}
+    env.update(P1GUARD_MODE="auto", P1GUARD_DPOP="required", P1GUARD_MTLS="required")
     env["P1GUARD_DPOP_NONCE_SECRET"] = "a-nonce-secret-of-32-characters!"
     found = settings_from_env(env)
     login = found.pop("LOGIN")
@@ -165,7 +166,10 @@ def test_settings_from_env_refuses_the_old_sign_in_names(old: str, new: str) -> 
     assert refused.value.field == old
 
 
-@pytest.mark.parametrize("name", ["P1GUARD_LEEWAY", "P1GUARD_TIMEOUT", "P1GUARD_STRICT_TYP"])
+@pytest.mark.parametrize(
+    "name",
+    ["P1GUARD_LEEWAY", "P1GUARD_TIMEOUT", "P1GUARD_STRICT_TYP", "P1GUARD_MODE", "P1GUARD_DPOP"],
+)
 def test_settings_from_env_names_the_malformed_variable(name: str) -> None:
     with pytest.raises(ConfigError) as refused:
         settings_from_env({name: "soon"})

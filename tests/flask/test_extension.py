@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from p1guard import AuthError, ConfigError, Guard
 from p1guard.testing import MockPingOne
 from p1guard.wsgi import ENVIRON_KEY
 from p1guard_flask import P1Guard, auth_error_response, current_token, get_token
+from p1guard_flask.settings import WARNED_KEY, warn_unknown_keys
 
 ENV_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
@@ -449,3 +451,20 @@ def test_verify_request_check_revocation_without_credentials_fails_on_every_requ
     for headers in ({}, bearer(pingone_mock.issue_token())):
         with pytest.raises(ConfigError, match=r"check_revocation: the endpoint '.*_view'"):
             client.get(path, headers=headers)
+
+
+def test_unknown_config_key_warns_once_with_a_suggestion(
+    configured_app: AppFactory, pingone_mock: MockPingOne
+) -> None:
+    config = mock_config(pingone_mock, P1GUARD_LEWAY="5", P1GUARD_LOGIN_PREFIX="/account")
+    with pytest.warns(UserWarning, match="Did you mean 'P1GUARD_LEEWAY'") as caught:
+        app = configured_app(config)
+    assert [str(w.message) for w in caught] == [
+        "app.config['P1GUARD_LEWAY'] is not a p1guard setting (a typo?). "
+        "Did you mean 'P1GUARD_LEEWAY'?"
+    ]
+    assert app.extensions["p1guard"].guard.policy.leeway == 30  # the typo is not read
+    # init_login reads the same config: a key already warned about for this app stays quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_unknown_keys(app.config, app.extensions[WARNED_KEY])

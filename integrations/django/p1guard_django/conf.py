@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from p1guard import ClientCertificates, Guard, PingOne
+from p1guard import ClientCertificates, ConfigError, DPoPNonces, Guard, PingOne
 from p1guard.rp import WebLogin
 from p1guard.web import PathMatcher
 from p1guard_django.login_settings import LoginSettings, read_login, try_login
@@ -45,6 +45,8 @@ class Options:
     """
 
     values: Mapping[str, Any] = field(repr=False)  # holds client secrets
+    #: p1guard's own settings as read by its schema: keyword arguments per object built.
+    parsed: Mapping[str, Mapping[str, Any]] = field(repr=False)
     protected_paths: ProtectedPaths
     public_paths: PathMatcher
     user_mapping: UserMapping
@@ -66,16 +68,13 @@ class Options:
         return self.values["GUARD"] is not None or bool(self.values["AUDIENCE"])
 
     def build_pingone(self) -> PingOne:
-        """A new :class:`~p1guard.PingOne` from ``ENV_ID``, ``REGION``, ``ISSUER`` and
-        ``PINGONE_OPTIONS``.
+        """A new :class:`~p1guard.PingOne` from ``ENV_ID``, ``REGION``, ``ISSUER``, ``TIMEOUT``
+        and ``PINGONE_OPTIONS``.
 
         >>> get_options().build_pingone().issuer                 # doctest: +SKIP
         'https://auth.pingone.eu/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/as'
         """
-        v = self.values
-        return PingOne(
-            env_id=v["ENV_ID"], region=v["REGION"], issuer=v["ISSUER"], **v["PINGONE_OPTIONS"]
-        )
+        return PingOne(**self.parsed["pingone"], **self.values["PINGONE_OPTIONS"])
 
     def build_guard(self) -> Guard:
         """A new :class:`~p1guard.Guard` from these options (``GUARD`` when one is given).
@@ -91,18 +90,13 @@ class Options:
             if not isinstance(guard, Guard):
                 raise ImproperlyConfigured("P1GUARD['GUARD'] must return a p1guard.Guard")
             return guard
-        v = self.values
-        return Guard(
-            self.build_pingone(),
-            audience=v["AUDIENCE"],
-            mode=v["MODE"],
-            check_revocation=v["CHECK_REVOCATION"],
-            client_id=v["CLIENT_ID"],
-            client_secret=v["CLIENT_SECRET"],
-            leeway=v["LEEWAY"],
-            realm=v["REALM"],
-            **v["GUARD_OPTIONS"],
-        )
+        options = dict(self.parsed["guard"])
+        if "dpop_nonces" in options:
+            try:
+                options["dpop_nonces"] = DPoPNonces(options["dpop_nonces"])
+            except ConfigError as exc:
+                raise ConfigError("dpop_nonce_secret", exc.message) from None
+        return Guard(self.build_pingone(), **options, **self.values["GUARD_OPTIONS"])
 
 
 def parse(raw: object) -> tuple[Options | None, list[Problem]]:
@@ -112,7 +106,7 @@ def parse(raw: object) -> tuple[Options | None, list[Problem]]:
     >>> options, [p.id for p in problems]
     (None, ['p1guard.E001'])
     """
-    values, problems = read_settings(raw)
+    values, parsed, problems = read_settings(raw)
     if values is None:
         return None, problems
     login, login_problems = read_login(values)
@@ -121,11 +115,12 @@ def parse(raw: object) -> tuple[Options | None, list[Problem]]:
         return None, problems
     options = Options(
         values=values,
+        parsed=parsed,
         protected_paths=ProtectedPaths(values["PROTECTED_PATHS"]),
         public_paths=PathMatcher(values["PUBLIC_PATHS"]),
         user_mapping=values["USER_MAPPING"],
         user_field=values["USER_FIELD"],
-        allow_query_token=values["ALLOW_QUERY_TOKEN"],
+        allow_query_token=parsed["web"].get("allow_query_token", False),
         login=login,
         client_certificates=values["CLIENT_CERTIFICATES"],
     )

@@ -34,8 +34,7 @@ key                            meaning
 
 from __future__ import annotations
 
-import difflib
-import importlib.util
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,31 +42,53 @@ from typing import Any, Literal
 
 from django.utils.module_loading import import_string
 
-from p1guard import ConfigError, PingOne
+from p1guard import PingOne
 from p1guard.rp import MemoryStore, RedisStore, RelyingParty, SessionStore, SignedInUser
-from p1guard_django.validation import Problem
+from p1guard.web import SETTINGS_SCHEMA, unknown_settings
+from p1guard.web import read_settings as read_schema
+from p1guard_django.validation import Problem, from_schema, try_build
 
-__all__ = ["LOGIN_DEFAULTS", "LoginSettings", "LoginUserMapping", "read_login", "try_login"]
+__all__ = [
+    "DJANGO_LOGIN_DEFAULTS",
+    "LOGIN_DEFAULTS",
+    "LoginSettings",
+    "LoginUserMapping",
+    "read_login",
+    "try_login",
+]
 
 #: ``"create"``, ``"get"`` or ``callable(signed_in_user) -> user | None``.
 LoginUserMapping = Literal["get", "create"] | Callable[[SignedInUser], Any]
 
-#: Every key of ``settings.P1GUARD["LOGIN"]`` with its default.
-LOGIN_DEFAULTS: Mapping[str, Any] = {
-    "CLIENT_ID": None,
-    "CLIENT_SECRET": None,
-    "REDIRECT_URI": None,
-    "POST_LOGOUT_REDIRECT_URI": None,
-    "SCOPES": ("openid", "profile", "email"),
-    "STORE": "memory",
+#: The keys of ``settings.P1GUARD["LOGIN"]`` that are Django's own, with their defaults.
+DJANGO_LOGIN_DEFAULTS: Mapping[str, Any] = {
     "LOGIN_REDIRECT_URL": "/",
     "SESSION_TTL": 8 * 3600,
     "USER_MAPPING": "create",
     "RP_OPTIONS": {},
 }
 
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-_STORE_METHODS = ("get", "set", "pop", "delete", "close")
+#: Every key of ``settings.P1GUARD["LOGIN"]`` with its default: p1guard's ``LOGIN_*`` settings
+#: (from the schema, without ``LOGIN_``), then Django's own.
+LOGIN_DEFAULTS: Mapping[str, Any] = {
+    **{s.name.removeprefix("LOGIN_"): s.default for s in SETTINGS_SCHEMA if s.feeds == "login"},
+    **DJANGO_LOGIN_DEFAULTS,
+}
+
+_MISSING = {
+    "LOGIN_CLIENT_ID": Problem(
+        "p1guard.E011",
+        "P1GUARD['LOGIN']['CLIENT_ID'] is required",
+        "The client id of your PingOne web application (Applications > your app); "
+        "not the custom resource's, which is P1GUARD['CLIENT_ID'].",
+    ),
+    "LOGIN_REDIRECT_URI": Problem(
+        "p1guard.E011",
+        "P1GUARD['LOGIN']['REDIRECT_URI'] is required",
+        "This app's callback URL, registered in PingOne (Applications > your app "
+        "> Redirect URIs), e.g. 'https://app.example.com/auth/callback'.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -140,16 +161,17 @@ def read_login(values: Mapping[str, Any]) -> tuple[LoginSettings | None, list[Pr
                 '"REDIRECT_URI": "https://app.example.com/auth/callback"}.',
             )
         ]
-    problems = _unknown_keys(raw)
-    v = {**LOGIN_DEFAULTS, **{k: _blank_is_none(x) for k, x in raw.items() if k in LOGIN_DEFAULTS}}
-    problems += _required(v)
-    for key in ("CLIENT_SECRET", "POST_LOGOUT_REDIRECT_URI"):
-        if v[key] is not None and not isinstance(v[key], str):
-            problems.append(_bad(key, "a string or None"))
-    scopes = _scopes(v["SCOPES"])
-    if scopes is None:
-        problems.append(_bad("SCOPES", "scope names: a list, or 'openid profile email'"))
-    problems += _check_store(v["STORE"])
+    unknown = unknown_settings(raw, prefix="", feeds=(), known=LOGIN_DEFAULTS)
+    problems = [
+        Problem("p1guard.W001", f"P1GUARD['LOGIN'] has an unknown key {p.key!r}", p.hint)
+        for p in unknown
+    ]
+    prefixed = {f"LOGIN_{key}": value for key, value in raw.items() if isinstance(key, str)}
+    parsed, found = read_schema(prefixed, prefix="", feeds=("login",), strings=False)
+    login = parsed["login"]
+    name = _name_of_schema_key
+    problems += from_schema(found, name, missing=_MISSING, error="p1guard.E011")
+    v = {k: _blank_is_none(raw.get(k, d)) for k, d in DJANGO_LOGIN_DEFAULTS.items()}
     if not isinstance(v["LOGIN_REDIRECT_URL"], str) or not v["LOGIN_REDIRECT_URL"]:
         problems.append(_bad("LOGIN_REDIRECT_URL", "a path such as '/' or a URL name"))
     ttl = _seconds(v["SESSION_TTL"])
@@ -160,16 +182,11 @@ def read_login(values: Mapping[str, Any]) -> tuple[LoginSettings | None, list[Pr
     rp_options = v["RP_OPTIONS"]
     if not isinstance(rp_options, Mapping) or not all(isinstance(k, str) for k in rp_options):
         problems.append(_bad("RP_OPTIONS", "a dict of RelyingParty keyword arguments"))
-    if any(p.is_error for p in problems) or scopes is None or ttl is None or mapping is None:
+    if any(p.is_error for p in problems) or ttl is None or mapping is None:
         return None, problems
     return (
         LoginSettings(
-            client_id=v["CLIENT_ID"],
-            client_secret=v["CLIENT_SECRET"],
-            redirect_uri=v["REDIRECT_URI"],
-            post_logout_redirect_uri=v["POST_LOGOUT_REDIRECT_URI"],
-            scopes=scopes,
-            store=v["STORE"],
+            **login,
             login_redirect_url=v["LOGIN_REDIRECT_URL"],
             session_ttl=ttl,
             user_mapping=mapping,
@@ -179,50 +196,15 @@ def read_login(values: Mapping[str, Any]) -> tuple[LoginSettings | None, list[Pr
     )
 
 
+def _name_of_schema_key(key: str) -> str:
+    return _name(key.removeprefix("LOGIN_"))
+
+
 def _blank_is_none(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
         return value or None
     return value
-
-
-def _unknown_keys(raw: Mapping[Any, Any]) -> list[Problem]:
-    problems = []
-    for key in raw:
-        if key in LOGIN_DEFAULTS:
-            continue
-        close = difflib.get_close_matches(str(key), list(LOGIN_DEFAULTS), n=1)
-        hint = (
-            f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(LOGIN_DEFAULTS)}."
-        )
-        problems.append(
-            Problem("p1guard.W001", f"P1GUARD['LOGIN'] has an unknown key {key!r}", hint)
-        )
-    return problems
-
-
-def _required(v: Mapping[str, Any]) -> list[Problem]:
-    problems = []
-    hints = {
-        "CLIENT_ID": "The client id of your PingOne web application (Applications > your app); "
-        "not the custom resource's, which is P1GUARD['CLIENT_ID'].",
-        "REDIRECT_URI": "This app's callback URL, registered in PingOne (Applications > your app "
-        "> Redirect URIs), e.g. 'https://app.example.com/auth/callback'.",
-    }
-    for key, hint in hints.items():
-        if v[key] is None:
-            problems.append(Problem("p1guard.E011", f"{_name(key)} is required", hint))
-        elif not isinstance(v[key], str):
-            problems.append(_bad(key, "a string", hint))
-    return problems
-
-
-def _scopes(value: object) -> tuple[str, ...] | None:
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    if isinstance(value, list | tuple) and value and all(isinstance(s, str) and s for s in value):
-        return tuple(value)
-    return None
 
 
 def _seconds(value: object) -> float | None:
@@ -231,26 +213,6 @@ def _seconds(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
     return float(value)
-
-
-def _check_store(store: object) -> list[Problem]:
-    if isinstance(store, str):
-        if store == "memory":
-            return []
-        if not store.startswith(_REDIS_SCHEMES):
-            return [_bad("STORE", "'memory', a redis://, rediss:// or unix:// URL, or a store")]
-        if importlib.util.find_spec("redis") is None:
-            return [
-                Problem(
-                    "p1guard.E011",
-                    f"{_name('STORE')} is a Redis URL but the redis package is missing",
-                    "pip install 'p1guard[redis]'",
-                )
-            ]
-        return []
-    if all(callable(getattr(store, name, None)) for name in _STORE_METHODS):
-        return []
-    return [_bad("STORE", "'memory', a redis:// URL, or a p1guard.rp.SessionStore")]
 
 
 def _user_mapping(mapping: object) -> tuple[LoginUserMapping | None, list[Problem]]:
@@ -275,11 +237,5 @@ def try_login(login: LoginSettings, pingone: PingOne) -> tuple[RelyingParty | No
 
     >>> rp, problems = try_login(get_options().login, pingone)   # doctest: +SKIP
     """
-    try:
-        return login.build_rp(pingone), []
-    except ConfigError as exc:
-        key = exc.field.upper()
-        where = _name(key) if key in LOGIN_DEFAULTS else f"P1GUARD['LOGIN'] ({exc.field})"
-        return None, [Problem("p1guard.E009", f"{where} is invalid: {exc.message}")]
-    except TypeError as exc:  # an unknown keyword in RP_OPTIONS
-        return None, [Problem("p1guard.E009", f"{_name('RP_OPTIONS')}: {exc}")]
+    build = functools.partial(login.build_rp, pingone)
+    return try_build(build, "P1GUARD['LOGIN']", LOGIN_DEFAULTS, "['RP_OPTIONS']")

@@ -29,42 +29,45 @@ p1guard.W006    a ``PROTECTED_PATHS`` entry without ``/*`` protects one exact pa
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from django.utils.module_loading import import_string
 
 from p1guard import AccessToken, ClientCertificates, Guard
 from p1guard.errors import ConfigError
-from p1guard.web import GUARD_SETTINGS, PathMatcher
+from p1guard.web import (
+    GUARD_SETTINGS,
+    SETTINGS_SCHEMA,
+    PathMatcher,
+    SettingProblem,
+    unknown_settings,
+)
+from p1guard.web import read_settings as read_schema
 from p1guard_django.paths import HINT as PROTECTED_HINT
 from p1guard_django.paths import ProtectedPaths
 
-__all__ = ["DEFAULTS", "GUARD_KEYS", "Problem", "UserMapping", "read_settings", "try_build"]
+__all__ = [
+    "DEFAULTS",
+    "DJANGO_DEFAULTS",
+    "GUARD_KEYS",
+    "Problem",
+    "UserMapping",
+    "from_schema",
+    "read_settings",
+    "try_build",
+]
 
 T = TypeVar("T")
 
 #: ``None`` (a :class:`~p1guard_django.users.TokenUser`), ``"get"``, ``"create"`` or a callable.
 UserMapping = Literal["get", "create"] | Callable[[AccessToken], Any] | None
 
-#: Every key of ``settings.P1GUARD`` with its default.
-DEFAULTS: Mapping[str, Any] = {
-    "ENV_ID": None,
-    "REGION": "NA",
-    "ISSUER": None,
-    "AUDIENCE": None,
-    "MODE": "jwt",
-    "CLIENT_ID": None,
-    "CLIENT_SECRET": None,
-    "CHECK_REVOCATION": False,
-    "LEEWAY": 30,
-    "REALM": None,
+#: The keys of ``settings.P1GUARD`` that are Django's own, with their defaults.
+DJANGO_DEFAULTS: Mapping[str, Any] = {
     "PROTECTED_PATHS": [],
     "PUBLIC_PATHS": [],
-    "ALLOW_QUERY_TOKEN": False,
     "USER_MAPPING": None,
     "USER_FIELD": None,
     "GUARD": None,
@@ -74,14 +77,21 @@ DEFAULTS: Mapping[str, Any] = {
     "CLIENT_CERTIFICATES": None,
 }
 
-#: Keys that ``GUARD`` replaces: setting both is an error.
-GUARD_KEYS = (
-    *(name for name in GUARD_SETTINGS if name in DEFAULTS),  # the core's names Django takes
-    "GUARD_OPTIONS",
-    "PINGONE_OPTIONS",
-)
+#: The top-level feeds of p1guard's settings schema (``LOGIN_*`` settings live in ``LOGIN``).
+FEEDS = ("pingone", "guard", "web")
 
-_MODES = ("jwt", "introspect", "auto")
+#: Every key of ``settings.P1GUARD`` with its default: p1guard's settings (from the schema,
+#: by their names without the ``P1GUARD_`` prefix), then Django's own.
+DEFAULTS: Mapping[str, Any] = {
+    **{setting.name: setting.default for setting in SETTINGS_SCHEMA if setting.feeds in FEEDS},
+    **DJANGO_DEFAULTS,
+}
+
+#: Keys that ``GUARD`` replaces: setting both is an error.
+GUARD_KEYS = (*GUARD_SETTINGS, "GUARD_OPTIONS", "PINGONE_OPTIONS")
+
+#: The problem id of a schema problem, by setting (default ``p1guard.E007``, a wrong value).
+_SCHEMA_IDS = {"MODE": "p1guard.E003"}
 
 
 @dataclass(frozen=True)
@@ -102,32 +112,38 @@ class Problem:
         return ".E" in self.id
 
 
-def read_settings(raw: object) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Merge ``raw`` over :data:`DEFAULTS`, normalise it and list every problem.
+def read_settings(
+    raw: object,
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], list[Problem]]:
+    """Merge ``raw`` over :data:`DEFAULTS`, normalise it and list every problem; p1guard's own
+    settings are read by its schema, which also gives their keyword arguments per object.
 
     Normalised: ``GUARD`` and ``USER_MAPPING`` dotted paths become the objects they name.
 
-    >>> values, problems = read_settings({"ISSUER": "https://login.example.com/as"})
-    >>> [p.id for p in problems]
-    ['p1guard.E001']
+    >>> values, parsed, problems = read_settings({"ISSUER": "https://login.example.com/as"})
+    >>> parsed["pingone"], [p.id for p in problems]
+    ({'issuer': 'https://login.example.com/as'}, ['p1guard.E001'])
     """
     if raw is None:
-        return None, [Problem("p1guard.E008", "settings.P1GUARD is missing", _HINT_SETTING)]
+        return None, {}, [Problem("p1guard.E008", "settings.P1GUARD is missing", _HINT_SETTING)]
     if not isinstance(raw, Mapping):
-        return None, [Problem("p1guard.E008", "settings.P1GUARD must be a dict", _HINT_SETTING)]
-    problems = _unknown_keys(raw)
+        return None, {}, [Problem("p1guard.E008", "settings.P1GUARD must be a dict", _HINT_SETTING)]
+    unknown = unknown_settings(raw, prefix="", feeds=FEEDS, known=DJANGO_DEFAULTS)
+    problems = [
+        Problem("p1guard.W001", f"P1GUARD has an unknown key {p.key!r}", p.hint) for p in unknown
+    ]
     values = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
+    parsed, found = read_schema(raw, prefix="", feeds=FEEDS, strings=False)
     if values["GUARD"] is not None:
         problems += _check_guard(raw, values)
+        found = [p for p in found if p.setting is not None and p.setting.feeds == "web"]
     else:
-        problems += _check_connection(values)
+        problems += _check_connection(values, parsed)
+    problems += from_schema(found, lambda key: f"P1GUARD['{key}']", login=values["LOGIN"])
     problems += _check_paths(values)
     problems += _check_users(values)
     problems += _check_certificates(values)
-    for key in ("ALLOW_QUERY_TOKEN", "CHECK_REVOCATION"):
-        if not isinstance(values[key], bool):
-            problems.append(_wrong_type(key, "True or False"))
-    return values, problems
+    return values, parsed, problems
 
 
 _HINT_SETTING = (
@@ -135,20 +151,50 @@ _HINT_SETTING = (
     "to your settings."
 )
 
+_MISSING = {
+    "AUDIENCE": Problem(
+        "p1guard.E001",
+        "P1GUARD['AUDIENCE'] is required",
+        "Use your custom resource's audience (PingOne console: Applications > "
+        "Resources > your API), e.g. 'https://api.example.com'.",
+    ),
+    "ENV_ID": Problem(
+        "p1guard.E002",
+        "P1GUARD needs 'ENV_ID' (with 'REGION') or 'ISSUER'",
+        "ENV_ID is the environment's UUID; ISSUER the full issuer URL of a custom domain.",
+    ),
+}
+
+
+def from_schema(
+    found: list[SettingProblem],
+    name: Callable[[str], str],
+    *,
+    login: object = None,
+    missing: Mapping[str, Problem] = _MISSING,
+    error: str = "p1guard.E007",
+) -> list[Problem]:
+    """The schema's problems as Django problems: ``missing`` ones by setting, the others
+    ``name(key) + message`` under ``error`` (``MODE``: ``p1guard.E003``). Sign-in alone
+    (``login`` set) needs no ``AUDIENCE``.
+
+    >>> found = read_schema({"LEEWAY": "5"}, prefix="", feeds=["guard"], strings=False)[1]
+    >>> [p.msg for p in from_schema(found, lambda key: key, login={})]
+    ['LEEWAY expected seconds (a number) or a timedelta, got str']
+    """
+    problems = []
+    for problem in found:
+        if problem.missing:
+            if problem.key != "AUDIENCE" or login is None:
+                problems.append(missing[problem.key])
+        else:
+            kind = _SCHEMA_IDS.get(problem.key, error)
+            problems.append(Problem(kind, f"{name(problem.key)} {problem.message}"))
+    return problems
+
 
 def _wrong_type(key: str, expected: str) -> Problem:
     return Problem("p1guard.E007", f"P1GUARD['{key}'] must be {expected}")
-
-
-def _unknown_keys(raw: Mapping[Any, Any]) -> list[Problem]:
-    problems = []
-    for key in raw:
-        if key in DEFAULTS:
-            continue
-        close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
-        hint = f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(DEFAULTS)}."
-        problems.append(Problem("p1guard.W001", f"P1GUARD has an unknown key {key!r}", hint))
-    return problems
 
 
 def _check_guard(raw: Mapping[str, Any], values: dict[str, Any]) -> list[Problem]:
@@ -177,48 +223,11 @@ def _check_guard(raw: Mapping[str, Any], values: dict[str, Any]) -> list[Problem
     return []
 
 
-def _check_connection(values: Mapping[str, Any]) -> list[Problem]:
+def _check_connection(values: Mapping[str, Any], parsed: Mapping[str, Any]) -> list[Problem]:
     problems = []
-    audience = values["AUDIENCE"]
-    if not audience and values.get("LOGIN") is None:  # sign-in alone needs no audience
-        problems.append(
-            Problem(
-                "p1guard.E001",
-                "P1GUARD['AUDIENCE'] is required",
-                "Use your custom resource's audience (PingOne console: Applications > "
-                "Resources > your API), e.g. 'https://api.example.com'.",
-            )
-        )
-    elif (
-        audience
-        and not isinstance(audience, str)
-        and not (
-            isinstance(audience, list | tuple) and all(isinstance(a, str) and a for a in audience)
-        )
-    ):
-        problems.append(_wrong_type("AUDIENCE", "a string or a list of strings"))
-    if not values["ENV_ID"] and not values["ISSUER"]:
-        problems.append(
-            Problem(
-                "p1guard.E002",
-                "P1GUARD needs 'ENV_ID' (with 'REGION') or 'ISSUER'",
-                "ENV_ID is the environment's UUID; ISSUER the full issuer URL of a custom domain.",
-            )
-        )
-    for key in ("ENV_ID", "ISSUER", "CLIENT_ID", "CLIENT_SECRET", "REALM"):
-        if values[key] is not None and not isinstance(values[key], str):
-            problems.append(_wrong_type(key, "a string or None"))
-    if not isinstance(values["REGION"], str):
-        problems.append(_wrong_type("REGION", "a region code such as 'NA' or 'EU'"))
-    if values["MODE"] not in _MODES:
-        problems.append(
-            Problem(
-                "p1guard.E003",
-                f"P1GUARD['MODE'] must be one of {', '.join(_MODES)}, got {values['MODE']!r}",
-            )
-        )
-    elif (values["MODE"] != "jwt" or values["CHECK_REVOCATION"] is True) and not (
-        values["CLIENT_ID"] and values["CLIENT_SECRET"]
+    guard = parsed["guard"]
+    if (guard.get("mode", "jwt") != "jwt" or guard.get("check_revocation")) and not (
+        guard.get("client_id") and guard.get("client_secret")
     ):
         problems.append(
             Problem(
@@ -228,12 +237,6 @@ def _check_connection(values: Mapping[str, Any]) -> list[Problem]:
                 "Use the custom resource's ID and secret (Applications > Resources > your API).",
             )
         )
-    leeway = values["LEEWAY"]
-    if isinstance(leeway, bool) or not (
-        (isinstance(leeway, int | float) and leeway >= 0)
-        or (isinstance(leeway, timedelta) and leeway.total_seconds() >= 0)
-    ):
-        problems.append(_wrong_type("LEEWAY", "non-negative seconds or a timedelta"))
     for key in ("GUARD_OPTIONS", "PINGONE_OPTIONS"):
         if not isinstance(values[key], Mapping) or not all(isinstance(k, str) for k in values[key]):
             problems.append(_wrong_type(key, "a dict of keyword arguments"))
@@ -344,11 +347,17 @@ def _certificate_problem(message: str) -> Problem:
     return Problem("p1guard.E014", f"P1GUARD['CLIENT_CERTIFICATES'] {message}", _CERT_HINT)
 
 
-def try_build(build: Callable[[], T]) -> tuple[T | None, list[Problem]]:
-    """Call ``build`` and turn p1guard's own refusal into a ``p1guard.E009`` problem.
+def try_build(
+    build: Callable[[], T],
+    where: str = "P1GUARD",
+    keys: Collection[str] = DEFAULTS,
+    options: str = "['GUARD_OPTIONS'/'PINGONE_OPTIONS']",
+) -> tuple[T | None, list[Problem]]:
+    """Call ``build`` and turn p1guard's own refusal into a ``p1guard.E009`` problem naming the
+    key of ``where`` (one of ``keys``) behind it, or the ``options`` dict (a ``TypeError``).
 
-    Building a Guard (or a PingOne) does no network I/O; p1guard validates region, issuer,
-    mode… itself.
+    Building a Guard, a PingOne or a RelyingParty does no network I/O; p1guard validates
+    region, issuer, mode… itself.
 
     >>> guard, problems = try_build(get_options().build_guard)   # doctest: +SKIP
     """
@@ -356,7 +365,7 @@ def try_build(build: Callable[[], T]) -> tuple[T | None, list[Problem]]:
         return build(), []
     except ConfigError as exc:
         key = exc.field.upper()
-        where = f"P1GUARD['{key}']" if key in DEFAULTS else f"P1GUARD ({exc.field})"
-        return None, [Problem("p1guard.E009", f"{where} is invalid: {exc.message}")]
-    except TypeError as exc:  # an unknown keyword in GUARD_OPTIONS / PINGONE_OPTIONS
-        return None, [Problem("p1guard.E009", f"P1GUARD['GUARD_OPTIONS'/'PINGONE_OPTIONS']: {exc}")]
+        at = f"{where}['{key}']" if key in keys else f"{where} ({exc.field})"
+        return None, [Problem("p1guard.E009", f"{at} is invalid: {exc.message}")]
+    except TypeError as exc:  # an unknown keyword in the options dict
+        return None, [Problem("p1guard.E009", f"{where}{options}: {exc}")]

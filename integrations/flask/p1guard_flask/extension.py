@@ -26,9 +26,15 @@ from flask.typing import ResponseReturnValue
 from p1guard import AccessToken, AuthError, ClaimRule, ClientCertificates, ConfigError, Guard
 from p1guard.web import Match, check_rules, step_up_options
 from p1guard_flask.context import set_token
-from p1guard_flask.login_settings import PINGONE_KEYS, uses_login_config
+from p1guard_flask.login_settings import uses_login_config
 from p1guard_flask.responses import ErrorHandler, auth_error_response, log_refusal
-from p1guard_flask.settings import allow_query_token, guard_from_config, reject_guard_keys
+from p1guard_flask.settings import (
+    WARNED_KEY,
+    allow_query_token,
+    guard_from_config,
+    reject_guard_keys,
+    warn_unknown_keys,
+)
 from p1guard_flask.signin import SignIn
 from p1guard_flask.state import EXTENSION_KEY, P1GuardState, current_state
 
@@ -164,6 +170,7 @@ class P1Guard(SignIn):
         if guard is not None and not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
         _check_certificates(client_certificates)
+        warn_unknown_keys(app.config, app.extensions.setdefault(WARNED_KEY, set()))
         certificates = client_certificates or self._client_certificates
         chosen = guard if guard is not None else self._guard
         built = chosen is None
@@ -171,7 +178,7 @@ class P1Guard(SignIn):
             chosen = guard_from_config(app.config)
         elif uses_login_config(app.config):
             # The PingOne keys then configure the sign-in (see init_login), not the Guard.
-            reject_guard_keys({k: v for k, v in app.config.items() if k not in PINGONE_KEYS})
+            reject_guard_keys(app.config, feeds=("guard",))
         else:
             reject_guard_keys(app.config)
         if self._revocation_users and not chosen.can_introspect:

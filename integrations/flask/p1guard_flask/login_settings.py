@@ -5,19 +5,9 @@ problems raise :class:`~p1guard.ConfigError` naming the config key. Sign-in need
 ``P1GUARD_AUDIENCE``, and its ``P1GUARD_LOGIN_*`` names never clash with the Guard's
 ``P1GUARD_CLIENT_ID``/``_SECRET`` (the custom resource's credentials).
 
-=========================================  ================================================
-key                                        meaning
-=========================================  ================================================
-``P1GUARD_ENV_ID`` / ``_REGION``           PingOne environment (or ``P1GUARD_ISSUER``)
-``P1GUARD_TIMEOUT``                        seconds per call to PingOne (default 5)
-``P1GUARD_LOGIN_CLIENT_ID``                required: the web application's client id
-``P1GUARD_LOGIN_CLIENT_SECRET``            its secret (none: a public client, PKCE only)
-``P1GUARD_LOGIN_REDIRECT_URI``             required: this app's ``…/auth/callback`` URL
-``P1GUARD_LOGIN_POST_LOGOUT_REDIRECT_URI`` where PingOne sends the browser after sign-out
-``P1GUARD_LOGIN_SCOPES``                   default ``openid profile email`` (spaces/commas)
-``P1GUARD_LOGIN_STORE``                    ``memory`` (default) or ``redis://…`` (workers)
-``P1GUARD_LOGIN_PREFIX``                   where the routes are mounted (default ``/auth``)
-=========================================  ================================================
+The keys: the PingOne ones (``P1GUARD_ENV_ID``/``_REGION`` or ``P1GUARD_ISSUER``,
+``P1GUARD_TIMEOUT``), the ``P1GUARD_LOGIN_*`` settings of :mod:`p1guard._settings` (see the
+README), and ``P1GUARD_LOGIN_PREFIX``: where the routes are mounted (default ``/auth``).
 """
 
 from __future__ import annotations
@@ -27,11 +17,10 @@ from typing import Any
 
 from p1guard import ConfigError
 from p1guard.rp import WebLogin
-from p1guard.web import LOGIN_SETTINGS, web_login_from_settings
+from p1guard.web import LOGIN_SETTINGS, given_settings, web_login_from_settings
 
 __all__ = [
     "LOGIN_KEYS",
-    "PINGONE_KEYS",
     "login_prefix",
     "reject_login_keys",
     "uses_login_config",
@@ -41,15 +30,7 @@ __all__ = [
 #: The keys that describe the WebLogin; refused beside ``init_login(web=...)``.
 LOGIN_KEYS = tuple(f"P1GUARD_{name}" for name in LOGIN_SETTINGS)
 
-#: The PingOne keys a config-built sign-in reads (and may share with a config-built Guard).
-PINGONE_KEYS = ("P1GUARD_ENV_ID", "P1GUARD_REGION", "P1GUARD_ISSUER", "P1GUARD_TIMEOUT")
-
 DEFAULT_PREFIX = "/auth"
-
-
-def _given(config: Mapping[str, Any], key: str) -> bool:
-    value = config.get(key)
-    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def uses_login_config(config: Mapping[str, Any]) -> bool:
@@ -58,7 +39,7 @@ def uses_login_config(config: Mapping[str, Any]) -> bool:
     >>> uses_login_config({"P1GUARD_LOGIN_REDIRECT_URI": "https://app.example/auth/callback"})
     True
     """
-    return _given(config, "P1GUARD_LOGIN_REDIRECT_URI")
+    return "P1GUARD_LOGIN_REDIRECT_URI" in given_settings(config, feeds=("login",))
 
 
 def reject_login_keys(config: Mapping[str, Any]) -> None:
@@ -68,11 +49,10 @@ def reject_login_keys(config: Mapping[str, Any]) -> None:
 
     >>> reject_login_keys({"P1GUARD_LOGIN_PREFIX": "/account"})
     """
-    for key in LOGIN_KEYS:
-        if _given(config, key):
-            raise ConfigError(
-                key, "is ignored because a WebLogin was passed (web=...); remove one of the two"
-            )
+    for key in given_settings(config, feeds=("login",)):
+        raise ConfigError(
+            key, "is ignored because a WebLogin was passed (web=...); remove one of the two"
+        )
 
 
 def login_prefix(value: object, key: str = "P1GUARD_LOGIN_PREFIX") -> str:

@@ -29,6 +29,7 @@ from p1guard_flask.login import (
 from p1guard_flask.login_pages import answer_response, login_required_response, unavailable_response
 from p1guard_flask.login_settings import login_prefix, reject_login_keys, web_login_from_config
 from p1guard_flask.login_views import login_blueprint
+from p1guard_flask.settings import WARNED_KEY, warn_unknown_keys
 from p1guard_flask.user import aget_user, get_user
 
 __all__ = ["SignIn"]
@@ -99,6 +100,7 @@ class SignIn:
             raise RuntimeError(f"sign-in is already set up on the app {app.name!r}")
         if web is not None and not isinstance(web, WebLogin):
             raise ConfigError("web", "pass a p1guard.rp.WebLogin instance")
+        warn_unknown_keys(app.config, app.extensions.setdefault(WARNED_KEY, set()))
         if prefix is None:
             mounted = login_prefix(app.config.get("P1GUARD_LOGIN_PREFIX"))
         else:
