@@ -1,22 +1,55 @@
 """What a route requires of a verified token, and the checks of it (the Guard's step 7).
 
-:func:`require_scopes` (all of the scopes, or at least one), then step-up (RFC 9470):
-:func:`require_authentication` (an acceptable ``acr``, a recent enough ``auth_time``), whose
-options :func:`step_up_options` validates when a route is declared. The
-:class:`~p1guard.Guard` runs them after the token itself passed; adapters call them for an
-already verified token.
+:class:`Requirements` is that one frozen value, validated once when a route is declared, and
+:meth:`Requirements.authorize` the one place the order of the checks is written:
+
+1. Scopes (:func:`require_scopes`): all of them (``match="all"``) or at least one
+   (``match="any"``), else :class:`~p1guard.errors.InsufficientScope` (403).
+2. Step-up, RFC 9470 (:func:`require_authentication`), only when ``acr_values`` or
+   ``max_age`` is set (here, or as the Guard's fallback): an acceptable ``acr`` and a recent
+   enough ``auth_time``, else :class:`~p1guard.errors.InsufficientUserAuthentication` (401).
+   ``acr_values=()`` lifts a fallback's ``acr`` requirement.
+3. Claim rules (:mod:`p1guard._tokens.claims`), in order, else
+   :class:`~p1guard.errors.InsufficientClaims` (403) naming the first that fails.
+
+The :class:`~p1guard.Guard` runs it after the token itself passed (its own ``acr_values``/
+``max_age`` as the fallback); adapters that verify once per request run it for each view.
+Loose input (a space-separated string, any iterable) is accepted; a bad value raises
+:class:`~p1guard.errors.ConfigError` naming the field, at construction, never per request.
+
+>>> from p1guard._tokens.claims import Equals
+>>> needs = Requirements(scopes="read write", acr_values="Multi_Factor",
+...                      claims=[Equals("department", "finance")])
+>>> needs.scopes, needs.acr_values
+(('read', 'write'), ('Multi_Factor',))
+>>> token = AccessToken({"scope": "read write", "acr": "Multi_Factor",
+...                      "department": "finance"}, token_id="ab12cd34")
+>>> needs.authorize(token) is token
+True
+>>> needs.with_scopes(["admin"]).authorize(token)
+Traceback (most recent call last):
+p1guard.errors.InsufficientScope: The access token lacks the scope: admin
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Literal
 
+from p1guard._tokens.claims import ClaimRule, check_rules, require_claims
 from p1guard._tokens.tokens import AccessToken
 from p1guard.errors import ConfigError, InsufficientScope, InsufficientUserAuthentication
 
-__all__ = ["Match", "require_authentication", "require_scopes", "step_up_options"]
+__all__ = [
+    "Match",
+    "Requirements",
+    "check_match",
+    "require_authentication",
+    "require_scopes",
+    "step_up_options",
+]
 
 #: ``match=…``: the token must hold all the scopes asked for, or at least one of them.
 Match = Literal["all", "any"]
@@ -30,6 +63,27 @@ def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
     return frozenset(scopes)
 
 
+def check_match(match: object) -> Match:
+    """``match`` if it is ``"all"`` or ``"any"``, else :class:`ConfigError`.
+
+    >>> check_match("any")
+    'any'
+    """
+    if match not in ("all", "any"):
+        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
+    return match
+
+
+def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """``scopes`` as a tuple of scope names (a string is space-separated), else ConfigError."""
+    if scopes is None:
+        return None
+    values = tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes)
+    if not all(isinstance(value, str) and value and value.split() == [value] for value in values):
+        raise ConfigError("scopes", f"each scope must be one non-empty word, got {values!r}")
+    return tuple(dict.fromkeys(values))
+
+
 def require_scopes(
     token: AccessToken, scopes: str | Iterable[str] | None, match: Match = "all"
 ) -> AccessToken:
@@ -40,9 +94,10 @@ def require_scopes(
     >>> require_scopes(token, ["read"]) is token
     True
     """
-    if match not in ("all", "any"):
-        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
-    wanted = _scope_set(scopes)
+    return _check_scopes(token, _scope_set(scopes), check_match(match))
+
+
+def _check_scopes(token: AccessToken, wanted: frozenset[str], match: Match) -> AccessToken:
     if not wanted:
         return token
     if match == "any":
@@ -131,3 +186,95 @@ def require_authentication(
                 reason="auth_too_old",
             )
     return token
+
+
+@dataclass(frozen=True, init=False)
+class Requirements:
+    """What a route requires of a verified token — see the module docstring for the rules.
+
+    ``scopes`` (names, or one space-separated string; ``None``: none), ``match`` (``"all"``
+    or ``"any"``), ``check_revocation`` (``None``: the Guard's setting), ``acr_values`` and
+    ``max_age`` (step-up, RFC 9470; ``None``: the Guard's), ``claims`` (claim rules).
+
+    >>> Requirements(scopes="read", match="any")
+    Requirements(scopes=('read',), match='any', check_revocation=None, acr_values=None, \
+max_age=None, claims=())
+    """
+
+    scopes: tuple[str, ...] | None
+    match: Match
+    check_revocation: bool | None
+    acr_values: tuple[str, ...] | None
+    max_age: int | None
+    claims: tuple[ClaimRule, ...]
+    # Derived once, for the hot path: the scope set, and whether anything is checked at all.
+    _wanted: frozenset[str] = field(repr=False, compare=False)
+    _idle: bool = field(repr=False, compare=False)
+
+    def __init__(
+        self,
+        scopes: str | Iterable[str] | None = None,
+        *,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
+    ) -> None:
+        if check_revocation is not None and not isinstance(check_revocation, bool):
+            raise ConfigError(
+                "check_revocation", f"expected True, False or None, got {check_revocation!r}"
+            )
+        acr, age = step_up_options(acr_values, max_age)
+        wanted = _scope_tuple(scopes)
+        rules = check_rules(claims)
+        set_ = object.__setattr__
+        set_(self, "scopes", wanted)
+        set_(self, "match", check_match(match))
+        set_(self, "check_revocation", check_revocation)
+        set_(self, "acr_values", acr)
+        set_(self, "max_age", age)
+        set_(self, "claims", rules)
+        set_(self, "_wanted", frozenset(wanted or ()))
+        set_(self, "_idle", not wanted and acr is None and age is None and not rules)
+
+    def with_scopes(self, scopes: str | Iterable[str] | None) -> Requirements:
+        """These requirements with ``scopes`` instead (e.g. a route's, from FastAPI's
+        ``SecurityScopes`` or a per-method mapping); ``self`` when they are the same.
+
+        >>> Requirements(match="any").with_scopes("read write").scopes
+        ('read', 'write')
+        """
+        wanted = _scope_tuple(scopes)
+        if wanted == self.scopes:
+            return self
+        return Requirements(
+            wanted,
+            match=self.match,
+            check_revocation=self.check_revocation,
+            acr_values=self.acr_values,
+            max_age=self.max_age,
+            claims=self.claims,
+        )
+
+    def authorize(
+        self,
+        token: AccessToken,
+        *,
+        acr_values: tuple[str, ...] | None = None,
+        max_age: int | None = None,
+        leeway: float = 0.0,
+    ) -> AccessToken:
+        """``token`` if it meets these requirements (rules 1–3, in that order), else the
+        :class:`~p1guard.errors.AuthError` to send. ``acr_values``/``max_age`` are the
+        fallback (the Guard's) for the step-up values these requirements leave ``None``;
+        ``leeway`` the clock skew allowed on ``auth_time``."""
+        if self._wanted:
+            _check_scopes(token, self._wanted, self.match)
+        acr = acr_values if self.acr_values is None else self.acr_values
+        age = max_age if self.max_age is None else self.max_age
+        if acr is not None or age is not None:
+            require_authentication(token, acr, age, time.time(), leeway)
+        if self.claims:
+            require_claims(token, self.claims)
+        return token

@@ -9,7 +9,8 @@ Django packages use these pieces, and so can an adapter for another framework:
 * the request pipeline: :class:`BearerRules` (read → verify → challenge), path rules
   (:class:`PathMatcher`, :func:`parse_path_entry`), rendering (:func:`error_response`,
   :func:`stamp_challenge`, :func:`log_rejection`) and RFC 9728 :class:`ResourceMetadata`;
-* what a route requires: :func:`require_scopes`, :func:`require_authentication`,
+* what a route requires: :class:`Requirements` (validated once; its ``authorize`` is the one
+  order of the checks), :func:`require_scopes`, :func:`require_authentication`,
   :func:`step_up_options`, claim rules (:func:`check_rules`, :func:`require_claims`);
 * settings: :func:`guard_from_settings`, :func:`web_login_from_settings` and their names;
 * login glue for web pages: :class:`Answer` and the page builders of the login routes.
@@ -19,7 +20,13 @@ Django packages use these pieces, and so can an adapter for another framework:
 'abc.def.ghi'
 """
 
-from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
+from p1guard._requirements import (
+    Match,
+    Requirements,
+    require_authentication,
+    require_scopes,
+    step_up_options,
+)
 from p1guard._sender.binding import Presentation, Scheme
 from p1guard._sender.certificates import ClientCertificates
 from p1guard._settings import (
@@ -78,6 +85,7 @@ __all__ = [
     "Match",
     "PathMatcher",
     "Presentation",
+    "Requirements",
     "ResourceMetadata",
     "Scheme",
     "Session",

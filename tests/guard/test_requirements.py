@@ -1,0 +1,128 @@
+"""Requirements: one frozen value of what a route requires, validated once, checked in one order
+(scopes → step-up → claim rules) by the Guard and every adapter."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from p1guard import (
+    AccessToken,
+    ConfigError,
+    Contains,
+    Equals,
+    InsufficientClaims,
+    InsufficientScope,
+    InsufficientUserAuthentication,
+    Requirements,
+)
+from p1guard.testing import MockPingOne
+
+
+def test_loose_input_is_normalised_once() -> None:
+    needs = Requirements(
+        "read write read", acr_values="Multi_Factor", max_age=300, claims=Equals("a", "b")
+    )
+    assert needs.scopes == ("read", "write")
+    assert needs.acr_values == ("Multi_Factor",)
+    assert needs.max_age == 300
+    assert needs.claims == (Equals("a", "b"),)
+    assert Requirements(["read", "write"]) == Requirements("read write")
+    assert Requirements().scopes is None and Requirements([]).scopes == ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"scopes": ["read write"]}, "scopes"),
+        ({"scopes": [""]}, "scopes"),
+        ({"scopes": [3]}, "scopes"),
+        ({"match": "some"}, "match"),
+        ({"check_revocation": "yes"}, "check_revocation"),
+        ({"acr_values": [""]}, "acr_values"),
+        ({"max_age": -1}, "max_age"),
+        ({"max_age": True}, "max_age"),
+        ({"claims": ["department=finance"]}, "claims"),
+    ],
+)
+def test_bad_values_raise_config_error_naming_the_field(
+    kwargs: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Requirements(**kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_frozen_and_with_scopes() -> None:
+    needs = Requirements(match="any", claims=[Contains("groups", "staff")])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        needs.match = "all"  # type: ignore[misc]
+    routed = needs.with_scopes(["read", "admin"])
+    assert routed.scopes == ("read", "admin")
+    assert (routed.match, routed.claims) == ("any", needs.claims)
+    assert routed.with_scopes("read admin") is routed
+    with pytest.raises(ConfigError, match="scopes"):
+        needs.with_scopes(["two words"])
+
+
+def test_authorize_checks_scopes_then_step_up_then_claims() -> None:
+    token = AccessToken({"scope": "read", "acr": "Single_Factor"}, token_id="ab12cd34")
+    everything = Requirements("write", acr_values="Multi_Factor", claims=[Equals("x", 1)])
+    with pytest.raises(InsufficientScope):
+        everything.authorize(token)
+    with pytest.raises(InsufficientUserAuthentication):
+        everything.with_scopes("read").authorize(token)
+    with pytest.raises(InsufficientClaims):
+        Requirements("read", acr_values="Single_Factor", claims=[Equals("x", 1)]).authorize(token)
+
+
+def test_authorize_falls_back_to_the_callers_step_up_values() -> None:
+    token = AccessToken({"acr": "Single_Factor"}, token_id="ab12cd34")
+    with pytest.raises(InsufficientUserAuthentication):
+        Requirements().authorize(token, acr_values=("Multi_Factor",))
+    # acr_values=() lifts the fallback's acr requirement
+    assert Requirements(acr_values=()).authorize(token, acr_values=("Multi_Factor",)) is token
+
+
+def test_guard_takes_requirements_whole(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard()
+    raw = pingone_mock.issue_token(
+        ["read"], claims={"acr": "Multi_Factor", "auth_time": int(time.time())}
+    )
+    needs = Requirements("read", acr_values="Multi_Factor", max_age=300)
+    assert guard.verify(raw, needs).scopes == {"read"}
+    with pytest.raises(InsufficientScope):
+        guard.verify(raw, needs.with_scopes("write"))
+    with pytest.raises(InsufficientScope):
+        guard.verify(raw, scopes="write")  # the keywords still build one
+
+
+async def test_averify_takes_requirements_whole(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard()
+    raw = pingone_mock.issue_token(["read"])
+    assert (await guard.averify(raw, Requirements("read"))).scopes == {"read"}
+    with pytest.raises(InsufficientClaims):
+        await guard.averify(raw, Requirements(claims=[Equals("department", "finance")]))
+    await guard.aclose()
+
+
+def test_requirements_and_keywords_together_is_a_config_error(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard()
+    raw = pingone_mock.issue_token(["read"])
+    with pytest.raises(ConfigError) as info:
+        guard.verify(raw, Requirements("read"), scopes=["read"])
+    assert info.value.field == "requirements"
+
+
+def test_guard_step_up_still_applies_to_requirements_without_it(
+    pingone_mock: MockPingOne,
+) -> None:
+    guard = pingone_mock.guard(acr_values="Multi_Factor")
+    raw = pingone_mock.issue_token(["read"])  # acr="Single_Factor"
+    with pytest.raises(InsufficientUserAuthentication):
+        guard.verify(raw, Requirements("read"))
+    with pytest.raises(InsufficientUserAuthentication):
+        guard.verify(raw)
+    assert guard.verify(raw, Requirements(acr_values=())).subject == "user-1"
