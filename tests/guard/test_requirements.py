@@ -19,6 +19,7 @@ from p1guard import (
     Requirements,
 )
 from p1guard.testing import MockPingOne
+from p1guard.web import BearerRules
 
 
 def test_loose_input_is_normalised_once() -> None:
@@ -126,3 +127,38 @@ def test_guard_step_up_still_applies_to_requirements_without_it(
     with pytest.raises(InsufficientUserAuthentication):
         guard.verify(raw)
     assert guard.verify(raw, Requirements(acr_values=())).subject == "user-1"
+
+
+# -- the pipeline: BearerRules takes requirements whole, and per call ---------------------------
+
+
+def test_bearer_rules_take_requirements_and_a_per_call_override(pingone_mock: MockPingOne) -> None:
+    rules = BearerRules(pingone_mock.guard(), requirements=Requirements("read"))
+    header = [f"Bearer {pingone_mock.issue_token(['read'])}"]
+    assert rules.authenticate(header, b"").scopes == {"read"}
+    with pytest.raises(InsufficientScope) as info:
+        rules.authenticate(header, b"", requirements=rules.requirements.with_scopes("write"))
+    assert "insufficient_scope" in info.value.www_authenticate
+    assert BearerRules(pingone_mock.guard(), scopes=["read"]).requirements == rules.requirements
+
+
+def test_bearer_rules_authorize_a_verified_token_with_the_challenge(
+    pingone_mock: MockPingOne,
+) -> None:
+    rules = BearerRules(pingone_mock.guard(dpop_challenge=True, realm="api"))
+    token = rules.authenticate([f"Bearer {pingone_mock.issue_token(['read'])}"], b"")
+    with pytest.raises(InsufficientClaims) as info:
+        rules.authorize(token, Requirements(claims=[Equals("stage", "prod")]), "Bearer")
+    assert info.value.realm == "api"
+    assert rules.authorize(token, Requirements("read")) is token
+
+
+def test_bearer_rules_refuse_requirements_with_keywords_and_revocation_without_client(
+    pingone_mock: MockPingOne,
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        BearerRules(pingone_mock.guard(), requirements=Requirements(), scopes=["read"])
+    assert info.value.field == "requirements"
+    with pytest.raises(ConfigError) as info:
+        BearerRules(pingone_mock.guard(client_id=None, client_secret=None), check_revocation=True)
+    assert info.value.field == "check_revocation"
