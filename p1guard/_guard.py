@@ -54,7 +54,7 @@ from p1guard._guard_log import Diagnostics, measure
 from p1guard._guard_steps import MODES, Mode, TokenSteps, Via
 from p1guard._http.flow import Flow
 from p1guard._pingone import PingOne
-from p1guard._requirements import Match, Requirements, step_up_options
+from p1guard._requirements import UNSET, Match, Requirements, step_up_options
 from p1guard._sender.binding import Presentation
 from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy
 from p1guard._sender.replay import ReplayCache
@@ -96,30 +96,6 @@ __all__ = ["Guard", "Mode"]
 
 #: What a call that requires nothing more of the token checks (the Guard's step-up, if any).
 _NOTHING = Requirements()
-
-
-def _loose(
-    requirements: Requirements | None,
-    scopes: str | Iterable[str] | None,
-    match: Match,
-    check_revocation: bool | None,
-    acr_values: str | Iterable[str] | None,
-    max_age: int | None,
-    claims: Iterable[ClaimRule] | None,
-) -> Requirements:
-    """The :class:`Requirements` that :meth:`Guard.verify`'s keywords spell."""
-    if requirements is not None:
-        raise ConfigError(
-            "requirements", "pass a Requirements or its keywords (scopes=…), not both"
-        )
-    return Requirements(
-        scopes,
-        match=match,
-        check_revocation=check_revocation,
-        acr_values=acr_values,
-        max_age=max_age,
-        claims=claims,
-    )
 
 
 class Guard(TokenSteps):
@@ -322,14 +298,11 @@ class Guard(TokenSteps):
         """Verify ``token`` and what the route requires; raise an :class:`AuthError` subclass
         on any doubt.
 
-        ``requirements`` (:class:`~p1guard.Requirements`, built once per route) says what the
-        route requires; the keywords ``scopes``, ``match``, ``check_revocation``,
-        ``acr_values``, ``max_age`` and ``claims`` build one for this call instead (passing
-        both is a :class:`ConfigError`). ``scopes`` may be a list or one space-separated
-        string. ``acr_values``/``max_age`` (step-up, RFC 9470) override the Guard's;
-        ``acr_values=()`` lifts its ``acr`` requirement. ``claims`` are rules from
-        :mod:`p1guard._tokens.claims` checked last (403 :class:`InsufficientClaims` naming the
-        first that fails)::
+        ``requirements`` (:class:`~p1guard.Requirements`, built once per route), or its keywords
+        for this call (not both: :class:`ConfigError`): ``scopes`` (a list or one
+        space-separated string), ``match``, ``check_revocation``, ``acr_values``/``max_age``
+        (step-up, RFC 9470: override the Guard's; ``acr_values=()`` lifts its ``acr``
+        requirement) and ``claims``, rules checked last (403 :class:`InsufficientClaims`)::
 
             needs = Requirements(scopes="orders:write", claims=[Contains("groups", "staff")])
             guard.verify(raw, needs)
@@ -341,22 +314,13 @@ class Guard(TokenSteps):
 
             guard.verify(raw, presentation=Presentation("DPoP", "GET", url, (proof,)))
         """
-        if (
-            scopes is not None
-            or match != "all"
-            or check_revocation is not None
-            or acr_values is not None
-            or max_age is not None
-            or claims is not None
-        ):
-            requirements = _loose(
-                requirements, scopes, match, check_revocation, acr_values, max_age, claims
-            )
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = _NOTHING if requirements is None else requirements
+        if loose != UNSET:
+            needs = Requirements.resolve(requirements, loose)
         via: Via = "flow"  # until _start tells
         try:
-            raw, digest, via, access = self._start(
-                token, None if requirements is None else requirements.check_revocation
-            )
+            raw, digest, via, access = self._start(token, needs.check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
             if self._revocable:
@@ -365,8 +329,8 @@ class Guard(TokenSteps):
             # requires binding, or a bound token (its cnf claim). Else: this one test.
             if presentation is not None or self._sender_required or "cnf" in access._claims:
                 self.pingone.transport.run(self._sender_flow(access, raw, presentation))
-            if self._step_up or (requirements is not None and not requirements._idle):
-                access = self._authorize(access, requirements)
+            if self._step_up or not needs._idle:
+                access = self._authorize(access, needs)
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
@@ -387,22 +351,13 @@ class Guard(TokenSteps):
         presentation: Presentation | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
-        if (
-            scopes is not None
-            or match != "all"
-            or check_revocation is not None
-            or acr_values is not None
-            or max_age is not None
-            or claims is not None
-        ):
-            requirements = _loose(
-                requirements, scopes, match, check_revocation, acr_values, max_age, claims
-            )
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = _NOTHING if requirements is None else requirements
+        if loose != UNSET:
+            needs = Requirements.resolve(requirements, loose)
         via: Via = "flow"  # until _start tells
         try:
-            raw, digest, via, access = self._start(
-                token, None if requirements is None else requirements.check_revocation
-            )
+            raw, digest, via, access = self._start(token, needs.check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
             if self._revocable:
@@ -411,18 +366,18 @@ class Guard(TokenSteps):
             # requires binding, or a bound token (its cnf claim). Else: this one test.
             if presentation is not None or self._sender_required or "cnf" in access._claims:
                 await self.pingone.transport.arun(self._sender_flow(access, raw, presentation))
-            if self._step_up or (requirements is not None and not requirements._idle):
-                access = self._authorize(access, requirements)
+            if self._step_up or not needs._idle:
+                access = self._authorize(access, needs)
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
             measure(self._metrics, access, token, via == "cache", self._is_local)
         return access
 
-    def _authorize(self, access: AccessToken, requirements: Requirements | None) -> AccessToken:
+    def _authorize(self, access: AccessToken, needs: Requirements) -> AccessToken:
         """Step 7 for both twins (:meth:`Requirements.authorize`), the Guard's step-up values
         as the fallback."""
-        return (requirements or _NOTHING).authorize(
+        return needs.authorize(
             access, acr_values=self.acr_values, max_age=self.max_age, leeway=self.policy.leeway
         )
 

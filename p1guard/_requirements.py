@@ -12,10 +12,8 @@
 3. Claim rules (:mod:`p1guard._tokens.claims`), in order, else
    :class:`~p1guard.errors.InsufficientClaims` (403) naming the first that fails.
 
-The :class:`~p1guard.Guard` runs it after the token itself passed (its own ``acr_values``/
-``max_age`` as the fallback); adapters that verify once per request run it for each view.
-Loose input (a space-separated string, any iterable) is accepted; a bad value raises
-:class:`~p1guard.errors.ConfigError` naming the field, at construction, never per request.
+The Guard runs it after the token passed (its ``acr_values``/``max_age`` as the fallback);
+adapters that verify once per request run it per view. A bad value raises ConfigError.
 
 >>> from p1guard._tokens.claims import Equals
 >>> needs = Requirements(scopes="read write", acr_values="Multi_Factor",
@@ -33,6 +31,7 @@ p1guard.errors.InsufficientScope: The access token lacks the scope: admin
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,9 +42,10 @@ from p1guard._tokens.tokens import AccessToken
 from p1guard.errors import ConfigError, InsufficientScope, InsufficientUserAuthentication
 
 __all__ = [
+    "UNSET",
+    "Loose",
     "Match",
     "Requirements",
-    "check_match",
     "require_authentication",
     "require_scopes",
     "step_up_options",
@@ -53,6 +53,18 @@ __all__ = [
 
 #: ``match=…``: the token must hold all the scopes asked for, or at least one of them.
 Match = Literal["all", "any"]
+
+#: What :meth:`Requirements.resolve` builds from: ``(scopes, match, check_revocation,
+#: acr_values, max_age, claims)`` as an API's keywords took them; :data:`UNSET`: none given.
+Loose = tuple[
+    str | Iterable[str] | None,
+    Match,
+    bool | None,
+    str | Iterable[str] | None,
+    int | None,
+    Iterable[ClaimRule] | None,
+]
+UNSET: Loose = (None, "all", None, None, None, None)
 
 
 def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
@@ -63,25 +75,28 @@ def _scope_set(scopes: str | Iterable[str] | None) -> frozenset[str]:
     return frozenset(scopes)
 
 
-def check_match(match: object) -> Match:
-    """``match`` if it is ``"all"`` or ``"any"``, else :class:`ConfigError`.
-
-    >>> check_match("any")
-    'any'
-    """
+def _match(match: object) -> Match:
     if match not in ("all", "any"):
         raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
     return match
 
 
-def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """``scopes`` as a tuple of scope names (a string is space-separated), else ConfigError."""
-    if scopes is None:
+def _words(name: str, given: str | Iterable[str] | None, like: str) -> tuple[str, ...] | None:
+    """``given`` as a tuple of distinct names (``None`` stays ``None``), else
+    :class:`ConfigError` naming the option ``name``. Every string is space-separated for
+    ``scopes`` (Flask's ``require_token("read write")``); one name each for ``acr_values``."""
+    if given is None:
         return None
-    values = tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes)
-    if not all(isinstance(value, str) and value and value.split() == [value] for value in values):
-        raise ConfigError("scopes", f"each scope must be one non-empty word, got {values!r}")
-    return tuple(dict.fromkeys(values))
+    if isinstance(given, str):
+        return tuple(dict.fromkeys(given.split()))
+    items = tuple(given)
+    words: list[str] = []
+    for item in items:
+        split = item.split() if isinstance(item, str) else []
+        if not split or (name != "scopes" and split != [item]):
+            raise ConfigError(name, f"expected names like {like!r}, got {items!r}")
+        words.extend(split)
+    return tuple(dict.fromkeys(words))
 
 
 def require_scopes(
@@ -94,7 +109,7 @@ def require_scopes(
     >>> require_scopes(token, ["read"]) is token
     True
     """
-    return _check_scopes(token, _scope_set(scopes), check_match(match))
+    return _check_scopes(token, _scope_set(scopes), _match(match))
 
 
 def _check_scopes(token: AccessToken, wanted: frozenset[str], match: Match) -> AccessToken:
@@ -106,16 +121,6 @@ def _check_scopes(token: AccessToken, wanted: frozenset[str], match: Match) -> A
     elif not wanted <= token.scopes:
         raise InsufficientScope(sorted(wanted), sorted(wanted - token.scopes))
     return token
-
-
-def _acr_tuple(acr_values: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """``acr_values`` as a tuple (a string is space-separated); ``None`` stays ``None``."""
-    if acr_values is None:
-        return None
-    values = tuple(acr_values.split()) if isinstance(acr_values, str) else tuple(acr_values)
-    if not all(isinstance(value, str) and value and value.split() == [value] for value in values):
-        raise ConfigError("acr_values", f"expected acr names like 'Multi_Factor', got {values!r}")
-    return values
 
 
 def _check_max_age(max_age: int | None) -> int | None:
@@ -135,7 +140,7 @@ def step_up_options(
     >>> step_up_options("Multi_Factor", 300)
     (('Multi_Factor',), 300)
     """
-    return _acr_tuple(acr_values), _check_max_age(max_age)
+    return _words("acr_values", acr_values, "Multi_Factor"), _check_max_age(max_age)
 
 
 def require_authentication(
@@ -159,8 +164,7 @@ def require_authentication(
     Traceback (most recent call last):
     p1guard.errors.InsufficientUserAuthentication: More recent authentication is required
     """
-    wanted = _acr_tuple(acr_values)
-    _check_max_age(max_age)
+    wanted, _ = step_up_options(acr_values, max_age)
     if wanted and token.get("acr") not in wanted:
         raise InsufficientUserAuthentication(
             acr_values=wanted, max_age=max_age, reason="acr_not_accepted"
@@ -208,8 +212,8 @@ max_age=None, claims=())
     max_age: int | None
     claims: tuple[ClaimRule, ...]
     # Derived once, for the hot path: the scope set, and whether anything is checked at all.
-    _wanted: frozenset[str] = field(repr=False, compare=False)
-    _idle: bool = field(repr=False, compare=False)
+    _wanted: frozenset[str] = field(init=False, repr=False, compare=False)
+    _idle: bool = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -226,11 +230,11 @@ max_age=None, claims=())
                 "check_revocation", f"expected True, False or None, got {check_revocation!r}"
             )
         acr, age = step_up_options(acr_values, max_age)
-        wanted = _scope_tuple(scopes)
+        wanted = _words("scopes", scopes, "read")
         rules = check_rules(claims)
         set_ = object.__setattr__
         set_(self, "scopes", wanted)
-        set_(self, "match", check_match(match))
+        set_(self, "match", _match(match))
         set_(self, "check_revocation", check_revocation)
         set_(self, "acr_values", acr)
         set_(self, "max_age", age)
@@ -245,17 +249,29 @@ max_age=None, claims=())
         >>> Requirements(match="any").with_scopes("read write").scopes
         ('read', 'write')
         """
-        wanted = _scope_tuple(scopes)
-        if wanted == self.scopes:
-            return self
-        return Requirements(
-            wanted,
-            match=self.match,
-            check_revocation=self.check_revocation,
-            acr_values=self.acr_values,
-            max_age=self.max_age,
-            claims=self.claims,
-        )
+        wanted = _words("scopes", scopes, "read")
+        return self if wanted == self.scopes else dataclasses.replace(self, scopes=wanted)
+
+    @classmethod
+    def resolve(cls, given: Requirements | None, loose: Loose) -> Requirements:
+        """``given``, or the requirements that ``loose`` — ``(scopes, match, check_revocation,
+        acr_values, max_age, claims)`` — spells, for APIs that take either (such as
+        :meth:`Guard.verify <p1guard.Guard.verify>`); both: :class:`ConfigError`.
+
+        >>> Requirements.resolve(None, ("read", "any", None, None, None, None)).match
+        'any'
+        """
+        if given is None:
+            scopes, match, revocation, acr, age, claims = loose
+            return cls(
+                scopes, match=match, check_revocation=revocation, acr_values=acr,
+                max_age=age, claims=claims,
+            )  # fmt: skip
+        if loose != UNSET:
+            raise ConfigError("requirements", "pass a Requirements or its keywords, not both")
+        if not isinstance(given, Requirements):
+            raise ConfigError("requirements", f"pass a p1guard.Requirements, got {given!r}")
+        return given
 
     def authorize(
         self,

@@ -116,11 +116,9 @@ class BearerRules:
 
     ``public_paths`` skip authentication (see :class:`PathMatcher`); ``required=False`` lets
     requests *without* bearer credentials through (a token that is sent must still be valid);
-    ``requirements`` (:class:`~p1guard.Requirements`: scopes, step-up, claim rules) is what
-    every request must meet — or spell it with the same keywords (``scopes``, ``match``,
-    ``check_revocation``, ``acr_values``, ``max_age``, ``claims``), not both. Bad values raise
-    :class:`~p1guard.errors.ConfigError` here, when the app starts, not on each request (so
-    does ``check_revocation=True`` on a Guard that cannot introspect).
+    ``requirements`` (:class:`~p1guard.Requirements`) is what every request must meet, or its
+    keywords (``scopes``, ``match``…), not both. Bad values (and ``check_revocation=True`` on
+    a Guard that cannot introspect) raise :class:`~p1guard.errors.ConfigError` here, at start.
     ``resource_metadata`` (RFC 9728) is served at its well-known path, without a token, and
     its URL added to 401 challenges (as is ``guard.resource_metadata_url`` otherwise).
 
@@ -169,22 +167,9 @@ class BearerRules:
         #: behind a proxy; ``None``: the request's own scheme and ``Host``.
         self.public_url = None if public_url is None else _origin(public_url)
         self._dpop = getattr(guard, "dpop", "disabled") != "disabled"
-        loose = (scopes, check_revocation, acr_values, max_age, claims) != (None,) * 5
-        if requirements is None:
-            requirements = Requirements(
-                scopes,
-                match=match,
-                check_revocation=check_revocation,
-                acr_values=acr_values,
-                max_age=max_age,
-                claims=claims,
-            )
-        elif loose or match != "all":
-            raise ConfigError("requirements", "pass a Requirements or its keywords, not both")
-        elif not isinstance(requirements, Requirements):
-            raise ConfigError("requirements", "pass a p1guard.Requirements")
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
         #: What every request must meet (unless a call passes its own).
-        self.requirements = requirements
+        self.requirements = requirements = Requirements.resolve(requirements, loose)
         if requirements.check_revocation and not getattr(guard, "can_introspect", True):
             raise ConfigError(
                 "check_revocation", "needs a Guard with the custom resource's client_id/secret"
@@ -330,9 +315,11 @@ class BearerRules:
         scheme: Scheme | None,
         requirements: Requirements | None = None,
     ) -> AccessToken:
-        """:meth:`verify`, its refusal stamped with this middleware's :meth:`challenge`."""
+        """``guard.verify`` with ``requirements`` (default: this middleware's), its refusal
+        stamped with :meth:`challenge`."""
         try:
-            return self.verify(raw, presentation, requirements)
+            needs = requirements or self.requirements
+            return self.guard.verify(raw, needs, presentation=presentation)
         except AuthError as err:
             raise self.challenge(err, scheme) from None
 
@@ -345,29 +332,10 @@ class BearerRules:
     ) -> AccessToken:
         """Async twin of :meth:`check`."""
         try:
-            return await self.averify(raw, presentation, requirements)
+            needs = requirements or self.requirements
+            return await self.guard.averify(raw, needs, presentation=presentation)
         except AuthError as err:
             raise self.challenge(err, scheme) from None
-
-    def verify(
-        self,
-        raw: str,
-        presentation: Presentation | None = None,
-        requirements: Requirements | None = None,
-    ) -> AccessToken:
-        """``guard.verify`` with ``requirements`` (default: this middleware's)."""
-        return self.guard.verify(raw, requirements or self.requirements, presentation=presentation)
-
-    async def averify(
-        self,
-        raw: str,
-        presentation: Presentation | None = None,
-        requirements: Requirements | None = None,
-    ) -> AccessToken:
-        """Async twin of :meth:`verify`."""
-        return await self.guard.averify(
-            raw, requirements or self.requirements, presentation=presentation
-        )
 
     def authorize(
         self, token: AccessToken, requirements: Requirements, scheme: Scheme | None = None

@@ -37,7 +37,7 @@ def test_loose_input_is_normalised_once() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"scopes": ["read write"]}, "scopes"),
+        ({"scopes": [" "]}, "scopes"),
         ({"scopes": [""]}, "scopes"),
         ({"scopes": [3]}, "scopes"),
         ({"match": "some"}, "match"),
@@ -65,7 +65,7 @@ def test_frozen_and_with_scopes() -> None:
     assert (routed.match, routed.claims) == ("any", needs.claims)
     assert routed.with_scopes("read admin") is routed
     with pytest.raises(ConfigError, match="scopes"):
-        needs.with_scopes(["two words"])
+        needs.with_scopes([""])
 
 
 def test_authorize_checks_scopes_then_step_up_then_claims() -> None:

@@ -156,8 +156,7 @@ class PingOneBearer(OAuth2):
         self.guard = guard
         self.swagger_client_id = swagger_client_id
         self.scopes = _scope_map(scopes)
-        #: The pipeline (:class:`~p1guard.web.BearerRules`); its ``requirements`` get each
-        #: route's ``SecurityScopes``.
+        #: The pipeline (:class:`~p1guard.web.BearerRules`), given each route's scopes.
         self.rules = BearerRules(
             guard,
             required=auto_error,
@@ -240,8 +239,7 @@ class PingOneBearer(OAuth2):
 
     def _for_route(self, scopes: list[str]) -> Requirements:
         """The requirements with this route's scopes (rule 1), built once per set of scopes."""
-        key = tuple(scopes)
-        found = self._routes.get(key)
+        found = self._routes.get(key := tuple(scopes))
         if found is None:
             found = self.rules.requirements.with_scopes(key)
             if len(self._routes) < 1024:  # routes are few; never grow without bound
