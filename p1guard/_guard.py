@@ -377,9 +377,7 @@ class Guard(TokenSteps):
     def _authorize(self, access: AccessToken, needs: Requirements) -> AccessToken:
         """Step 7 for both twins (:meth:`Requirements.authorize`), the Guard's step-up values
         as the fallback."""
-        return needs.authorize(
-            access, acr_values=self.acr_values, max_age=self.max_age, leeway=self.policy.leeway
-        )
+        return needs.authorize(access, self.acr_values, self.max_age, self.policy.leeway)
 
     def challenge(self, err: AuthError, scheme: str | None = None) -> AuthError:
         """Stamp this Guard's challenge on ``err``: realm (unless set), RFC 9728 metadata URL,

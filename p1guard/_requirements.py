@@ -263,6 +263,8 @@ max_age=None, claims=())
         """
         if given is None:
             scopes, match, revocation, acr, age, claims = loose
+            if revocation is None and acr is None and age is None and claims is None:
+                return _for_scopes(scopes, match)  # verify(raw, scopes=[…]) per call: memoised
             return cls(
                 scopes, match=match, check_revocation=revocation, acr_values=acr,
                 max_age=age, claims=claims,
@@ -276,7 +278,6 @@ max_age=None, claims=())
     def authorize(
         self,
         token: AccessToken,
-        *,
         acr_values: tuple[str, ...] | None = None,
         max_age: int | None = None,
         leeway: float = 0.0,
@@ -294,3 +295,22 @@ max_age=None, claims=())
         if self.claims:
             require_claims(token, self.claims)
         return token
+
+
+_BY_SCOPES: dict[tuple[object, object], Requirements] = {}
+
+
+def _for_scopes(scopes: str | Iterable[str] | None, match: Match) -> Requirements:
+    """``Requirements(scopes, match=match)``, built once per distinct value (at most 1024 kept):
+    keyword calls of :meth:`Guard.verify <p1guard.Guard.verify>` stay as cheap as before."""
+    key = (scopes if scopes is None or isinstance(scopes, str) else tuple(scopes), match)
+    try:
+        found = _BY_SCOPES.get(key)
+    except TypeError:  # an unhashable value: refused by the constructor
+        return Requirements(key[0], match=match)
+    if found is None:
+        found = Requirements(key[0], match=match)
+        if len(_BY_SCOPES) >= 1024:
+            _BY_SCOPES.clear()
+        _BY_SCOPES[key] = found
+    return found

@@ -162,3 +162,18 @@ def test_bearer_rules_refuse_requirements_with_keywords_and_revocation_without_c
     with pytest.raises(ConfigError) as info:
         BearerRules(pingone_mock.guard(client_id=None, client_secret=None), check_revocation=True)
     assert info.value.field == "check_revocation"
+
+
+def test_keyword_calls_reuse_one_requirements_per_spelling() -> None:
+    """``guard.verify(raw, scopes=[…])`` builds its Requirements once per distinct spelling; bad
+    values are still refused on every call, never cached."""
+    loose = (["read"], "any", None, None, None, None)
+    first = Requirements.resolve(None, loose)
+    assert Requirements.resolve(None, (["read"], "any", None, None, None, None)) is first
+    assert first == Requirements("read", match="any")
+    for bad in (
+        (["read"], "most", None, None, None, None),
+        ([["read"]], "all", None, None, None, None),
+    ):
+        with pytest.raises(ConfigError):
+            Requirements.resolve(None, bad)  # type: ignore[arg-type]
