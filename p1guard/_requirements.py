@@ -5,10 +5,9 @@
 
 1. Scopes (:func:`require_scopes`): all of them (``match="all"``) or at least one
    (``match="any"``), else :class:`~p1guard.errors.InsufficientScope` (403).
-2. Step-up, RFC 9470 (:func:`require_authentication`), only when ``acr_values`` or
-   ``max_age`` is set (here, or as the Guard's fallback): an acceptable ``acr`` and a recent
-   enough ``auth_time``, else :class:`~p1guard.errors.InsufficientUserAuthentication` (401).
-   ``acr_values=()`` lifts a fallback's ``acr`` requirement.
+2. Step-up, RFC 9470 (:func:`require_authentication`), when ``acr_values``/``max_age`` is set
+   (here, or the Guard's fallback; ``acr_values=()`` lifts the fallback's ``acr``), else
+   :class:`~p1guard.errors.InsufficientUserAuthentication` (401).
 3. Claim rules (:mod:`p1guard._tokens.claims`), in order, else
    :class:`~p1guard.errors.InsufficientClaims` (403) naming the first that fails.
 
@@ -32,6 +31,7 @@ p1guard.errors.InsufficientScope: The access token lacks the scope: admin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -264,7 +264,11 @@ max_age=None, claims=())
         if given is None:
             scopes, match, revocation, acr, age, claims = loose
             if revocation is None and acr is None and age is None and claims is None:
-                return _for_scopes(scopes, match)  # verify(raw, scopes=[…]) per call: memoised
+                scopes = scopes if scopes is None or isinstance(scopes, str) else tuple(scopes)
+                try:
+                    return _for_scopes(scopes, match)
+                except TypeError:  # an unhashable value: the constructor below refuses it
+                    pass
             return cls(
                 scopes, match=match, check_revocation=revocation, acr_values=acr,
                 max_age=age, claims=claims,
@@ -297,20 +301,8 @@ max_age=None, claims=())
         return token
 
 
-_BY_SCOPES: dict[tuple[object, object], Requirements] = {}
-
-
-def _for_scopes(scopes: str | Iterable[str] | None, match: Match) -> Requirements:
-    """``Requirements(scopes, match=match)``, built once per distinct value (at most 1024 kept):
-    keyword calls of :meth:`Guard.verify <p1guard.Guard.verify>` stay as cheap as before."""
-    key = (scopes if scopes is None or isinstance(scopes, str) else tuple(scopes), match)
-    try:
-        found = _BY_SCOPES.get(key)
-    except TypeError:  # an unhashable value: refused by the constructor
-        return Requirements(key[0], match=match)
-    if found is None:
-        found = Requirements(key[0], match=match)
-        if len(_BY_SCOPES) >= 1024:
-            _BY_SCOPES.clear()
-        _BY_SCOPES[key] = found
-    return found
+@functools.lru_cache(maxsize=1024)
+def _for_scopes(scopes: tuple[str, ...] | str | None, match: Match) -> Requirements:
+    """``Requirements(scopes, match=match)``, built once per distinct (hashable) value, so that
+    keyword calls of :meth:`Guard.verify <p1guard.Guard.verify>` stay cheap."""
+    return Requirements(scopes, match=match)

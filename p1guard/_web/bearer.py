@@ -340,10 +340,8 @@ class BearerRules:
     def authorize(
         self, token: AccessToken, requirements: Requirements, scheme: Scheme | None = None
     ) -> AccessToken:
-        """``requirements`` checked on an already verified ``token``
-        (:meth:`Requirements.authorize <p1guard.Requirements.authorize>`, the Guard's leeway),
-        for adapters that verify once per request and check each view's requirements later;
-        raises the :class:`AuthError` to send, its challenge stamped for ``scheme``."""
+        """``requirements`` checked on an already verified ``token`` (for adapters that verify
+        once per request, then check each view); raises the :class:`AuthError` to send."""
         try:
             return requirements.authorize(token, leeway=self.guard.policy.leeway)
         except AuthError as err:

@@ -3,10 +3,8 @@
 The result of a check is an :class:`Outcome` kept on the request, so a token is verified once
 per request however many layers ask. :func:`authenticate` / :func:`aauthenticate` reuse it or
 verify now; neither raises for a bad token — the outcome carries the :class:`AuthError`.
-Everything else is the adapter kit's pipeline, :class:`p1guard.web.BearerRules`
-(:func:`bearer_rules`): reading the credentials and the presentation, verifying, stamping the
-challenge, and — for each view — :func:`refusal`, the route's :class:`~p1guard.Requirements`
-checked in the one order (scopes, step-up, claim rules).
+The rest is the adapter kit's pipeline, :class:`p1guard.web.BearerRules` (:func:`bearer_rules`):
+reading, verifying, the challenge and, per view, :func:`refusal` (its :class:`Requirements`).
 
 ``Authorization: DPoP`` is accepted (unless the Guard has ``dpop="disabled"``). A request that
 shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate (read by

@@ -28,6 +28,7 @@ No ``from __future__ import annotations`` here: FastAPI reads ``__call__``'s ann
 runtime and cannot resolve strings on a callable instance.
 """
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -49,7 +50,6 @@ from p1guard import (
     ClientCertificates,
     ConfigError,
     Guard,
-    Requirements,
 )
 from p1guard.asgi import request_url
 from p1guard.web import BearerRules, Match, error_response, log_rejection, split_proofs
@@ -168,8 +168,8 @@ class PingOneBearer(OAuth2):
             claims=claims,
             client_certificates=client_certificates,
         )
-        # One Requirements per distinct set of route scopes, built on its first request.
-        self._routes: dict[tuple[str, ...], Requirements] = {}
+        # One Requirements per set of route scopes (rule 1), built on its first request.
+        self._for_route = functools.lru_cache(maxsize=1024)(self.rules.requirements.with_scopes)
         issuer = guard.pingone.issuer
         flow = OAuthFlowAuthorizationCode(
             authorizationUrl=f"{issuer}/authorize",
@@ -223,7 +223,7 @@ class PingOneBearer(OAuth2):
                 url=lambda: request_url(request.scope, request.headers.get("host")),
                 dpop_proofs=split_proofs(request.headers.getlist("dpop")),
                 client_cert=None if certificates is None else certificates.from_asgi(request.scope),
-                requirements=self._for_route(security_scopes.scopes),
+                requirements=self._for_route(tuple(security_scopes.scopes)),
             )
         except AuthError as err:  # already stamped with the challenge by BearerRules
             if rules.tolerates(err):
@@ -236,15 +236,6 @@ class PingOneBearer(OAuth2):
             raise AuthHTTPException(err) from None
         request.state.access_token = token
         return token
-
-    def _for_route(self, scopes: list[str]) -> Requirements:
-        """The requirements with this route's scopes (rule 1), built once per set of scopes."""
-        found = self._routes.get(key := tuple(scopes))
-        if found is None:
-            found = self.rules.requirements.with_scopes(key)
-            if len(self._routes) < 1024:  # routes are few; never grow without bound
-                self._routes[key] = found
-        return found
 
     def swagger_ui_init_oauth(self, *, scopes: Iterable[str] = ()) -> dict[str, Any]:
         """FastAPI's ``swagger_ui_init_oauth`` for ``swagger_client_id`` (PKCE, no secret).
