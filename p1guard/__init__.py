@@ -4,10 +4,11 @@
 >>> guard = Guard(PingOne(env_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", region="NA"),
 ...               audience="https://api.example.com")
 
-``guard.verify(token, scopes=["read"])`` (or ``await guard.averify(…)``) returns an
-:class:`AccessToken` or raises an :class:`AuthError`; :mod:`p1guard.asgi._middleware` and
-:mod:`p1guard.wsgi._middleware` wrap whole apps. Sender-constrained tokens (DPoP, RFC 9449; mTLS,
-RFC 8705) are checked when the call passes ``presentation=Presentation(…)``.
+``guard.verify(token, Requirements(scopes="read"))`` (or ``scopes=["read"]``; ``await
+guard.averify(…)``) returns an :class:`AccessToken` or raises an :class:`AuthError`;
+:mod:`p1guard.asgi._middleware` and :mod:`p1guard.wsgi._middleware` wrap whole apps.
+Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705) are checked when the call passes
+``presentation=Presentation(…)``.
 """
 
 from p1guard._client.auth import ClientAuth
@@ -18,6 +19,7 @@ from p1guard._guard import Guard
 from p1guard._observe.metrics import Metrics, OpenTelemetryMetrics, PrometheusMetrics
 from p1guard._observe.tracing import OpenTelemetryTracing, Tracing
 from p1guard._pingone import PingOne
+from p1guard._requirements import Requirements
 from p1guard._sender.binding import Presentation, certificate_thumbprint
 from p1guard._sender.certificates import ClientCertificates
 from p1guard._sender.dpop import DPoPNonces
@@ -74,6 +76,7 @@ __all__ = [
     "PrometheusMetrics",
     "ProviderUnavailable",
     "RedisCache",
+    "Requirements",
     "ResourceMetadata",
     "TokenRequestError",
     "TokenSet",

@@ -1,6 +1,6 @@
 """Guard: the policy that turns a raw bearer token into a verified :class:`AccessToken`.
 
-Order of work for ``verify(token, scopes=…)``:
+Order of work for ``verify(token, requirements)``:
 
 1. No token → :class:`MissingToken`.
 2. Verified-token cache (SHA-256 of the token, entry dropped at ``exp``): a hit skips to 5b.
@@ -25,11 +25,11 @@ Order of work for ``verify(token, scopes=…)``:
 6. Sender constraints: the rules of :mod:`p1guard._sender.rules` (a–d, and the challenge rule),
    on every call, cache hit or not, when the call passes a ``presentation``, the token has a
    ``cnf`` claim, or the Guard requires DPoP or mTLS (else they cost one check).
-7. Scopes: all of them (``match="all"``) or at least one (``match="any"``), else
-   :class:`InsufficientScope`. Then, only when ``acr_values``/``max_age`` are set (per call or
-   on the Guard), step-up (RFC 9470): ``acr`` must be acceptable and ``auth_time`` recent, else
-   :class:`InsufficientUserAuthentication`. Then the call's ``claims`` rules
-   (:mod:`p1guard._tokens.claims`), else :class:`InsufficientClaims` (403).
+7. What the route requires (a :class:`~p1guard.Requirements`, or the keywords that build
+   one): scopes, then step-up (RFC 9470, with the Guard's ``acr_values``/``max_age`` as the
+   fallback), then claim rules — the order of :meth:`Requirements.authorize`, written once in
+   :mod:`p1guard._requirements`. A call requiring nothing, on a Guard without step-up, pays
+   one test.
 8. With ``PingOne(metrics=…)``, each call counts one ``VERIFICATIONS`` (outcome, reason,
    source) and its cache lookups (``CACHE``); without, the hot path pays one ``is None`` check.
 
@@ -54,7 +54,7 @@ from p1guard._guard_log import Diagnostics, measure
 from p1guard._guard_steps import MODES, Mode, TokenSteps, Via
 from p1guard._http.flow import Flow
 from p1guard._pingone import PingOne
-from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
+from p1guard._requirements import UNSET, Match, Requirements, step_up_options
 from p1guard._sender.binding import Presentation
 from p1guard._sender.dpop import DEFAULT_DPOP_ALGORITHMS, DPoPNonces, DPoPPolicy
 from p1guard._sender.replay import ReplayCache
@@ -67,7 +67,7 @@ from p1guard._sender.rules import (
     stamp_scheme,
 )
 from p1guard._tokens.cache import VerifiedTokenCache, token_digest
-from p1guard._tokens.claims import ClaimRule, require_claims
+from p1guard._tokens.claims import ClaimRule
 from p1guard._tokens.introspection import (
     IntrospectionCache,
     IntrospectionPolicy,
@@ -93,6 +93,9 @@ if TYPE_CHECKING:
     from p1guard._observe.metrics import Metrics
 
 __all__ = ["Guard", "Mode"]
+
+#: What a call that requires nothing more of the token checks (the Guard's step-up, if any).
+_NOTHING = Requirements()
 
 
 class Guard(TokenSteps):
@@ -282,6 +285,7 @@ class Guard(TokenSteps):
     def verify(
         self,
         token: str | None,
+        requirements: Requirements | None = None,
         *,
         scopes: str | Iterable[str] | None = None,
         match: Match = "all",
@@ -291,14 +295,17 @@ class Guard(TokenSteps):
         claims: Iterable[ClaimRule] | None = None,
         presentation: Presentation | None = None,
     ) -> AccessToken:
-        """Verify ``token`` and its scopes; raise an :class:`AuthError` subclass on any doubt.
+        """Verify ``token`` and what the route requires; raise an :class:`AuthError` subclass
+        on any doubt.
 
-        ``scopes`` may be a list or one space-separated string. ``acr_values``/``max_age``
-        (step-up, RFC 9470) override the Guard's for this call; ``acr_values=()`` lifts its
-        ``acr`` requirement. ``claims`` are rules from :mod:`p1guard._tokens.claims` checked last
-        (403 :class:`InsufficientClaims` naming the first that fails)::
+        ``requirements`` (:class:`~p1guard.Requirements`, built once per route), or its keywords
+        for this call (not both: :class:`ConfigError`): ``scopes`` (a list or one
+        space-separated string), ``match``, ``check_revocation``, ``acr_values``/``max_age``
+        (step-up, RFC 9470: override the Guard's; ``acr_values=()`` lifts its ``acr``
+        requirement) and ``claims``, rules checked last (403 :class:`InsufficientClaims`)::
 
-            guard.verify(raw, claims=[Contains("p1.permissions", "orders:write")])
+            needs = Requirements(scopes="orders:write", claims=[Contains("groups", "staff")])
+            guard.verify(raw, needs)
 
         ``presentation`` (:class:`~p1guard.Presentation`) tells how the request
         presented the token — scheme, method, URL, ``DPoP`` proofs, client certificate — for
@@ -307,9 +314,13 @@ class Guard(TokenSteps):
 
             guard.verify(raw, presentation=Presentation("DPoP", "GET", url, (proof,)))
         """
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = _NOTHING if requirements is None else requirements
+        if loose != UNSET:
+            needs = Requirements.resolve(requirements, loose)
         via: Via = "flow"  # until _start tells
         try:
-            raw, digest, via, access = self._start(token, check_revocation)
+            raw, digest, via, access = self._start(token, needs.check_revocation)
             if access is None:
                 access = self.pingone.transport.run(self._flow(raw, digest, via))
             if self._revocable:
@@ -318,10 +329,8 @@ class Guard(TokenSteps):
             # requires binding, or a bound token (its cnf claim). Else: this one test.
             if presentation is not None or self._sender_required or "cnf" in access._claims:
                 self.pingone.transport.run(self._sender_flow(access, raw, presentation))
-            if scopes is not None or match != "all" or self._step_up or claims:
-                access = self._authorize(access, scopes, match, acr_values, max_age, claims)
-            elif acr_values is not None or max_age is not None:
-                access = self._step_up_check(access, acr_values, max_age)
+            if self._step_up or not needs._idle:
+                access = self._authorize(access, needs)
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
@@ -331,6 +340,7 @@ class Guard(TokenSteps):
     async def averify(
         self,
         token: str | None,
+        requirements: Requirements | None = None,
         *,
         scopes: str | Iterable[str] | None = None,
         match: Match = "all",
@@ -341,9 +351,13 @@ class Guard(TokenSteps):
         presentation: Presentation | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`verify`."""
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = _NOTHING if requirements is None else requirements
+        if loose != UNSET:
+            needs = Requirements.resolve(requirements, loose)
         via: Via = "flow"  # until _start tells
         try:
-            raw, digest, via, access = self._start(token, check_revocation)
+            raw, digest, via, access = self._start(token, needs.check_revocation)
             if access is None:
                 access = await self.pingone.transport.arun(self._flow(raw, digest, via))
             if self._revocable:
@@ -352,44 +366,18 @@ class Guard(TokenSteps):
             # requires binding, or a bound token (its cnf claim). Else: this one test.
             if presentation is not None or self._sender_required or "cnf" in access._claims:
                 await self.pingone.transport.arun(self._sender_flow(access, raw, presentation))
-            if scopes is not None or match != "all" or self._step_up or claims:
-                access = self._authorize(access, scopes, match, acr_values, max_age, claims)
-            elif acr_values is not None or max_age is not None:
-                access = self._step_up_check(access, acr_values, max_age)
+            if self._step_up or not needs._idle:
+                access = self._authorize(access, needs)
         except AuthError as exc:
             raise self._finish(exc, token, via, presentation) from None
         if self._metrics is not None:
             measure(self._metrics, access, token, via == "cache", self._is_local)
         return access
 
-    def _authorize(
-        self,
-        access: AccessToken,
-        scopes: str | Iterable[str] | None,
-        match: Match,
-        acr_values: str | Iterable[str] | None,
-        max_age: int | None,
-        claims: Iterable[ClaimRule] | None,
-    ) -> AccessToken:
-        """Step 6 for both twins: scopes, then step-up, then claim rules."""
-        access = require_scopes(access, scopes, match)
-        if self._step_up or acr_values is not None or max_age is not None:
-            access = self._step_up_check(access, acr_values, max_age)
-        if claims:
-            access = require_claims(access, claims)
-        return access
-
-    def _step_up_check(
-        self, access: AccessToken, acr_values: str | Iterable[str] | None, max_age: int | None
-    ) -> AccessToken:
-        """Step 6's step-up half, with this call's values or else the Guard's."""
-        return require_authentication(
-            access,
-            self.acr_values if acr_values is None else acr_values,
-            self.max_age if max_age is None else max_age,
-            time.time(),
-            self.policy.leeway,
-        )
+    def _authorize(self, access: AccessToken, needs: Requirements) -> AccessToken:
+        """Step 7 for both twins (:meth:`Requirements.authorize`), the Guard's step-up values
+        as the fallback."""
+        return needs.authorize(access, self.acr_values, self.max_age, self.policy.leeway)
 
     def challenge(self, err: AuthError, scheme: str | None = None) -> AuthError:
         """Stamp this Guard's challenge on ``err``: realm (unless set), RFC 9728 metadata URL,

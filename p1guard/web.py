@@ -9,7 +9,8 @@ Django packages use these pieces, and so can an adapter for another framework:
 * the request pipeline: :class:`BearerRules` (read → verify → challenge), path rules
   (:class:`PathMatcher`, :func:`parse_path_entry`), rendering (:func:`error_response`,
   :func:`stamp_challenge`, :func:`log_rejection`) and RFC 9728 :class:`ResourceMetadata`;
-* what a route requires: :func:`require_scopes`, :func:`require_authentication`,
+* what a route requires: :class:`Requirements` (validated once; its ``authorize`` is the one
+  order of the checks), :func:`require_scopes`, :func:`require_authentication`,
   :func:`step_up_options`, claim rules (:func:`check_rules`, :func:`require_claims`);
 * settings: :func:`guard_from_settings`, :func:`web_login_from_settings` and their names;
   :data:`SETTINGS_SCHEMA` (every setting: name, parser, default, the object and keyword it
@@ -22,7 +23,13 @@ Django packages use these pieces, and so can an adapter for another framework:
 'abc.def.ghi'
 """
 
-from p1guard._requirements import Match, require_authentication, require_scopes, step_up_options
+from p1guard._requirements import (
+    Match,
+    Requirements,
+    require_authentication,
+    require_scopes,
+    step_up_options,
+)
 from p1guard._schema import SETTINGS as SETTINGS_SCHEMA
 from p1guard._schema import Problem as SettingProblem
 from p1guard._schema import given as given_settings
@@ -87,6 +94,7 @@ __all__ = [
     "Match",
     "PathMatcher",
     "Presentation",
+    "Requirements",
     "ResourceMetadata",
     "Scheme",
     "Session",

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from p1guard._requirements import step_up_options
-from p1guard._tokens.claims import ClaimRule, check_rules
+from p1guard._requirements import Match, Requirements
+from p1guard._sender.certificates import ClientCertificates
 from p1guard._web.credentials import (
     extract_bearer,
     extract_credentials,
@@ -28,7 +28,7 @@ from p1guard.errors import AuthError, ConfigError, MissingToken
 if TYPE_CHECKING:
     from p1guard._guard import Guard
     from p1guard._sender.binding import Presentation, Scheme
-    from p1guard._sender.certificates import ClientCertificates
+    from p1guard._tokens.claims import ClaimRule
     from p1guard._tokens.tokens import AccessToken
     from p1guard._web.resource_metadata import ResourceMetadata
 
@@ -112,20 +112,21 @@ def error_response(err: AuthError) -> ErrorResponse:
 
 
 class BearerRules:
-    """What a bearer-token middleware enforces, shared by the ASGI and WSGI ones.
+    """The request pipeline every bearer-token adapter runs: read → verify → challenge.
 
     ``public_paths`` skip authentication (see :class:`PathMatcher`); ``required=False`` lets
     requests *without* bearer credentials through (a token that is sent must still be valid);
-    ``scopes``/``match``/``check_revocation`` are passed to :meth:`Guard.verify`, and so are
-    ``acr_values``/``max_age`` (step-up, RFC 9470: a weaker or older sign-in gets a 401
-    ``insufficient_user_authentication`` challenge naming them) and ``claims``
-    (:mod:`p1guard._tokens.claims` rules, 403 naming the first that fails). Bad values raise
-    :class:`~p1guard.errors.ConfigError` here, when the app starts, not on each request.
+    ``requirements`` (:class:`~p1guard.Requirements`) is what every request must meet, or its
+    keywords (``scopes``, ``match``…), not both. Bad values (and ``check_revocation=True`` on
+    a Guard that cannot introspect) raise :class:`~p1guard.errors.ConfigError` here, at start.
     ``resource_metadata`` (RFC 9728) is served at its well-known path, without a token, and
     its URL added to 401 challenges (as is ``guard.resource_metadata_url`` otherwise).
 
     Adapters read the request in one place and hand what it showed to :meth:`authenticate`
-    (or :meth:`aauthenticate`): every ``Authorization`` header value and the raw query string.
+    (or :meth:`aauthenticate`): every ``Authorization`` header value and the raw query string,
+    and a per-route ``requirements`` override (e.g. FastAPI's ``SecurityScopes``). An adapter
+    that verifies once per request and checks each view later uses :meth:`read`,
+    :meth:`check` and :meth:`authorize`.
 
     >>> from p1guard._tokens.claims import Equals
     >>> rules = BearerRules(guard, acr_values="Multi_Factor", max_age=300,
@@ -139,8 +140,9 @@ class BearerRules:
         *,
         public_paths: Iterable[str] = (),
         required: bool = True,
+        requirements: Requirements | None = None,
         scopes: Iterable[str] | None = None,
-        match: Literal["all", "any"] = "all",
+        match: Match = "all",
         check_revocation: bool | None = None,
         allow_query_token: bool = False,
         resource_metadata: ResourceMetadata | None = None,
@@ -151,6 +153,13 @@ class BearerRules:
         public_url: str | None = None,
     ) -> None:
         self.guard = guard
+        if client_certificates is not None and not isinstance(
+            client_certificates, ClientCertificates
+        ):
+            raise ConfigError(
+                "client_certificates",
+                "pass a p1guard._sender.certificates.ClientCertificates instance",
+            )
         #: Where client certificates come from (RFC 8705); ``None``: certificate-bound tokens
         #: are refused, since no certificate can be shown.
         self.client_certificates = client_certificates
@@ -158,9 +167,13 @@ class BearerRules:
         #: behind a proxy; ``None``: the request's own scheme and ``Host``.
         self.public_url = None if public_url is None else _origin(public_url)
         self._dpop = getattr(guard, "dpop", "disabled") != "disabled"
-        # Validated now, so a bad value fails at startup (ConfigError naming the option).
-        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
-        self.claims: tuple[ClaimRule, ...] = check_rules(claims)
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        #: What every request must meet (unless a call passes its own).
+        self.requirements = requirements = Requirements.resolve(requirements, loose)
+        if requirements.check_revocation and not getattr(guard, "can_introspect", True):
+            raise ConfigError(
+                "check_revocation", "needs a Guard with the custom resource's client_id/secret"
+            )
         self.resource_metadata = resource_metadata
         self._metadata_body = b"" if resource_metadata is None else resource_metadata.json_bytes()
         self.resource_metadata_url: str | None = (
@@ -170,9 +183,6 @@ class BearerRules:
         )
         self.public_paths = PathMatcher(public_paths)
         self.required = required
-        self.scopes = None if scopes is None else tuple(scopes)
-        self.match: Literal["all", "any"] = match
-        self.check_revocation = check_revocation
         self.allow_query_token = allow_query_token
 
     def is_public(self, path: str) -> bool:
@@ -261,9 +271,11 @@ class BearerRules:
         url: Callable[[], str] = lambda: "",
         dpop_proofs: Sequence[str] = (),
         client_cert: bytes | None = None,
+        requirements: Requirements | None = None,
     ) -> AccessToken:
-        """The request's verified token (arguments as :meth:`read`); raises the
-        :class:`AuthError` to send, its challenge stamped by the Guard."""
+        """The request's verified token (arguments as :meth:`read`; ``requirements``: this
+        route's, instead of :attr:`requirements`); raises the :class:`AuthError` to send, its
+        challenge stamped by the Guard."""
         scheme, raw, shown = self.read(
             authorization,
             query_string,
@@ -272,10 +284,7 @@ class BearerRules:
             dpop_proofs=dpop_proofs,
             client_cert=client_cert,
         )
-        try:
-            return self.verify(raw, shown)
-        except AuthError as err:
-            raise self.challenge(err, scheme) from None
+        return self.check(raw, shown, scheme, requirements)
 
     async def aauthenticate(
         self,
@@ -286,6 +295,7 @@ class BearerRules:
         url: Callable[[], str] = lambda: "",
         dpop_proofs: Sequence[str] = (),
         client_cert: bytes | None = None,
+        requirements: Requirements | None = None,
     ) -> AccessToken:
         """Async twin of :meth:`authenticate`."""
         scheme, raw, shown = self.read(
@@ -296,36 +306,46 @@ class BearerRules:
             dpop_proofs=dpop_proofs,
             client_cert=client_cert,
         )
+        return await self.acheck(raw, shown, scheme, requirements)
+
+    def check(
+        self,
+        raw: str,
+        presentation: Presentation | None,
+        scheme: Scheme | None,
+        requirements: Requirements | None = None,
+    ) -> AccessToken:
+        """``guard.verify`` with ``requirements`` (default: this middleware's), its refusal
+        stamped with :meth:`challenge`."""
         try:
-            return await self.averify(raw, shown)
+            needs = requirements or self.requirements
+            return self.guard.verify(raw, needs, presentation=presentation)
         except AuthError as err:
             raise self.challenge(err, scheme) from None
 
-    def verify(self, raw: str, presentation: Presentation | None = None) -> AccessToken:
-        """``guard.verify`` with this middleware's scopes, step-up and claim rules."""
-        return self.guard.verify(
-            raw,
-            scopes=self.scopes,
-            match=self.match,
-            check_revocation=self.check_revocation,
-            acr_values=self.acr_values,
-            max_age=self.max_age,
-            claims=self.claims,
-            presentation=presentation,
-        )
+    async def acheck(
+        self,
+        raw: str,
+        presentation: Presentation | None,
+        scheme: Scheme | None,
+        requirements: Requirements | None = None,
+    ) -> AccessToken:
+        """Async twin of :meth:`check`."""
+        try:
+            needs = requirements or self.requirements
+            return await self.guard.averify(raw, needs, presentation=presentation)
+        except AuthError as err:
+            raise self.challenge(err, scheme) from None
 
-    async def averify(self, raw: str, presentation: Presentation | None = None) -> AccessToken:
-        """Async twin of :meth:`verify`."""
-        return await self.guard.averify(
-            raw,
-            scopes=self.scopes,
-            match=self.match,
-            check_revocation=self.check_revocation,
-            acr_values=self.acr_values,
-            max_age=self.max_age,
-            claims=self.claims,
-            presentation=presentation,
-        )
+    def authorize(
+        self, token: AccessToken, requirements: Requirements, scheme: Scheme | None = None
+    ) -> AccessToken:
+        """``requirements`` checked on an already verified ``token`` (for adapters that verify
+        once per request, then check each view); raises the :class:`AuthError` to send."""
+        try:
+            return requirements.authorize(token, leeway=self.guard.policy.leeway)
+        except AuthError as err:
+            raise self.challenge(err, scheme) from None
 
     def metadata_response(self, path: str, method: str) -> ErrorResponse | None:
         """The RFC 9728 document's response if ``path`` is its well-known path, else ``None``.

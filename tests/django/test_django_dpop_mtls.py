@@ -4,6 +4,7 @@ against a live MockPingOne; and the ``CLIENT_CERTIFICATES`` setting's system che
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 
 import pytest
@@ -15,6 +16,8 @@ from p1guard._client.dpop_key import DPoPKey
 from p1guard._sender.binding import certificate_thumbprint
 from p1guard._sender.certificates import ClientCertificates
 from p1guard.testing import MockPingOne, client_certificate
+from p1guard_django import conf
+from p1guard_django.auth import bearer_rules
 from p1guard_django.conf import get_options
 
 BASE = "http://testserver"
@@ -159,3 +162,31 @@ def test_bad_client_certificates_is_a_system_check_error(value: object, fragment
         found = checks.run_checks(tags=["p1guard"])
     assert [m.id for m in found] == ["p1guard.E014"]
     assert fragment in found[0].msg
+
+
+PUBLIC = "https://api.example.com"
+
+
+@pytest.mark.parametrize("path", ["/api/plain", "/open/read", "/drf/items"])
+def test_behind_a_proxy_the_proof_is_for_the_public_url(
+    p1guard: Use, client: Client, bound: tuple[DPoPKey, str], path: str
+) -> None:
+    """Behind a proxy Django sees ``http://testserver``; the client signed ``htu`` for the public
+    URL. With ``PUBLIC_URL`` the proof for the public URL is accepted (the same pipeline as the
+    ASGI/WSGI middlewares, :meth:`BearerRules.presentation`) and one for the internal URL — a
+    proof minted for another origin — is refused."""
+    options = get_options()
+    # PUBLIC_URL as the validated settings carry it (P1GUARD["PUBLIC_URL"] once the settings
+    # reader lists it); bearer_rules() reads it from there.
+    conf._State.options = dataclasses.replace(
+        options, values={**options.values, "PUBLIC_URL": PUBLIC}
+    )
+    assert bearer_rules().public_url == PUBLIC
+    key, token = bound
+    public = key.proof("GET", PUBLIC + path, access_token=token)
+    accepted = client.get(path, HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=public)
+    assert accepted.status_code == 200
+    internal = key.proof("GET", BASE + path, access_token=token)
+    refused = client.get(path, HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=internal)
+    assert refused.status_code == 401
+    assert 'error="invalid_dpop_proof"' in refused["WWW-Authenticate"]

@@ -3,14 +3,16 @@
 The result of a check is an :class:`Outcome` kept on the request, so a token is verified once
 per request however many layers ask. :func:`authenticate` / :func:`aauthenticate` reuse it or
 verify now; neither raises for a bad token — the outcome carries the :class:`AuthError`.
-Header parsing and error rendering come from the adapter kit, :mod:`p1guard.web`.
+The rest is the adapter kit's pipeline, :class:`p1guard.web.BearerRules` (:func:`bearer_rules`):
+reading, verifying, the challenge and, per view, :func:`refusal` (its :class:`Requirements`).
 
 ``Authorization: DPoP`` is accepted (unless the Guard has ``dpop="disabled"``). A request that
 shows the ``DPoP`` scheme, a ``DPoP`` header or a client certificate (read by
 ``P1GUARD["CLIENT_CERTIFICATES"]`` from ``request.META``) is verified with a
-:class:`~p1guard.Presentation` — method, ``request.build_absolute_uri()``, every
-``DPoP`` value split at commas, the certificate — so DPoP-bound (RFC 9449) and
-certificate-bound (RFC 8705) tokens are checked; its errors carry the ``DPoP`` challenge.
+:class:`~p1guard.Presentation` — method, ``request.build_absolute_uri()`` (its origin replaced
+by ``PUBLIC_URL`` when set, behind a proxy), every ``DPoP`` value split at commas, the
+certificate — so DPoP-bound (RFC 9449) and certificate-bound (RFC 8705) tokens are checked;
+its errors carry the ``DPoP`` challenge.
 """
 
 from __future__ import annotations
@@ -19,29 +21,13 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
-from p1guard import (
-    AccessToken,
-    AuthError,
-    Guard,
-    InsufficientScope,
-    Presentation,
-    ProviderUnavailable,
-)
-from p1guard.web import (
-    Scheme,
-    error_response,
-    extract_credentials,
-    presentation_for,
-    query_tokens,
-    require_scopes,
-    split_proofs,
-    stamp_challenge,
-)
+from p1guard import AccessToken, AuthError, Guard, MissingToken, Presentation, Requirements
+from p1guard.web import BearerRules, Match, Scheme, error_response, log_rejection, split_proofs
 from p1guard_django.conf import Options, get_guard, get_options
 from p1guard_django.users import TokenUser, user_for
 
@@ -54,17 +40,16 @@ __all__ = [
     "aauthenticate",
     "allowed_methods",
     "authenticate",
-    "check_scopes",
+    "bearer_rules",
     "error_response_for",
     "method_not_allowed",
     "outcome_of",
-    "presentation",
+    "refusal",
     "scopes_for",
 ]
 
 logger = logging.getLogger("p1guard.django")
 
-Match = Literal["all", "any"]
 #: Scopes a view requires: one list for every method, or a list per HTTP method.
 RequiredScopes = str | Sequence[str] | Mapping[str, str | Sequence[str]]
 
@@ -97,32 +82,41 @@ class Outcome:
     scheme: Scheme | None = None
 
 
-def _credentials(request: HttpRequest, options: Options, guard: Guard) -> tuple[Scheme, str]:
-    header = request.META.get("HTTP_AUTHORIZATION")
-    return extract_credentials(
-        [] if header is None else [header],
-        query_tokens=query_tokens(request.META.get("QUERY_STRING", "")),
-        allow_query=options.allow_query_token,
-        realm=guard.realm,
-        dpop=guard.dpop != "disabled",
-    )
+def bearer_rules() -> BearerRules:
+    """The request pipeline for this process's Guard and ``settings.P1GUARD``: built on first
+    use, again only when either changes.
 
-
-def presentation(request: HttpRequest, scheme: Scheme, options: Options) -> Presentation | None:
-    """What a sender-constrained token needs from ``request``: ``None`` for a plain bearer
-    request (no ``DPoP`` scheme, ``DPoP`` header or client certificate).
-
-    >>> presentation(request, "DPoP", get_options()).url        # doctest: +SKIP
-    'https://api.example.com/orders'
+    >>> bearer_rules().public_url                                # doctest: +SKIP
+    'https://api.example.com'
     """
-    source = options.client_certificates
-    header = request.META.get("HTTP_DPOP")
-    return presentation_for(
-        scheme,
+    guard, options = get_guard(), get_options()
+    built = _RULES.get("current")
+    if built is None or built[0] is not guard or built[1] is not options:
+        rules = BearerRules(
+            guard,
+            allow_query_token=options.allow_query_token,
+            client_certificates=options.client_certificates,
+            public_url=options.values.get("PUBLIC_URL"),
+        )
+        built = _RULES["current"] = (guard, options, rules)
+    return built[2]
+
+
+_RULES: dict[str, tuple[Guard, Options, BearerRules]] = {}
+
+
+def _read(rules: BearerRules, request: HttpRequest) -> tuple[Scheme, str, Presentation | None]:
+    """What ``request`` shows (:meth:`BearerRules.read <p1guard.web.BearerRules.read>`)."""
+    meta = request.META
+    header, proofs = meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_DPOP")
+    source = rules.client_certificates
+    return rules.read(
+        [] if header is None else [header],
+        meta.get("QUERY_STRING", ""),
         method=request.method or "GET",
         url=request.build_absolute_uri,  # Host checked against ALLOWED_HOSTS by Django
-        dpop_proofs=() if header is None else split_proofs([header]),
-        client_cert=None if source is None else source.from_wsgi(request.META),
+        dpop_proofs=() if proofs is None else split_proofs([proofs]),
+        client_cert=None if source is None else source.from_wsgi(meta),
     )
 
 
@@ -132,14 +126,14 @@ def verify(request: HttpRequest) -> Outcome:
     >>> verify(request).error                                    # doctest: +SKIP
     MissingToken('An access token is required', reason='missing_token')
     """
-    guard, options = get_guard(), get_options()
+    rules, options = bearer_rules(), get_options()
     scheme: Scheme | None = None
     try:
-        scheme, raw = _credentials(request, options, guard)
-        token = guard.verify(raw, presentation=presentation(request, scheme, options))
+        scheme, raw, shown = _read(rules, request)
+        token = rules.check(raw, shown, scheme)
         return Outcome(token, user_for(token, options), scheme=scheme)
-    except AuthError as err:
-        return _refused(err, guard, scheme)
+    except AuthError as err:  # the user mapping's InvalidToken gets the challenge too
+        return Outcome(None, error=rules.challenge(err, scheme), scheme=scheme)
 
 
 async def averify(request: HttpRequest) -> Outcome:
@@ -147,26 +141,33 @@ async def averify(request: HttpRequest) -> Outcome:
 
     >>> outcome = await averify(request)                         # doctest: +SKIP
     """
-    guard, options = get_guard(), get_options()
+    rules, options = bearer_rules(), get_options()
     scheme: Scheme | None = None
     try:
-        scheme, raw = _credentials(request, options, guard)
-        token = await guard.averify(raw, presentation=presentation(request, scheme, options))
+        scheme, raw, shown = _read(rules, request)
+        token = await rules.acheck(raw, shown, scheme)
         if options.user_mapping is None or options.user_mapping is TokenUser:
             return Outcome(token, user_for(token, options), scheme=scheme)
         return Outcome(token, await sync_to_async(user_for)(token, options), scheme=scheme)
     except AuthError as err:
-        return _refused(err, guard, scheme)
+        return Outcome(None, error=rules.challenge(err, scheme), scheme=scheme)
 
 
-def _refused(err: AuthError, guard: Guard, scheme: Scheme | None = None) -> Outcome:
-    """The outcome of a refusal; errors raised outside the Guard (no token, the user
-    mapping's ``InvalidToken``) get its ``realm``, ``resource_metadata_url`` and DPoP
-    challenge too, so every challenge names them."""
-    if err.realm is None:
-        err.realm = guard.realm
-    stamp_challenge(err, guard)
-    return Outcome(None, error=guard.challenge(err, scheme), scheme=scheme)
+def refusal(outcome: Outcome, requirements: Requirements) -> AuthError | None:
+    """Why a request with ``outcome`` may not run a view with ``requirements`` (``None``: it
+    may): its own error, no token, or the first requirement the token fails
+    (:meth:`BearerRules.authorize <p1guard.web.BearerRules.authorize>`), challenge stamped.
+
+    >>> refusal(authenticate(request), Requirements("read"))     # doctest: +SKIP
+    """
+    rules = bearer_rules()
+    if outcome.token is None:
+        return outcome.error or rules.challenge(MissingToken(), outcome.scheme)
+    try:
+        rules.authorize(outcome.token, requirements, outcome.scheme)
+    except AuthError as err:
+        return err
+    return None
 
 
 def attach(request: HttpRequest, outcome: Outcome | None) -> None:
@@ -250,25 +251,6 @@ def _as_tuple(scopes: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes)
 
 
-def check_scopes(
-    token: AccessToken, scopes: Iterable[str], match: Match, realm: str | None
-) -> InsufficientScope | None:
-    """The 403 to send when ``token`` lacks ``scopes`` (all, or any one), else ``None``.
-
-    >>> token = AccessToken({"scope": "read"}, token_id="ab12cd34")
-    >>> check_scopes(token, ["read"], "all", None) is None
-    True
-    >>> check_scopes(token, ["write"], "all", None).description
-    'The access token lacks the scope: write'
-    """
-    try:
-        require_scopes(token, list(scopes), match)
-    except InsufficientScope as err:
-        err.realm = realm
-        return err
-    return None
-
-
 #: ``error_description`` of the 405 for a method no scope grants.
 METHOD_NOT_ALLOWED = "No scope grants this method on this resource"
 
@@ -312,17 +294,7 @@ def error_response_for(err: AuthError, request: HttpRequest | None = None) -> Ht
     >>> error_response_for(MissingToken()).status_code           # doctest: +SKIP
     401
     """
-    log_refusal(err, request)
+    where = ("-", "-") if request is None else (request.method or "-", request.path)
+    log_rejection(logger, err, *where)
     status, headers, body = error_response(err)
     return HttpResponse(body, status=status, headers=dict(headers))
-
-
-def log_refusal(err: AuthError, request: HttpRequest | None) -> None:
-    """Log a refused request: reason code and path only, never the token.
-
-    >>> log_refusal(InvalidToken(reason="expired"), request)     # doctest: +SKIP
-    """
-    level = logging.WARNING if isinstance(err, ProviderUnavailable) else logging.DEBUG
-    if logger.isEnabledFor(level):
-        where = (request.method, request.path) if request is not None else ("-", "-")
-        logger.log(level, "rejected %s %s: %s (%d)", *where, err.reason, err.status_code)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
@@ -17,69 +16,12 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from p1guard import AuthError, ClaimRule, ConfigError, InsufficientUserAuthentication, MissingToken
-from p1guard.errors import InsufficientClaims
-from p1guard.web import (
-    check_rules,
-    require_authentication,
-    require_claims,
-    stamp_challenge,
-    step_up_options,
-)
-from p1guard_django.auth import (
-    Match,
-    Outcome,
-    aauthenticate,
-    authenticate,
-    check_scopes,
-    error_response_for,
-)
-from p1guard_django.conf import get_guard
+from p1guard import ClaimRule, ConfigError, Requirements
+from p1guard_django.auth import Match, aauthenticate, authenticate, error_response_for, refusal
 
 __all__ = ["require_token"]
 
 View = TypeVar("View", bound=Callable[..., Any])
-
-
-def refusal(
-    outcome: Outcome,
-    scopes: tuple[str, ...],
-    match: Match,
-    acr_values: tuple[str, ...] | None = None,
-    max_age: int | None = None,
-    claims: tuple[ClaimRule, ...] = (),
-) -> AuthError | None:
-    """Why a request with ``outcome`` may not run a view needing ``scopes`` and, with
-    ``acr_values``/``max_age``, step-up authentication, then ``claims`` rules (``None``: it may).
-
-    >>> refusal(authenticate(request), ("read",), "all")         # doctest: +SKIP
-    """
-    if outcome.token is None:
-        missing = stamp_challenge(MissingToken(realm=get_guard().realm), get_guard())
-        return outcome.error or get_guard().challenge(missing, outcome.scheme)
-    denied: AuthError | None = None
-    if scopes:
-        denied = check_scopes(outcome.token, scopes, match, get_guard().realm)
-    if denied is None and (acr_values is not None or max_age is not None):
-        # The token was verified once for the request; the view's step-up is checked here, with
-        # the same rules and leeway as Guard.verify(acr_values=…, max_age=…).
-        guard = get_guard()
-        try:
-            require_authentication(
-                outcome.token, acr_values, max_age, time.time(), guard.policy.leeway
-            )
-        except InsufficientUserAuthentication as err:
-            err.realm = guard.realm
-            denied = err
-    if denied is None and claims:
-        try:
-            require_claims(outcome.token, claims)
-        except InsufficientClaims as err:
-            err.realm = get_guard().realm
-            denied = err
-    if denied is not None:
-        get_guard().challenge(denied, outcome.scheme)  # a DPoP request: the DPoP challenge
-    return denied
 
 
 @overload
@@ -121,36 +63,22 @@ def require_token(
     ... def items(request): ...
     """
     if len(scopes) == 1 and callable(scopes[0]):
-        return _decorate(scopes[0], (), "all")
-    if match not in ("all", "any"):
-        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
-    for scope in scopes:
-        if not isinstance(scope, str) or not scope or " " in scope:
-            raise ConfigError("scopes", f"each scope must be one non-empty word, got {scope!r}")
-    wanted = tuple(scopes)
-    acr, age = step_up_options(acr_values, max_age)
-    rules = check_rules(claims)
-    return functools.partial(
-        _decorate, scopes=wanted, match=match, acr_values=acr, max_age=age, claims=rules
-    )
+        return _decorate(scopes[0], Requirements())
+    if not all(isinstance(scope, str) and scope.split() == [scope] for scope in scopes):
+        raise ConfigError("scopes", f"each scope must be one non-empty word, got {scopes!r}")
+    needs = Requirements(
+        scopes, match=match, acr_values=acr_values, max_age=max_age, claims=claims
+    )  # refused now (ConfigError naming the option), not on each request
+    return functools.partial(_decorate, needs=needs)
 
 
-def _decorate(
-    view: View,
-    scopes: tuple[str, ...],
-    match: Match,
-    acr_values: tuple[str, ...] | None = None,
-    max_age: int | None = None,
-    claims: tuple[ClaimRule, ...] = (),
-) -> View:
+def _decorate(view: View, needs: Requirements) -> View:
     wrapper: Callable[..., Any]
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            denied = refusal(
-                await aauthenticate(request), scopes, match, acr_values, max_age, claims
-            )
+            denied = refusal(await aauthenticate(request), needs)
             if denied is not None:
                 return error_response_for(denied, request)
             return await view(request, *args, **kwargs)
@@ -160,7 +88,7 @@ def _decorate(
 
         @functools.wraps(view)
         def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            denied = refusal(authenticate(request), scopes, match, acr_values, max_age, claims)
+            denied = refusal(authenticate(request), needs)
             if denied is not None:
                 return error_response_for(denied, request)
             response: HttpResponseBase = view(request, *args, **kwargs)
@@ -168,5 +96,5 @@ def _decorate(
 
         wrapper = sync_wrapper
     setattr(wrapper, "csrf_exempt", True)  # noqa: B010 - a function attribute Django reads
-    setattr(wrapper, "required_scopes", scopes)  # noqa: B010
+    setattr(wrapper, "required_scopes", needs.scopes or ())  # noqa: B010
     return wrapper  # type: ignore[return-value]

@@ -42,8 +42,8 @@ from p1guard import (
     InsufficientUserAuthentication,
     MissingToken,
     ProviderUnavailable,
+    Requirements,
 )
-from p1guard.web import check_rules, stamp_challenge, step_up_options
 from p1guard_django.auth import (
     METHOD_NOT_ALLOWED,
     Match,
@@ -51,12 +51,11 @@ from p1guard_django.auth import (
     RequiredScopes,
     allowed_methods,
     authenticate,
-    check_scopes,
+    bearer_rules,
     outcome_of,
+    refusal,
     scopes_for,
 )
-from p1guard_django.conf import get_guard
-from p1guard_django.decorators import refusal
 
 if TYPE_CHECKING:  # rest_framework.views imports the authentication classes: no cycle
     from rest_framework.request import Request
@@ -177,11 +176,9 @@ class PingOneTokenAuthentication(BaseAuthentication):
         error = outcome.error if outcome is not None else None
         if error is not None and error.status_code in (400, 401):
             return error.www_authenticate
-        guard = get_guard()
         # dpop="required" (or a DPoP request refused later): the DPoP challenge, RFC 9449 §7.1
         scheme = outcome.scheme if outcome is not None else None
-        missing = stamp_challenge(MissingToken(realm=guard.realm), guard)
-        return guard.challenge(missing, scheme).www_authenticate
+        return bearer_rules().challenge(MissingToken(), scheme).www_authenticate
 
 
 class HasScopes(BasePermission):
@@ -207,21 +204,11 @@ class HasScopes(BasePermission):
             raise ImproperlyConfigured(
                 f"{type(view).__name__} uses {type(self).__name__} but sets no required_scopes"
             )
-        guard = get_guard()
-        realm = guard.realm
-        outcome = outcome_of(request._request)
-        scheme = outcome.scheme if outcome is not None else None
-        token = request.auth
-        if not isinstance(token, AccessToken):
-            missing = stamp_challenge(MissingToken(realm=realm), guard)
-            raise api_exception(guard.challenge(missing, scheme))
-        scopes = scopes_for(required, request.method)
+        outcome = _seen(request)
+        scopes = scopes_for(required, request.method) if outcome.token is not None else ()
         if scopes is None:
             raise method_not_allowed(request, view, required)
-        denied = check_scopes(token, scopes, self.match, realm)
-        if denied is not None:
-            raise api_exception(guard.challenge(denied, scheme))
-        return True
+        return _enforce(outcome, Requirements(scopes, match=self.match))
 
 
 class TokenRules(BasePermission):
@@ -251,8 +238,8 @@ class TokenRules(BasePermission):
         max_age: int | None = None,
         claims: Iterable[ClaimRule] | None = None,
     ) -> None:
-        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
-        self.claims = check_rules(claims)
+        #: What this permission demands (validated now: a bad value fails at import).
+        self.requirements = Requirements(acr_values=acr_values, max_age=max_age, claims=claims)
 
     def __call__(self) -> TokenRules:
         """DRF instantiates each entry of ``permission_classes``: this one is ready already."""
@@ -261,20 +248,28 @@ class TokenRules(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         """Raise :class:`TokenRequired` (401), :class:`StepUpRequired` (401) or
         :class:`ScopeDenied` (403, a failed claim rule), else ``True``."""
-        token = request.auth
-        seen = outcome_of(request._request)
-        scheme = seen.scheme if seen is not None else None
-        outcome = Outcome(token if isinstance(token, AccessToken) else None, scheme=scheme)
-        denied = refusal(outcome, (), "all", self.acr_values, self.max_age, self.claims)
-        if denied is not None:
-            raise api_exception(denied)
-        return True
+        return _enforce(_seen(request), self.requirements)
 
     def __repr__(self) -> str:
         return (
-            f"TokenRules(acr_values={self.acr_values!r}, max_age={self.max_age!r}, "
-            f"claims={list(self.claims)!r})"
+            f"TokenRules(acr_values={self.requirements.acr_values!r}, "
+            f"max_age={self.requirements.max_age!r}, claims={list(self.requirements.claims)!r})"
         )
+
+
+def _seen(request: Request) -> Outcome:
+    """DRF's view of the request: its token (``request.auth``) and the scheme it came with."""
+    token, seen = request.auth, outcome_of(request._request)
+    scheme = seen.scheme if seen is not None else None
+    return Outcome(token if isinstance(token, AccessToken) else None, scheme=scheme)
+
+
+def _enforce(outcome: Outcome, requirements: Requirements) -> bool:
+    """``True``, or raise the DRF exception for the first requirement the token fails."""
+    denied = refusal(outcome, requirements)
+    if denied is not None:
+        raise api_exception(denied)
+    return True
 
 
 class MethodRefused(exceptions.MethodNotAllowed):

@@ -16,8 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from p1guard import ClaimRule
-from p1guard.web import check_rules, step_up_options
+from p1guard import ClaimRule, Requirements
 from p1guard_django.auth import (
     Match,
     Outcome,
@@ -27,9 +26,9 @@ from p1guard_django.auth import (
     authenticate,
     error_response_for,
     method_not_allowed,
+    refusal,
     scopes_for,
 )
-from p1guard_django.decorators import refusal
 
 __all__ = ["TokenRequiredMixin"]
 
@@ -73,7 +72,7 @@ class TokenRequiredMixin(_Base):
         """Refuse a view that lists the mixin right of ``View``: ``View.dispatch`` would run
         first and never call the mixin's, so the view would be served without a token."""
         super().__init_subclass__(**kwargs)
-        _demands(cls.acr_values, cls.max_age, cls.claims)  # bad values fail here, at import
+        _needs(cls.scope_match, cls.acr_values, cls.max_age, cls.claims)  # fail at import
         mro = cls.__mro__
         if issubclass(cls, View) and mro.index(View) < mro.index(TokenRequiredMixin):
             raise ImproperlyConfigured(
@@ -86,7 +85,8 @@ class TokenRequiredMixin(_Base):
     def as_view(cls, **initkwargs: Any) -> Any:
         """``View.as_view``, marked ``csrf_exempt`` (bearer tokens are not ambient); step-up
         and claim options given here are checked here too."""
-        _demands(
+        _needs(
+            initkwargs.get("scope_match", cls.scope_match),
             initkwargs.get("acr_values", cls.acr_values),
             initkwargs.get("max_age", cls.max_age),
             initkwargs.get("claims", cls.claims),
@@ -110,8 +110,8 @@ class TokenRequiredMixin(_Base):
 
     def _refusal(self, request: HttpRequest, outcome: Outcome) -> HttpResponse | None:
         scopes = scopes_for(self.required_scopes, request.method)
-        demands = _demands(self.acr_values, self.max_age, self.claims)
-        denied = refusal(outcome, scopes or (), self.scope_match, *demands)
+        needs = _needs(self.scope_match, self.acr_values, self.max_age, self.claims)
+        denied = refusal(outcome, needs.with_scopes(scopes or ()))
         if denied is not None:
             return error_response_for(denied, request)
         if scopes is None:
@@ -120,8 +120,11 @@ class TokenRequiredMixin(_Base):
         return None
 
 
-def _demands(
-    acr_values: str | Iterable[str] | None, max_age: int | None, claims: Iterable[ClaimRule] | None
-) -> tuple[tuple[str, ...] | None, int | None, tuple[ClaimRule, ...]]:
-    """The view's step-up and claim options, validated (:class:`~p1guard.ConfigError`)."""
-    return (*step_up_options(acr_values, max_age), check_rules(claims))
+def _needs(
+    match: Match,
+    acr: str | Iterable[str] | None,
+    age: int | None,
+    claims: Iterable[ClaimRule] | None,
+) -> Requirements:
+    """The view's requirements but its scopes, validated (:class:`~p1guard.ConfigError`)."""
+    return Requirements(match=match, acr_values=acr, max_age=age, claims=claims)

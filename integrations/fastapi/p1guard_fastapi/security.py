@@ -5,9 +5,10 @@ Rules:
 1. Scopes come from FastAPI's :class:`~fastapi.security.SecurityScopes`, i.e. from every
    ``Security(auth, scopes=[...])`` on the way from the route to this dependency, so a
    dependency needing ``read`` used by a route needing ``write`` demands both.
-2. The token is found by :func:`p1guard.web.extract_credentials` (one ``Authorization:
-   Bearer`` or ``DPoP`` header; ``?access_token=`` only with ``allow_query_token=True``) and
-   checked by :meth:`Guard.averify <p1guard.Guard.averify>`. A request showing the ``DPoP``
+2. The request goes through :class:`p1guard.web.BearerRules`, the pipeline every adapter
+   shares: one ``Authorization: Bearer`` or ``DPoP`` header (``?access_token=`` only with
+   ``allow_query_token=True``), checked by :meth:`Guard.averify <p1guard.Guard.averify>`
+   with the route's :class:`~p1guard.Requirements`. A request showing the ``DPoP``
    scheme, a ``DPoP`` header or a client certificate (from ``client_certificates``) also
    passes a :class:`~p1guard.Presentation`: method, the URL as the ASGI middleware
    rebuilds it (:func:`p1guard.asgi.request_url`) and every ``DPoP`` value split at commas,
@@ -20,12 +21,14 @@ Rules:
    (``WWW-Authenticate``, ``Cache-Control: no-store``, ``Retry-After`` on 503). Register
    :func:`auth_error_handler` for flat RFC 6750 bodies. On a WebSocket the handshake is closed
    with code 1008 instead.
-5. Neither the token nor exception text reaches the client or the logs.
+5. Neither the token nor exception text reaches the client or the logs; each refusal is one
+   :func:`p1guard.web.log_rejection` line on the ``p1guard.fastapi`` logger.
 
 No ``from __future__ import annotations`` here: FastAPI reads ``__call__``'s annotations at
 runtime and cannot resolve strings on a callable instance.
 """
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -47,22 +50,9 @@ from p1guard import (
     ClientCertificates,
     ConfigError,
     Guard,
-    MissingToken,
-    Presentation,
 )
 from p1guard.asgi import request_url
-from p1guard.web import (
-    Match,
-    Scheme,
-    check_rules,
-    error_response,
-    extract_credentials,
-    presentation_for,
-    query_tokens,
-    split_proofs,
-    stamp_challenge,
-    step_up_options,
-)
+from p1guard.web import BearerRules, Match, error_response, log_rejection, split_proofs
 from p1guard_fastapi._env import env_flag, guard_from_env
 from p1guard_fastapi.docs import add_operation_scopes, swagger_ui_init_oauth
 
@@ -161,32 +151,25 @@ class PingOneBearer(OAuth2):
     ) -> None:
         if not isinstance(guard, Guard):
             raise ConfigError("guard", "pass a p1guard.Guard instance")
-        if client_certificates is not None and not isinstance(
-            client_certificates, ClientCertificates
-        ):
-            raise ConfigError(
-                "client_certificates",
-                "pass a p1guard._sender.certificates.ClientCertificates instance",
-            )
-        if match not in ("all", "any"):
-            raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
         if not isinstance(scheme_name, str) or not scheme_name:
             raise ConfigError("scheme_name", "must be a non-empty string")
-        # Caught here rather than as a 500 on the first request. (Guard has no public flag yet.)
-        if check_revocation and not guard.can_introspect:
-            raise ConfigError(
-                "check_revocation", "needs a Guard with the custom resource's client_id/secret"
-            )
         self.guard = guard
         self.swagger_client_id = swagger_client_id
         self.scopes = _scope_map(scopes)
-        self.match: Match = match
-        self.check_revocation = check_revocation
-        self.allow_query_token = allow_query_token
-        self.acr_values, self.max_age = step_up_options(acr_values, max_age)
-        self.claims = check_rules(claims)
-        self.client_certificates = client_certificates
-        self._dpop = guard.dpop != "disabled"
+        #: The pipeline (:class:`~p1guard.web.BearerRules`), given each route's scopes.
+        self.rules = BearerRules(
+            guard,
+            required=auto_error,
+            match=match,
+            check_revocation=check_revocation,
+            allow_query_token=allow_query_token,
+            acr_values=acr_values,
+            max_age=max_age,
+            claims=claims,
+            client_certificates=client_certificates,
+        )
+        # One Requirements per set of route scopes (rule 1), built on its first request.
+        self._for_route = functools.lru_cache(maxsize=1024)(self.rules.requirements.with_scopes)
         issuer = guard.pingone.issuer
         flow = OAuthFlowAuthorizationCode(
             authorizationUrl=f"{issuer}/authorize",
@@ -217,6 +200,11 @@ class PingOneBearer(OAuth2):
             options["allow_query_token"] = env_flag(env, "P1GUARD_ALLOW_QUERY_TOKEN")
         return cls(guard_from_env(env), **options)
 
+    @property
+    def allow_query_token(self) -> bool:
+        """Whether ``?access_token=`` is accepted."""
+        return self.rules.allow_query_token
+
     # OAuth2.__call__ returns the raw token string; this one returns the verified token and
     # needs the scopes. Subclassing OAuth2 (not just SecurityBase) is what makes older FastAPI
     # releases (0.110 was tested) put the route scopes into the OpenAPI document.
@@ -224,31 +212,23 @@ class PingOneBearer(OAuth2):
         self, request: HTTPConnection, security_scopes: SecurityScopes
     ) -> AccessToken | None:
         """Verify the request's token for ``security_scopes``; see the module's rules."""
-        scheme: Scheme | None = None
+        rules = self.rules
+        certificates = rules.client_certificates
         try:
-            scheme, raw = extract_credentials(
+            token = await rules.aauthenticate(
                 request.headers.getlist("authorization"),
-                query_tokens=query_tokens(request.scope.get("query_string", b"")),
-                allow_query=self.allow_query_token,
-                realm=self.guard.realm,
-                dpop=self._dpop,
+                request.scope.get("query_string", b""),
+                method=request.scope.get("method", "GET"),
+                # As the ASGI middleware: ws(s) as http(s), and a Host that is not one refused.
+                url=lambda: request_url(request.scope, request.headers.get("host")),
+                dpop_proofs=split_proofs(request.headers.getlist("dpop")),
+                client_cert=None if certificates is None else certificates.from_asgi(request.scope),
+                requirements=self._for_route(tuple(security_scopes.scopes)),
             )
-            token = await self.guard.averify(
-                raw,
-                scopes=security_scopes.scopes,
-                match=self.match,
-                check_revocation=self.check_revocation,
-                acr_values=self.acr_values,
-                max_age=self.max_age,
-                claims=self.claims,
-                presentation=self._presentation(scheme, request),
-            )
-        except AuthError as err:
-            if not self.auto_error and isinstance(err, MissingToken):
+        except AuthError as err:  # already stamped with the challenge by BearerRules
+            if rules.tolerates(err):
                 return None
-            stamp_challenge(err, self.guard)  # raised before the Guard saw it (RFC 9728)
-            self.guard.challenge(err, scheme)  # DPoP scheme and algs (RFC 9449 §7.1)
-            _log(err, request)
+            log_rejection(logger, err, request.scope.get("method", "WEBSOCKET"), request.url.path)
             if request.scope["type"] == "websocket":
                 raise WebSocketException(
                     status.WS_1008_POLICY_VIOLATION, reason=err.body["error"]
@@ -256,18 +236,6 @@ class PingOneBearer(OAuth2):
             raise AuthHTTPException(err) from None
         request.state.access_token = token
         return token
-
-    def _presentation(self, scheme: Scheme, request: HTTPConnection) -> Presentation | None:
-        """What a sender-constrained token needs (``None`` for a plain bearer request)."""
-        source = self.client_certificates
-        return presentation_for(
-            scheme,
-            method=request.scope.get("method", "GET"),
-            # As the ASGI middleware: ws(s) as http(s), and a Host that is not one refused.
-            url=lambda: request_url(request.scope, request.headers.get("host")),
-            dpop_proofs=split_proofs(request.headers.getlist("dpop")),
-            client_cert=None if source is None else source.from_asgi(request.scope),
-        )
 
     def swagger_ui_init_oauth(self, *, scopes: Iterable[str] = ()) -> dict[str, Any]:
         """FastAPI's ``swagger_ui_init_oauth`` for ``swagger_client_id`` (PKCE, no secret).
@@ -304,18 +272,4 @@ class PingOneBearer(OAuth2):
         return (
             f"PingOneBearer(issuer={self.guard.pingone.issuer!r}, "
             f"scheme_name={self.scheme_name!r}, auto_error={self.auto_error!r})"
-        )
-
-
-def _log(err: AuthError, request: HTTPConnection) -> None:
-    # Never the token: only the reason code and where it happened.
-    level = logging.WARNING if err.status_code >= 500 else logging.DEBUG
-    if logger.isEnabledFor(level):
-        logger.log(
-            level,
-            "rejected %s %s: %s (%d)",
-            request.scope.get("method", "WEBSOCKET"),
-            request.url.path,
-            err.reason,
-            err.status_code,
         )

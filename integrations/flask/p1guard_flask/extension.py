@@ -23,8 +23,16 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask.typing import ResponseReturnValue
 
-from p1guard import AccessToken, AuthError, ClaimRule, ClientCertificates, ConfigError, Guard
-from p1guard.web import Match, check_rules, step_up_options
+from p1guard import (
+    AccessToken,
+    AuthError,
+    ClaimRule,
+    ClientCertificates,
+    ConfigError,
+    Guard,
+    Requirements,
+)
+from p1guard.web import Match
 from p1guard_flask.context import set_token
 from p1guard_flask.login_settings import uses_login_config
 from p1guard_flask.responses import ErrorHandler, auth_error_response, log_refusal
@@ -44,28 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["Match", "P1Guard"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _scope_tuple(scopes: str | Iterable[str] | None) -> tuple[str, ...]:
-    items = (scopes,) if isinstance(scopes, str) else tuple(scopes or ())
-    wanted: list[str] = []
-    for item in items:
-        if not isinstance(item, str) or not item.split():
-            raise ConfigError(
-                "scopes", f"pass scope names as strings, e.g. ('read', 'write'); got {item!r}"
-            )
-        for name in item.split():
-            if name not in wanted:
-                wanted.append(name)
-    return tuple(wanted)
-
-
-def _check_match(match: str) -> Match:
-    # The same refusal as p1guard._requirements.require_scopes, but at decoration time: that one
-    # needs a token, so it would only fire on the first request.
-    if match not in ("all", "any"):
-        raise ConfigError("match", f"use 'all' or 'any', got {match!r}")
-    return cast(Match, match)
 
 
 def _revocation_error(where: str) -> ConfigError:
@@ -230,19 +216,15 @@ class P1Guard(SignIn):
         at set-up time here: it raises :class:`~p1guard.ConfigError` on every call (before the
         token is even read, so it shows on the first try), not an :class:`~p1guard.AuthError`.
         """
-        state = _state_for(check_revocation)
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = Requirements.resolve(None, loose)
+        return self._verify(needs)
+
+    def _verify(self, needs: Requirements) -> AccessToken:
+        state = _state_for(needs.check_revocation)
         scheme, raw, shown = state.credentials()
         try:
-            token = state.guard.verify(
-                raw,
-                scopes=scopes,
-                match=match,
-                check_revocation=check_revocation,
-                acr_values=acr_values,
-                max_age=max_age,
-                claims=claims,
-                presentation=shown,
-            )
+            token = state.guard.verify(raw, needs, presentation=shown)
         except AuthError as err:
             raise state.challenge(err, scheme) from None
         set_token(token)
@@ -262,19 +244,15 @@ class P1Guard(SignIn):
 
         >>> token = await p1.averify_request("read")                 # doctest: +SKIP
         """
-        state = _state_for(check_revocation)
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = Requirements.resolve(None, loose)
+        return await self._averify(needs)
+
+    async def _averify(self, needs: Requirements) -> AccessToken:
+        state = _state_for(needs.check_revocation)
         scheme, raw, shown = state.credentials()
         try:
-            token = await state.guard.averify(
-                raw,
-                scopes=scopes,
-                match=match,
-                check_revocation=check_revocation,
-                acr_values=acr_values,
-                max_age=max_age,
-                claims=claims,
-                presentation=shown,
-            )
+            token = await state.guard.averify(raw, needs, presentation=shown)
         except AuthError as err:
             raise state.challenge(err, scheme) from None
         set_token(token)
@@ -322,46 +300,26 @@ class P1Guard(SignIn):
         ... async def me(): ...
         """
         if len(scopes) == 1 and callable(scopes[0]):
-            return self._wrap(scopes[0], (), "all", None)
-        wanted = _scope_tuple(scopes)
-        how = _check_match(match)
-        step_up = step_up_options(acr_values, max_age)  # refused now, not per request
-        rules = check_rules(claims)
-        return lambda view: self._wrap(view, wanted, how, check_revocation, *step_up, rules)
+            return self._wrap(scopes[0], Requirements())
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = Requirements.resolve(None, loose)  # refused now, not per request
+        return lambda view: self._wrap(view, needs)
 
-    def _wrap(
-        self,
-        view: F,
-        scopes: tuple[str, ...],
-        match: Match,
-        check_revocation: bool | None,
-        acr_values: tuple[str, ...] | None = None,
-        max_age: int | None = None,
-        claims: tuple[ClaimRule, ...] = (),
-    ) -> F:
-        if check_revocation:
+    def _wrap(self, view: F, needs: Requirements) -> F:
+        if needs.check_revocation:
             self._needs_revocation(_view_name(view))
-        # One set of demands for whichever twin the view needs.
-        demand: dict[str, Any] = {
-            "match": match,
-            "check_revocation": check_revocation,
-            "acr_values": acr_values,
-            "max_age": max_age,
-            "claims": claims,
-        }
-        wanted = scopes or None
         if inspect.iscoroutinefunction(view):
 
             @functools.wraps(view)
             async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                await self.averify_request(wanted, **demand)
+                await self._averify(needs)
                 return await view(*args, **kwargs)
 
             return cast(F, async_guarded)
 
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            self.verify_request(wanted, **demand)
+            self._verify(needs)
             return view(*args, **kwargs)
 
         return cast(F, guarded)
@@ -392,10 +350,8 @@ class P1Guard(SignIn):
         >>> p1.protect_blueprint(payments, acr_values=["Multi_Factor"], max_age=300,
         ...                      claims=[Equals("department", "finance")])      # doctest: +SKIP
         """
-        wanted = _scope_tuple(scopes) or None
-        how = _check_match(match)
-        step_up, fresh = step_up_options(acr_values, max_age)  # refused now, not per request
-        rules = check_rules(claims)
+        loose = (scopes, match, check_revocation, acr_values, max_age, claims)
+        needs = Requirements.resolve(None, loose)  # refused now, not per request
         if isinstance(public_endpoints, str):
             raise ConfigError("public_endpoints", "expected a list of endpoint names")
         names = tuple(public_endpoints)
@@ -416,14 +372,7 @@ class P1Guard(SignIn):
             rule = request.url_rule
             if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
                 return
-            self.verify_request(
-                wanted,
-                match=how,
-                check_revocation=check_revocation,
-                acr_values=step_up,
-                max_age=fresh,
-                claims=rules,
-            )
+            self._verify(needs)
 
         bp.record(remember_public)
         bp.before_request(check_token)
