@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from p1guard.errors import ConfigError
 
-__all__ = ["Seconds", "check_url", "is_loopback", "to_seconds"]
+__all__ = ["Seconds", "check_origin", "check_url", "is_loopback", "to_seconds"]
 
 Seconds = float | int | timedelta
 
@@ -69,3 +69,27 @@ def check_url(field: str, url: object, *, allow_query: bool = False) -> str:
     if not url.isascii() or not url.isprintable() or " " in url:
         raise ConfigError(field, f"{url!r} must be printable ASCII without spaces")
     return url
+
+
+def check_origin(field: str, url: object) -> str:
+    """``scheme://host[:port]`` of an http(s) origin (an API's external URL behind a proxy),
+    else :class:`ConfigError` naming ``field``.
+
+    A mount prefix comes from the server (ASGI ``root_path``, WSGI ``SCRIPT_NAME``), not from
+    here: dropping one silently would check proofs against the wrong path.
+
+    >>> check_origin("public_url", "https://api.example.com/")
+    'https://api.example.com'
+    """
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ConfigError(field, f"expected an origin like 'https://api.example.com', got {url!r}")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))

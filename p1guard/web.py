@@ -48,6 +48,7 @@ from p1guard._settings import (
     web_login_from_settings,
 )
 from p1guard._tokens.claims import ClaimRule, check_rules, require_claims
+from p1guard._values import check_origin
 from p1guard._web.bearer import (
     BearerRules,
     ErrorResponse,
@@ -99,6 +100,7 @@ __all__ = [
     "Scheme",
     "Session",
     "SettingProblem",
+    "check_origin",
     "check_rules",
     "error_answer",
     "error_response",

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from p1guard._requirements import Match, Requirements
 from p1guard._sender.certificates import ClientCertificates
+from p1guard._values import check_origin
 from p1guard._web.credentials import (
     extract_bearer,
     extract_credentials,
@@ -39,28 +40,6 @@ __all__ = [
     "log_rejection",
     "stamp_challenge",
 ]
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of an http(s) origin, else :class:`ConfigError`.
-
-    A mount prefix comes from the server (ASGI ``root_path``, WSGI ``SCRIPT_NAME``), not from
-    here: dropping one silently would check proofs against the wrong path.
-    """
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-        or "@" in parts.netloc
-    ):
-        raise ConfigError(
-            "public_url", f"expected an origin like 'https://api.example.com', got {url!r}"
-        )
-    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 def _path_of(url: str) -> str:
@@ -165,7 +144,7 @@ class BearerRules:
         self.client_certificates = client_certificates
         #: The API's external origin (``https://api.example.com``) for DPoP ``htu`` checks
         #: behind a proxy; ``None``: the request's own scheme and ``Host``.
-        self.public_url = None if public_url is None else _origin(public_url)
+        self.public_url = None if public_url is None else check_origin("public_url", public_url)
         self._dpop = getattr(guard, "dpop", "disabled") != "disabled"
         loose = (scopes, match, check_revocation, acr_values, max_age, claims)
         #: What every request must meet (unless a call passes its own).

@@ -4,7 +4,6 @@ against a live MockPingOne; and the ``CLIENT_CERTIFICATES`` setting's system che
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
 
 import pytest
@@ -16,7 +15,6 @@ from p1guard._client.dpop_key import DPoPKey
 from p1guard._sender.binding import certificate_thumbprint
 from p1guard._sender.certificates import ClientCertificates
 from p1guard.testing import MockPingOne, client_certificate
-from p1guard_django import conf
 from p1guard_django.auth import bearer_rules
 from p1guard_django.conf import get_options
 
@@ -175,12 +173,7 @@ def test_behind_a_proxy_the_proof_is_for_the_public_url(
     URL. With ``PUBLIC_URL`` the proof for the public URL is accepted (the same pipeline as the
     ASGI/WSGI middlewares, :meth:`BearerRules.presentation`) and one for the internal URL — a
     proof minted for another origin — is refused."""
-    options = get_options()
-    # PUBLIC_URL as the validated settings carry it (P1GUARD["PUBLIC_URL"] once the settings
-    # reader lists it); bearer_rules() reads it from there.
-    conf._State.options = dataclasses.replace(
-        options, values={**options.values, "PUBLIC_URL": PUBLIC}
-    )
+    p1guard(PUBLIC_URL=PUBLIC)
     assert bearer_rules().public_url == PUBLIC
     key, token = bound
     public = key.proof("GET", PUBLIC + path, access_token=token)
@@ -190,3 +183,13 @@ def test_behind_a_proxy_the_proof_is_for_the_public_url(
     refused = client.get(path, HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=internal)
     assert refused.status_code == 401
     assert 'error="invalid_dpop_proof"' in refused["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    "value", ["https://api.example.com/v1", "ftp://api.example.com", "api.example.com", 42]
+)
+def test_public_url_that_is_no_origin_is_a_system_check_error(p1guard: Use, value: object) -> None:
+    p1guard(PUBLIC_URL=value)
+    found = checks.run_checks(tags=["p1guard"])
+    assert [m.id for m in found] == ["p1guard.E015"]
+    assert "PUBLIC_URL" in found[0].msg

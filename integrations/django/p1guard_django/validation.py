@@ -42,6 +42,7 @@ from p1guard.web import (
     SETTINGS_SCHEMA,
     PathMatcher,
     SettingProblem,
+    check_origin,
     unknown_settings,
 )
 from p1guard.web import read_settings as read_schema
@@ -75,6 +76,7 @@ DJANGO_DEFAULTS: Mapping[str, Any] = {
     "PINGONE_OPTIONS": {},
     "LOGIN": None,
     "CLIENT_CERTIFICATES": None,
+    "PUBLIC_URL": None,
 }
 
 #: The top-level feeds of p1guard's settings schema (``LOGIN_*`` settings live in ``LOGIN``).
@@ -143,6 +145,7 @@ def read_settings(
     problems += _check_paths(values)
     problems += _check_users(values)
     problems += _check_certificates(values)
+    problems += _check_public_url(values)
     return values, parsed, problems
 
 
@@ -341,6 +344,25 @@ def _check_certificates(values: dict[str, Any]) -> list[Problem]:
     except (TypeError, ValueError) as exc:
         return [_certificate_problem(f"is invalid: {exc}")]
     return []
+
+
+def _check_public_url(values: dict[str, Any]) -> list[Problem]:
+    """``PUBLIC_URL``: ``None`` or the API's external origin (``https://api.example.com``),
+    which replaces the request's scheme and host in DPoP ``htu`` checks behind a proxy."""
+    given = values["PUBLIC_URL"]
+    if given is None:
+        return []
+    try:
+        check_origin("PUBLIC_URL", given)
+    except ConfigError as exc:
+        return [Problem("p1guard.E015", f"P1GUARD['PUBLIC_URL'] {exc.message}", _PUBLIC_URL_HINT)]
+    return []
+
+
+_PUBLIC_URL_HINT = (
+    "Give the origin clients use, without a path: the proxy's mount prefix comes from "
+    "SCRIPT_NAME (FORCE_SCRIPT_NAME)."
+)
 
 
 def _certificate_problem(message: str) -> Problem:
