@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from p1guard._requirements import Match, Requirements
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from p1guard._web.resource_metadata import ResourceMetadata
 
 __all__ = [
+    "BearerMiddleware",
     "BearerRules",
     "ErrorResponse",
     "error_response",
@@ -351,6 +352,55 @@ class BearerRules:
     def tolerates(self, err: AuthError) -> bool:
         """Whether the request may go on without a token (``required=False``, none sent)."""
         return not self.required and isinstance(err, MissingToken)
+
+
+App = TypeVar("App")
+
+
+class BearerMiddleware(Generic[App]):
+    """What the ASGI and WSGI middlewares share: the wrapped app and their
+    :class:`BearerRules`, built from the same keyword arguments (documented on
+    :class:`p1guard.asgi.BearerTokenMiddleware`), and whether the Guard sends DPoP nonces.
+    ``requirements`` (a :class:`~p1guard.Requirements`) may replace ``scopes``/``match``/
+    ``check_revocation``/``acr_values``/``max_age``/``claims``."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        guard: Guard,
+        public_paths: Iterable[str] = (),
+        required: bool = True,
+        requirements: Requirements | None = None,
+        scopes: Iterable[str] | None = None,
+        match: Match = "all",
+        check_revocation: bool | None = None,
+        allow_query_token: bool = False,
+        resource_metadata: ResourceMetadata | None = None,
+        acr_values: str | Iterable[str] | None = None,
+        max_age: int | None = None,
+        claims: Iterable[ClaimRule] | None = None,
+        client_certificates: ClientCertificates | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        self.app = app
+        self.rules = BearerRules(
+            guard,
+            public_paths=public_paths,
+            required=required,
+            requirements=requirements,
+            scopes=scopes,
+            match=match,
+            check_revocation=check_revocation,
+            allow_query_token=allow_query_token,
+            resource_metadata=resource_metadata,
+            acr_values=acr_values,
+            max_age=max_age,
+            claims=claims,
+            client_certificates=client_certificates,
+            public_url=public_url,
+        )
+        self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
 
 def log_rejection(logger: logging.Logger, err: AuthError, method: str, path: str) -> None:

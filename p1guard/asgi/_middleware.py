@@ -12,20 +12,14 @@ client certificate. The ``Authorization``, ``DPoP`` and ``Host`` headers are rea
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 from urllib.parse import quote
 
 from p1guard._tokens.tokens import AccessToken
-from p1guard._web.bearer import BearerRules, ErrorResponse, error_response, log_rejection
+from p1guard._web.bearer import BearerMiddleware, ErrorResponse, error_response, log_rejection
 from p1guard._web.credentials import is_host
 from p1guard.errors import AuthError
-
-if TYPE_CHECKING:
-    from p1guard._guard import Guard
-    from p1guard._sender.certificates import ClientCertificates
-    from p1guard._tokens.claims import ClaimRule
-    from p1guard._web.resource_metadata import ResourceMetadata
 
 __all__ = ["BearerTokenMiddleware", "TokenUser", "request_url"]
 
@@ -84,7 +78,7 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-class BearerTokenMiddleware:
+class BearerTokenMiddleware(BearerMiddleware[ASGIApp]):
     """Require a valid PingOne access token on every ``http`` and ``websocket`` request.
 
     * Public paths (see :class:`~p1guard.web.PathMatcher`) are not checked at all and get
@@ -103,8 +97,9 @@ class BearerTokenMiddleware:
     * ``acr_values``/``max_age`` demand step-up authentication (RFC 9470) on every checked
       request: a token whose ``acr`` is not listed or whose ``auth_time`` is older gets a 401
       ``WWW-Authenticate: Bearer error="insufficient_user_authentication", …, acr_values="…"``.
-      ``claims`` are :mod:`p1guard._tokens.claims` rules (403 naming the first that fails). Bad
-      values
+      ``claims`` are claim rules (:class:`~p1guard.Equals`, …; 403 naming the first that
+      fails). ``requirements`` (one :class:`~p1guard.Requirements`) may stand for ``scopes``,
+      ``match``, ``check_revocation``, ``acr_values``, ``max_age`` and ``claims``. Bad values
       raise :class:`~p1guard.ConfigError` when the middleware is built.
     * ``lifespan`` and other scope types pass through untouched.
     * CORS preflights (``OPTIONS``) carry no token: add CORS middleware *outside* this one.
@@ -129,42 +124,6 @@ class BearerTokenMiddleware:
     >>> admin = BearerTokenMiddleware(admin_app, guard=guard, acr_values=["Multi_Factor"],
     ...     max_age=900, claims=[Contains("groups", "admins")])  # doctest: +SKIP
     """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        guard: Guard,
-        public_paths: Iterable[str] = (),
-        required: bool = True,
-        scopes: Iterable[str] | None = None,
-        match: Literal["all", "any"] = "all",
-        check_revocation: bool | None = None,
-        allow_query_token: bool = False,
-        resource_metadata: ResourceMetadata | None = None,
-        acr_values: str | Iterable[str] | None = None,
-        max_age: int | None = None,
-        claims: Iterable[ClaimRule] | None = None,
-        client_certificates: ClientCertificates | None = None,
-        public_url: str | None = None,
-    ) -> None:
-        self.app = app
-        self.rules = BearerRules(
-            guard,
-            public_paths=public_paths,
-            required=required,
-            scopes=scopes,
-            match=match,
-            check_revocation=check_revocation,
-            allow_query_token=allow_query_token,
-            resource_metadata=resource_metadata,
-            acr_values=acr_values,
-            max_age=max_age,
-            claims=claims,
-            client_certificates=client_certificates,
-            public_url=public_url,
-        )
-        self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

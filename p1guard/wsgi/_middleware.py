@@ -13,22 +13,18 @@ repeated headers) and, with ``client_certificates``, the client certificate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 from wsgiref.util import request_uri
 
 from p1guard._tokens.tokens import AccessToken
-from p1guard._web.bearer import BearerRules, error_response, log_rejection
+from p1guard._web.bearer import BearerMiddleware, error_response, log_rejection
 from p1guard._web.credentials import is_host
 from p1guard.errors import AuthError
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from p1guard._guard import Guard
-    from p1guard._sender.certificates import ClientCertificates
-    from p1guard._tokens.claims import ClaimRule
-    from p1guard._web.resource_metadata import ResourceMetadata
 
 __all__ = ["ENVIRON_KEY", "BearerTokenMiddleware"]
 
@@ -37,8 +33,11 @@ ENVIRON_KEY = "p1guard.access_token"
 
 logger = logging.getLogger("p1guard.wsgi")
 
+#: A WSGI application (PEP 3333), as the middleware wraps and calls it.
+WSGIApp = Callable[..., Iterable[bytes]]
 
-class BearerTokenMiddleware:
+
+class BearerTokenMiddleware(BearerMiddleware[WSGIApp]):
     """Require a valid PingOne access token on every request to a WSGI app.
 
     The verified token goes to ``environ["p1guard.access_token"]``. Behaviour matches
@@ -74,42 +73,6 @@ class BearerTokenMiddleware:
     >>> def view(environ, start_response):  # doctest: +SKIP
     ...     token = environ["p1guard.access_token"]
     """
-
-    def __init__(
-        self,
-        app: WSGIApplication,
-        *,
-        guard: Guard,
-        public_paths: Iterable[str] = (),
-        required: bool = True,
-        scopes: Iterable[str] | None = None,
-        match: Literal["all", "any"] = "all",
-        check_revocation: bool | None = None,
-        allow_query_token: bool = False,
-        resource_metadata: ResourceMetadata | None = None,
-        acr_values: str | Iterable[str] | None = None,
-        max_age: int | None = None,
-        claims: Iterable[ClaimRule] | None = None,
-        client_certificates: ClientCertificates | None = None,
-        public_url: str | None = None,
-    ) -> None:
-        self.app = app
-        self.rules = BearerRules(
-            guard,
-            public_paths=public_paths,
-            required=required,
-            scopes=scopes,
-            match=match,
-            check_revocation=check_revocation,
-            allow_query_token=allow_query_token,
-            resource_metadata=resource_metadata,
-            acr_values=acr_values,
-            max_age=max_age,
-            claims=claims,
-            client_certificates=client_certificates,
-            public_url=public_url,
-        )
-        self._nonces = getattr(guard, "dpop_nonces", None) is not None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         rules = self.rules

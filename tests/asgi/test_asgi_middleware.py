@@ -334,3 +334,14 @@ async def call(
 
     await app(scope, receive, send)
     return sent
+
+
+async def test_middlewares_take_one_requirements_value(pingone_mock: MockPingOne) -> None:
+    from p1guard import Requirements
+    from p1guard.wsgi import BearerTokenMiddleware as WsgiMiddleware
+
+    needs = Requirements(scopes=["write"])
+    asgi = BearerTokenMiddleware(Starlette(), guard=pingone_mock.guard(), requirements=needs)
+    wsgi = WsgiMiddleware(lambda environ, start: [], guard=pingone_mock.guard(), requirements=needs)
+    assert asgi.rules.requirements is needs
+    assert wsgi.rules.requirements is needs
