@@ -76,6 +76,7 @@ from p1guard._tokens.jwt import (
     MAX_TOKEN_SIZE,
     JwtPolicy,
     as_frozenset,
+    canonical_spelling,
     header_rules,
 )
 from p1guard._tokens.keys import ALGORITHMS
@@ -86,6 +87,7 @@ from p1guard._values import Seconds, check_url, to_seconds
 from p1guard.errors import (
     AuthError,
     ConfigError,
+    InvalidToken,
     ProviderUnavailable,
 )
 
@@ -423,13 +425,16 @@ class Guard(TokenSteps):
         """Refuse ``token`` from now on in this process and, with ``denylist=True``, in every
         worker sharing the Redis cache (e.g. after the app revoked it at sign-out).
 
-        The denial holds against every spelling of the token (it is keyed by ``iss`` +
-        ``jti``, else the canonical signature) until the token's own ``exp`` plus leeway,
-        whether or not this process ever verified it (:mod:`p1guard._tokens.revocation`). Raises
+        The token is verified first (from the cache, else as :meth:`verify` would, without
+        the route's requirements): one this Guard would refuse anyway is not recorded, so a
+        forged copy cannot deny a real token. The denial holds against every spelling of the
+        token (it is keyed by ``iss`` + ``jti``, else the canonical signature) until its
+        verified ``exp`` plus leeway (:mod:`p1guard._tokens.revocation`). Raises
         :class:`~p1guard.errors.DenylistFull` when ``denial_limit`` live denials are held, and
         :class:`~p1guard.errors.ProviderUnavailable` when the shared denylist cannot be
         written (unless ``denylist_fail_open=True``); the local denial holds in both cases
-        where there was room."""
+        where there was room; :class:`~p1guard.errors.ProviderUnavailable` too when PingOne is
+        needed to verify the token and cannot be reached."""
         self.pingone.transport.run(self._deny_flow(token))
 
     async def adeny(self, token: str) -> None:
@@ -446,12 +451,26 @@ class Guard(TokenSteps):
         until it could no longer be accepted, here and, with ``denylist=True``, in Redis."""
         if not isinstance(token, str) or not token:
             raise ConfigError("token", "deny() needs the token string")
-        digest = token_digest(token)
+        access = None
+        for spelling in dict.fromkeys((token, canonical_spelling(token))):
+            digest = token_digest(spelling)
+            try:
+                access = self._verified.get(digest, time.time())
+                if access is None:
+                    access = yield from self._flow(spelling, digest, "flow")
+                break
+            except InvalidToken as exc:
+                if exc.reason != "non_canonical_base64url":
+                    break
+                # A respelled copy: next, the canonical spelling of the token it copies.
+        if access is None:
+            # Refused here anyway: nothing to deny. Trusting its unverified iss/jti/exp would
+            # let a forged copy deny a real token, or crowd real denials out of the store.
+            return
+        token = spelling
         now = time.time()
-        answer = self._introspected.get(digest)
-        known_exp = answer.exp if isinstance(answer, AccessToken) else None
-        identity = revocation_id(token)
-        until = denial_until(token, now, self.policy.leeway, known_exp)
+        identity = revocation_id(token, access._claims if access.source == "jwt" else None)
+        until = denial_until(access.exp, now, self.policy.leeway)
         self._verified.discard(digest)
         self._introspected.discard(digest)
         self._revocable = True

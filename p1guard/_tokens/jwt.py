@@ -52,6 +52,7 @@ __all__ = [
     "JwtPolicy",
     "KeySource",
     "canonical_segment",
+    "canonical_spelling",
     "check_claims",
     "decode_payload",
     "parse_compact",
@@ -297,13 +298,45 @@ def unverified_issuer(jws: Jws) -> object:
         return None
 
 
-def peek_issuer(token: str) -> str | None:
-    """The unverified ``iss`` of a JWS-shaped token, or ``None`` (routing only, never trust)."""
+def canonical_spelling(token: str) -> str:
+    """``token`` with every segment re-encoded in its one canonical base64url spelling (unused
+    bits cleared), or unchanged when it is not three decodable segments — so a respelled copy
+    handed to :meth:`Guard.deny <p1guard.Guard.deny>` names the token it copies.
+
+    >>> canonical_spelling("eyJhIjoxfQ.eyJiIjoyfR.c2lo")
+    'eyJhIjoxfQ.eyJiIjoyfQ.c2lo'
+    """
+    parts = token.split(".") if token.isascii() else ()
+    if len(parts) != 3:
+        return token
     try:
-        payload = _json_object(_split(token)[1], "payload")
-    except InvalidToken:
+        raw = [binascii.a2b_base64(p.encode().translate(_TO_STANDARD) + b"==") for p in parts]
+    except binascii.Error:
+        return token
+    urlsafe = bytes.maketrans(b"+/", b"-_")
+    return ".".join(
+        binascii.b2a_base64(r, newline=False).rstrip(b"=").translate(urlsafe).decode() for r in raw
+    )
+
+
+def peek_issuer(token: str) -> str | None:
+    """The unverified ``iss`` of a JWS-shaped token, or ``None`` (routing only, never trust).
+
+    Read leniently (unused bits ignored), so a non-canonical copy of a token of ours is routed
+    to the local checks, which refuse it, rather than to introspection.
+
+    >>> peek_issuer("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2EifQ.c2lo")
+    'https://a'
+    """
+    parts = token.split(".") if token.isascii() else ()
+    if len(parts) != 3 or not parts[1] or len(parts[1]) % 4 == 1:
         return None
-    iss = payload.get("iss")
+    try:
+        raw = binascii.a2b_base64(parts[1].encode().translate(_TO_STANDARD) + b"==")
+        payload = _payload_loads(raw)
+    except (ValueError, RecursionError, binascii.Error):
+        return None
+    iss = payload.get("iss") if isinstance(payload, dict) else None
     return iss if isinstance(iss, str) else None
 
 

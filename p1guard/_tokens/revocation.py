@@ -16,10 +16,15 @@ Rules:
    Decoding here is lenient on purpose (unused bits ignored), so that a non-canonical copy
    handed to ``deny`` names the same token. Nothing here is trusted: the identity only ever
    *refuses*, and a token is checked against it after it verified.
-2. **A denial lasts until the token could no longer be accepted**: its own ``exp`` plus the
-   Guard's leeway, read from the token even when this worker never verified it; for an opaque
-   token, the ``exp`` of its cached introspection answer, else PingOne's longest access-token
-   lifetime (:data:`LONGEST_LIFETIME`, 30 days). A token already past that is not recorded.
+2. **Only a token the Guard would accept is denied, until it could no longer be accepted.**
+   :meth:`Guard.deny <p1guard.Guard.deny>` first verifies the token as :meth:`Guard.verify
+   <p1guard.Guard.verify>` would (cached answer, else signature and claims, or introspection),
+   so its identity and ``exp`` are the verified ones: a forged copy carrying a victim's ``iss``
+   and ``jti`` can neither deny the real token nor fill the store. A token the Guard refuses
+   anyway (bad signature, expired, another audience, inactive) is not recorded. The denial
+   lasts until the verified ``exp`` plus the Guard's leeway; for an opaque token whose answer
+   gave no ``exp``, PingOne's longest access-token lifetime (:data:`LONGEST_LIFETIME`, 30
+   days).
 3. **Denials live in a store of their own** (:class:`DenialStore`), never in a cache: nothing
    evicts a live denial. The store is bounded; when it is full of live denials, a new denial
    is refused loudly — :class:`~p1guard.errors.DenylistFull` is raised and an ERROR logged —
@@ -148,29 +153,18 @@ def revocation_id(token: str, claims: Mapping[str, Any] | None = None) -> str:
     return "t" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def denial_until(token: str, now: float, leeway: float, known_exp: float | None = None) -> float:
-    """Rule 2: until when a denial of ``token`` must hold (epoch seconds).
+def denial_until(exp: float | None, now: float, leeway: float) -> float:
+    """Rule 2: until when a denial must hold (epoch seconds), from the *verified* token's
+    ``exp`` (``None``: an opaque token whose answer gave none).
 
-    ``known_exp`` is an expiry the caller learnt elsewhere (a cached introspection answer),
-    used when the token carries none.
-
-    >>> denial_until("opaque", now=1000.0, leeway=30.0) == 1000.0 + LONGEST_LIFETIME + 30.0
+    >>> denial_until(None, now=1000.0, leeway=30.0) == 1000.0 + LONGEST_LIFETIME + 30.0
     True
+    >>> denial_until(5000.0, now=1000.0, leeway=30.0)
+    5030.0
     """
-    exp: float | None = None
-    parts = token.split(".") if token.isascii() else ()
-    if len(parts) == 3:
-        payload = _object(parts[1])
-        value = None if payload is None else payload.get("exp")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                exp = float(value)
-            except OverflowError:
-                exp = math.inf
     if exp is None or not math.isfinite(exp):
-        exp = known_exp
-    until = (now + LONGEST_LIFETIME if exp is None else exp) + leeway
-    return min(until, now + _MAX_DENIAL)
+        exp = now + LONGEST_LIFETIME
+    return min(exp + leeway, now + _MAX_DENIAL)
 
 
 def shared_key(identity: str) -> bytes:

@@ -4,6 +4,7 @@ forgotten denials, and a shared denylist that failed open. Real MockPingOne, rea
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import subprocess
 import time
@@ -188,18 +189,57 @@ def test_later_sign_outs_do_not_revive_the_oldest_denial(pingone_mock: MockPingO
 def test_denial_of_a_never_verified_token_lasts_until_its_exp(pingone_mock: MockPingOne) -> None:
     thirty_days = 30 * 86400
     token = pingone_mock.issue_token(expires_in=thirty_days)
-    now = time.time()
-    until = denial_until(token, now, leeway=30.0)
-    exp = now + thirty_days
-    assert exp + 29 <= until <= exp + 31  # exp plus leeway, not 24 hours
     guard = pingone_mock.guard()
-    guard.deny(token)  # this worker never verified it
+    guard.deny(token)  # this worker never verified it: deny() does, then records
+    (until,) = guard._denials.store._until.values()
+    exp = time.time() + thirty_days
+    assert exp + 25 <= until <= exp + 31  # exp plus leeway (30 s), not 24 hours
     assert refused(guard, token).reason == "denied"
 
 
 def test_opaque_token_denial_lasts_the_longest_pingone_lifetime() -> None:
-    until = denial_until("an-opaque-reference-token", now=1000.0, leeway=30.0)
+    until = denial_until(None, now=1000.0, leeway=30.0)
     assert until == 1000.0 + LONGEST_LIFETIME + 30.0
+
+
+def forged_copy(victim: str, **claims: Any) -> str:
+    """A token with the victim's header and its iss/jti, but no valid signature."""
+    header, payload, _ = victim.split(".")
+    victim_claims = json.loads(unb64(payload))
+    forged = {"iss": victim_claims["iss"], "jti": victim_claims["jti"], **claims}
+    return f"{header}.{b64(json.dumps(forged).encode())}.AAAA"
+
+
+def test_a_forged_copy_cannot_deny_the_real_token(pingone_mock: MockPingOne) -> None:
+    # The app denies what a client sent at sign-out; a client who saw a victim's token (its
+    # iss and jti are readable) sends a forgery carrying them.
+    guard = pingone_mock.guard()
+    victim = pingone_mock.issue_token()
+    guard.verify(victim)
+    forged = forged_copy(victim, exp=int(time.time()) + 9 * 365 * 86400)
+    assert refused(guard, forged).reason == "bad_signature"
+    guard.deny(forged)  # refused by the Guard anyway: nothing is recorded
+    assert len(guard._denials.store) == 0
+    assert guard.verify(victim).subject == "user-1"
+
+
+def test_forged_tokens_cannot_fill_the_denial_store(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard(denial_limit=5)
+    victim = pingone_mock.issue_token()
+    for number in range(50):
+        guard.deny(forged_copy(victim, jti=f"junk-{number}", exp=int(time.time()) + 10**8))
+    assert len(guard._denials.store) == 0
+    real = pingone_mock.issue_token()
+    guard.deny(real)  # sign-out still works
+    assert refused(guard, real).reason == "denied"
+
+
+def test_expired_or_foreign_tokens_are_not_recorded(pingone_mock: MockPingOne) -> None:
+    guard = pingone_mock.guard()
+    guard.deny(pingone_mock.issue_token(expires_in=-3600))
+    guard.deny(pingone_mock.issue_token(audience="https://another-api.example.com"))
+    guard.deny("not-a-token")
+    assert len(guard._denials.store) == 0
 
 
 def test_full_denial_store_refuses_loudly_and_forgets_nothing(
@@ -291,3 +331,14 @@ def test_shared_denial_holds_against_a_respelling_on_another_worker(
     b.verify(high_s(token))
     a.deny(token)
     assert refused(b, high_s(token)).reason == "denied"
+
+
+def test_auto_mode_refuses_a_respelled_token_of_ours_locally(pingone_mock: MockPingOne) -> None:
+    # Routing reads iss leniently: a non-canonical copy of our token is refused by the local
+    # rules, never sent to introspection (where it would cost PingOne a call per spelling).
+    guard = pingone_mock.guard(mode="auto")
+    token = signature_length_with_unused_bits(pingone_mock)
+    guard.verify(token)
+    before = pingone_mock.calls["introspect"]
+    assert refused(guard, respelled(token)).reason == "non_canonical_base64url"
+    assert pingone_mock.calls["introspect"] == before
