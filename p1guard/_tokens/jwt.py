@@ -55,6 +55,7 @@ __all__ = [
     "canonical_spelling",
     "check_claims",
     "decode_payload",
+    "lenient_b64decode",
     "parse_compact",
     "parse_jws",
     "peek_issuer",
@@ -298,6 +299,18 @@ def unverified_issuer(jws: Jws) -> object:
         return None
 
 
+def lenient_b64decode(segment: str) -> bytes:
+    """A base64url segment's bytes with its unused bits ignored — for reading *any* spelling
+    of a token (routing, denials), never for accepting one (rule 1 refuses those).
+
+    >>> lenient_b64decode("c2k") == lenient_b64decode("c2l") == b"si"
+    True
+    """
+    if not segment or len(segment) % 4 == 1:
+        raise ValueError("impossible base64url length")
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD) + b"==")
+
+
 def canonical_spelling(token: str) -> str:
     """``token`` with every segment re-encoded in its one canonical base64url spelling (unused
     bits cleared), or unchanged when it is not three decodable segments — so a respelled copy
@@ -310,8 +323,8 @@ def canonical_spelling(token: str) -> str:
     if len(parts) != 3:
         return token
     try:
-        raw = [binascii.a2b_base64(p.encode().translate(_TO_STANDARD) + b"==") for p in parts]
-    except binascii.Error:
+        raw = [lenient_b64decode(part) for part in parts]
+    except (ValueError, binascii.Error):
         return token
     urlsafe = bytes.maketrans(b"+/", b"-_")
     return ".".join(
@@ -329,11 +342,10 @@ def peek_issuer(token: str) -> str | None:
     'https://a'
     """
     parts = token.split(".") if token.isascii() else ()
-    if len(parts) != 3 or not parts[1] or len(parts[1]) % 4 == 1:
+    if len(parts) != 3:
         return None
     try:
-        raw = binascii.a2b_base64(parts[1].encode().translate(_TO_STANDARD) + b"==")
-        payload = _payload_loads(raw)
+        payload = _payload_loads(lenient_b64decode(parts[1]))
     except (ValueError, RecursionError, binascii.Error):
         return None
     iss = payload.get("iss") if isinstance(payload, dict) else None

@@ -47,6 +47,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from p1guard._http.flow import Flow
+from p1guard._tokens.jwt import lenient_b64decode
 from p1guard.errors import ConfigError, DenylistFull, InvalidToken, ProviderUnavailable
 
 if TYPE_CHECKING:
@@ -83,20 +84,11 @@ _CURVE_ORDERS = {
         16,
     ),
 }
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-
-
-def _lenient_b64(segment: str) -> bytes:
-    """A base64url segment's bytes, unused bits ignored (rule 1's lenient decoding)."""
-    if not segment or len(segment) % 4 == 1:
-        raise ValueError("impossible base64url length")
-    data = segment.encode("ascii").translate(_TO_STANDARD)
-    return binascii.a2b_base64(data + b"==")
 
 
 def _object(segment: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(_lenient_b64(segment))
+        value = json.loads(lenient_b64decode(segment))
     except (ValueError, RecursionError, binascii.Error):  # UnicodeError is a ValueError
         return None
     return value if isinstance(value, dict) else None
@@ -144,7 +136,7 @@ def revocation_id(token: str, claims: Mapping[str, Any] | None = None) -> str:
                 return _jti_id(iss, jti)
         header = _object(parts[0])
         try:
-            signature = _lenient_b64(parts[2])
+            signature = lenient_b64decode(parts[2])
         except (ValueError, binascii.Error):
             signature = b""
         if header is not None and signature:
